@@ -1,0 +1,149 @@
+"""Settings as data: one dataclass per concern, read from TOML, written beside the weights as JSON.
+
+A TOML file has one table per dataclass, each optional:
+
+    [model]
+    d_model = 128
+    [train]
+    epochs = 5
+
+Unknown tables or keys are refused with a message naming them, so a typo never passes silently.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from seq2seq.errors import UserError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
+
+
+class ConfigError(UserError):
+    """A settings file or option the user must fix; the message says what and where."""
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "transformer"  # model family: "transformer" (GRU/LSTM come with the RNN family)
+    vocab_size: int = 0  # filled in from the trained tokenizer
+    d_model: int = 192  # width of embeddings and of every layer's output
+    n_heads: int = 4  # attention heads; d_model must divide evenly by it
+    n_encoder_layers: int = 3  # encoder blocks
+    n_decoder_layers: int = 3  # decoder blocks
+    d_ff: int = 768  # hidden width of each feed-forward sublayer
+    dropout: float = 0.1  # dropout on embeddings, attention weights and sublayer outputs
+    max_len: int = 64  # longest sequence (in pieces) the positional table covers
+    pad_id: int = 0  # set from the tokenizer; padding positions are masked out
+
+
+@dataclass
+class TokenizerConfig:
+    vocab_size: int = 4000  # SentencePiece pieces, shared by English and Japanese
+    model_type: str = "unigram"  # "unigram" or "bpe"
+    character_coverage: float = 0.9995  # share of characters kept as pieces; the rest fall back to bytes
+
+
+@dataclass
+class DataConfig:
+    src_col: str = "English"  # column holding the source word
+    tgt_col: str = "Japanese"  # column holding the target the model learns to produce
+    ref_col: str = "Correct_Japanese"  # optional column of known correct answers ("|"-separated)
+    targets: str = "auto"  # "correct", "distractors", or "auto": distractors when ref_col exists
+    valid_fraction: float = 0.05  # share of source words held out for validation
+    test_fraction: float = 0.05  # share of source words held out for the test split
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 8  # passes over the training split
+    batch_size: int = 128  # pairs per optimisation step
+    lr: float = 1e-3  # peak learning rate, reached at the end of warm-up
+    warmup_steps: int = 400  # linear warm-up, then decay with 1/sqrt(step)
+    weight_decay: float = 0.01  # AdamW decoupled weight decay
+    label_smoothing: float = 0.1  # share of probability spread over the other pieces
+    clip_norm: float = 1.0  # gradient-norm clipping threshold
+    precision: str = "auto"  # "auto", "fp32", "bf16" or "fp16" (fp16 only on CUDA)
+    seed: int = 1  # seeds the split, the initial weights and the batch order
+    device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
+    samples_at_end: int = 5  # validation words whose distractors are printed after training
+
+
+@dataclass
+class DecodeConfig:
+    n: int = 5  # distinct outputs wanted per source word
+    method: str = "sample"  # "sample", "greedy" or "beam"
+    temperature: float = 1.0  # divides the logits before sampling; >1 flatter, <1 sharper
+    top_k: int = 50  # sample among the k most likely pieces (0 = no limit)
+    top_p: float = 0.95  # sample among the smallest set of pieces holding this probability (1 = no limit)
+    beam_size: int = 5  # hypotheses kept by beam search
+    max_len: int = 24  # most pieces generated per output
+    max_attempts: int = 20  # sampling rounds before giving up on finding n distinct outputs
+    seed: int = 0  # seeds sampling, so a run can be repeated exactly
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+
+
+def _section(cls, values: dict, where: str):
+    """Build dataclass `cls` from a dict, refusing keys it does not have and values of the wrong type."""
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    defaults = cls()
+    for key, value in values.items():
+        expected = type(getattr(defaults, key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            values[key] = float(value)
+        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"{where}: '{key}' must be {expected.__name__}, got {value!r}")
+    return cls(**values)
+
+
+def config_from_dict(raw: dict, where: str = "config") -> Config:
+    sections = {f.name: f.type for f in fields(Config)}
+    unknown = sorted(set(raw) - set(sections))
+    if unknown:
+        raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; known: {', '.join(sections)}")
+    parts = {}
+    for f in fields(Config):
+        cls = type(getattr(Config(), f.name))
+        parts[f.name] = _section(cls, dict(raw.get(f.name, {})), f"{where} [{f.name}]")
+    return Config(**parts)
+
+
+def load_toml(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    return config_from_dict(raw, str(path))
+
+
+def with_overrides(config: Config, section: str, **values) -> Config:
+    """A copy of `config` with the given settings of one section replaced; None values are ignored."""
+    values = {key: value for key, value in values.items() if value is not None}
+    return replace(config, **{section: replace(getattr(config, section), **values)})
+
+
+def config_to_json(config: Config) -> str:
+    return json.dumps(asdict(config), indent=2, ensure_ascii=False) + "\n"
+
+
+def load_json(path: str | Path) -> Config:
+    path = Path(path)
+    return config_from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))

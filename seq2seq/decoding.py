@@ -1,0 +1,215 @@
+"""Turning a trained model into words: greedy, beam search, and sampling with temperature, top-k and top-p.
+
+Written once against the model interface (`encode`, `decode_step`), so it serves every model family.
+
+Sampling is how distractors are made: a model trained on near misses (or on correct translations)
+puts probability on many plausible words; drawing from that distribution, again and again, gives many
+different close answers. Known correct answers are thrown away, and duplicates too, until N remain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+
+from seq2seq.batching import encode_source, pad
+from seq2seq.config import DecodeConfig
+from seq2seq.data import normalize_text
+from seq2seq.errors import UserError
+from seq2seq.models.base import Memory, Seq2SeqModel, select_batch
+from tokenizer import Tokenizer
+
+PickNext = Callable[[torch.Tensor], torch.Tensor]  # logits (batch, vocab) → next ids (batch,)
+WORDS_PER_CHUNK = 64  # source words encoded together; bounds memory when generating for a long list
+
+
+# --- choosing the next token -------------------------------------------------------------------------
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the k largest logits of each row (ties with the k-th are kept too); the rest become -inf."""
+    if k <= 0 or k >= logits.size(-1):
+        return logits
+    kth_largest = logits.topk(k, dim=-1).values[..., -1:]  # (batch, 1)
+    return logits.masked_fill(logits < kth_largest, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Nucleus filter: keep the fewest most-likely tokens whose probabilities add up to at least p."""
+    if p >= 1.0:
+        return logits
+    sorted_logits, order = logits.sort(dim=-1, descending=True)  # (batch, vocab)
+    probs = sorted_logits.softmax(dim=-1)
+    mass_before = probs.cumsum(dim=-1) - probs  # probability of all tokens ranked above this one
+    drop_sorted = mass_before >= p  # the set was already full before this token
+    drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def greedy_pick() -> PickNext:
+    return lambda logits: logits.argmax(dim=-1)
+
+
+def sampling_pick(temperature: float, top_k: int, top_p: float, generator: torch.Generator) -> PickNext:
+    """Sample from softmax(logits / temperature), restricted to the top-k and then the top-p tokens."""
+    if temperature <= 0:
+        raise UserError(f"temperature must be > 0 (got {temperature}); use --method greedy for argmax decoding")
+    if not 0 < top_p <= 1:
+        raise UserError(f"top-p must lie in (0, 1] (got {top_p})")
+
+    def pick(logits: torch.Tensor) -> torch.Tensor:
+        filtered = top_p_filter(top_k_filter(logits.float() / temperature, top_k), top_p)
+        probs = filtered.softmax(dim=-1)  # (batch, vocab)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+    return pick
+
+
+def forbid(logits: torch.Tensor, token_ids: Iterable[int]) -> torch.Tensor:
+    """Tokens that must never be produced (padding, BOS, <unk>) get probability 0."""
+    logits = logits.clone()
+    logits[:, list(token_ids)] = float("-inf")
+    return logits
+
+
+# --- the decoding loops -------------------------------------------------------------------------------
+
+
+def encode_sources(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str]) -> Memory:
+    device = next(model.parameters()).device
+    src = pad([encode_source(tokenizer, text) for text in sources], tokenizer.pad_id).to(device)  # (batch, src_len)
+    return model.encode(src, src != tokenizer.pad_id)
+
+
+@torch.no_grad()
+def generate(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, max_len: int, pick: PickNext) -> list[list[int] | None]:
+    """Extend every row of `memory` one token at a time until EOS; None for a row that never ended.
+
+    Rows that have finished keep being fed padding (cheap, and it keeps the batch rectangular).
+    """
+    batch = memory.states.size(0)
+    device = memory.states.device
+    prev = torch.full((batch,), tokenizer.bos_id, dtype=torch.long, device=device)
+    finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    steps, state = [], None
+    for _ in range(max_len):
+        logits, state = model.decode_step(prev, memory, state)  # (batch, vocab)
+        next_ids = pick(forbid(logits, (tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id)))
+        next_ids = next_ids.masked_fill(finished, tokenizer.pad_id)  # (batch,)
+        steps.append(next_ids)
+        finished |= next_ids == tokenizer.eos_id
+        if finished.all():
+            break
+        prev = next_ids
+    tokens = torch.stack(steps, dim=1).tolist()  # (batch, steps)
+    return [row[: row.index(tokenizer.eos_id)] if tokenizer.eos_id in row else None for row in tokens]
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int]  # generated so far, without BOS
+    log_prob: float  # sum of log-probabilities of the tokens (and of EOS once finished)
+
+    def score(self, length_penalty: float) -> float:
+        """Log-probability per token^length_penalty: without it, beam search favours the shortest outputs."""
+        return self.log_prob / (len(self.tokens) + 1) ** length_penalty
+
+
+@torch.no_grad()
+def beam_search(
+    model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, beam_size: int, max_len: int, length_penalty: float = 1.0
+) -> list[Hypothesis]:
+    """The `beam_size` best finished outputs for ONE source (memory batch of 1), best first.
+
+    Each step extends every live hypothesis by every token, keeps the `beam_size` best continuations,
+    and moves those that chose EOS to the finished list. Stops when `beam_size` have finished.
+    """
+    live = [Hypothesis([], 0.0)]
+    finished: list[Hypothesis] = []
+    rows = torch.zeros(1, dtype=torch.long, device=memory.states.device)  # which live beam each row continues
+    state, prev = None, torch.tensor([tokenizer.bos_id], device=memory.states.device)
+    for _ in range(max_len):
+        beam_memory = select_batch(memory, torch.zeros_like(rows))
+        logits, state = model.decode_step(prev, beam_memory, select_batch(state, rows))
+        log_probs = forbid(logits, (tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id)).float().log_softmax(-1)
+        totals = torch.tensor([h.log_prob for h in live], device=log_probs.device)[:, None] + log_probs  # (live, vocab)
+        best = totals.flatten().topk(min(2 * beam_size, totals.numel()))
+        next_live, next_rows, next_prev = [], [], []
+        for total, flat_index in zip(best.values.tolist(), best.indices.tolist()):
+            beam, token = divmod(flat_index, totals.size(1))
+            hypothesis = Hypothesis(live[beam].tokens + [token], total)
+            if token == tokenizer.eos_id:
+                finished.append(Hypothesis(live[beam].tokens, total))
+            elif len(next_live) < beam_size:
+                next_live.append(hypothesis)
+                next_rows.append(beam)
+                next_prev.append(token)
+        if len(finished) >= beam_size or not next_live:
+            break
+        live = next_live
+        rows = torch.tensor(next_rows, device=log_probs.device)
+        prev = torch.tensor(next_prev, device=log_probs.device)
+    return sorted(finished, key=lambda h: h.score(length_penalty), reverse=True)[:beam_size]
+
+
+# --- N distinct answers per word ----------------------------------------------------------------------
+
+
+def _accept(found: list[str], text: str, excluded: set[str], n: int) -> None:
+    """Add `text` to `found` if it is new, well-formed, not empty and not a known correct answer.
+
+    U+FFFD appears when sampled byte pieces do not form valid UTF-8: such text is no word.
+    """
+    text = normalize_text(text)
+    if text and "\ufffd" not in text and text not in excluded and text not in found and len(found) < n:
+        found.append(text)
+
+
+def distinct_outputs(
+    model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]], n: int, config: DecodeConfig
+) -> list[list[str]]:
+    """Up to `n` distinct outputs per source, none in that source's `excluded` set.
+
+    Sampling draws 2·n candidates per unfinished word per round, for at most `config.max_attempts` rounds,
+    so it always ends; a word whose model cannot produce n distinct allowed answers gets fewer.
+    """
+    excluded = [{normalize_text(text) for text in known} for known in excluded]
+    found: list[list[str]] = [[] for _ in sources]
+    generator = torch.Generator().manual_seed(config.seed)
+    for start in range(0, len(sources), WORDS_PER_CHUNK):
+        chunk = range(start, min(start + WORDS_PER_CHUNK, len(sources)))
+        memory = encode_sources(model, tokenizer, [sources[i] for i in chunk])
+        if config.method == "sample":
+            _sample_rounds(model, tokenizer, memory, chunk, found, excluded, n, config, generator)
+        elif config.method in ("greedy", "beam"):
+            _search_each(model, tokenizer, memory, chunk, found, excluded, n, config)
+        else:
+            raise UserError(f"decoding method '{config.method}' is not known; use sample, greedy or beam")
+    return found
+
+
+def _sample_rounds(model, tokenizer, memory, chunk, found, excluded, n, config, generator) -> None:
+    pick = sampling_pick(config.temperature, config.top_k, config.top_p, generator)
+    for _ in range(config.max_attempts):
+        waiting = [offset for offset, i in enumerate(chunk) if len(found[i]) < n]
+        if not waiting:
+            return
+        rows = torch.tensor(waiting, device=memory.states.device).repeat_interleave(2 * n)  # (words · 2n,)
+        outputs = generate(model, select_batch(memory, rows), tokenizer, config.max_len, pick)
+        for offset, ids in zip(rows.tolist(), outputs):
+            if ids is not None:
+                _accept(found[chunk[offset]], tokenizer.decode(ids), excluded[chunk[offset]], n)
+
+
+def _search_each(model, tokenizer, memory, chunk, found, excluded, n, config) -> None:
+    """Greedy gives one answer per word; beam search gives its best distinct allowed beams."""
+    for offset, i in enumerate(chunk):
+        one = select_batch(memory, torch.tensor([offset], device=memory.states.device))
+        if config.method == "greedy":
+            candidates = [ids for ids in generate(model, one, tokenizer, config.max_len, greedy_pick()) if ids is not None]
+        else:
+            beam_size = max(config.beam_size, n + len(excluded[i]))
+            candidates = [h.tokens for h in beam_search(model, one, tokenizer, beam_size, config.max_len)]
+        for ids in candidates:
+            _accept(found[i], tokenizer.decode(ids), excluded[i], n)

@@ -1,0 +1,67 @@
+"""The one interface every model family implements.
+
+Training, decoding and evaluation talk to a model only through these three methods, so they never ask
+whether they hold a Transformer or a recurrent network:
+
+    memory = model.encode(src_ids, src_mask)                   # read the source once
+    logits, state = model.decode_step(prev_ids, memory, state)  # one target token at a time, cached
+    logits = model(src_ids, tgt_in_ids)                         # all target positions at once (training)
+
+Convention that lets one decoding loop serve every family: every tensor inside a `Memory` and inside a
+decoder `state` keeps the batch in dimension 0. Beam search and sampling can then repeat or reorder whole
+hypotheses with `select_batch`, without knowing what the tensors mean.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Memory:
+    """What the encoder hands to the decoder."""
+
+    states: torch.Tensor  # (batch, src_len, d_model) one vector per source token
+    src_mask: torch.Tensor  # (batch, src_len) True where the token is real, False at padding
+
+
+def select_batch(tree: Any, indices: torch.Tensor) -> Any:
+    """Pick rows `indices` (along dim 0) from every tensor in a Memory, state, tuple, list or dict.
+
+    `indices` may repeat rows (one source → many samples) or reorder them (beam search).
+    """
+    if tree is None:
+        return None
+    if isinstance(tree, torch.Tensor):
+        return tree.index_select(0, indices)
+    if is_dataclass(tree):
+        return replace(tree, **{f.name: select_batch(getattr(tree, f.name), indices) for f in fields(tree)})
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(select_batch(item, indices) for item in tree)
+    if isinstance(tree, dict):
+        return {key: select_batch(value, indices) for key, value in tree.items()}
+    return tree  # plain numbers (e.g. a step counter) are shared by every row
+
+
+class Seq2SeqModel(nn.Module):
+    """Base class: an encoder-decoder over one shared vocabulary."""
+
+    def encode(self, src_ids: torch.Tensor, src_mask: torch.Tensor) -> Memory:
+        """src_ids (batch, src_len) → Memory. src_mask is True at real tokens."""
+        raise NotImplementedError
+
+    def decode_step(
+        self, prev_ids: torch.Tensor, memory: Memory, state: Any = None
+    ) -> tuple[torch.Tensor, Any]:
+        """prev_ids (batch,) the last token of each hypothesis → logits (batch, vocab), new state.
+
+        state=None starts a new sequence (prev_ids is then normally BOS).
+        """
+        raise NotImplementedError
+
+    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: src_ids (batch, src_len), tgt_in_ids (batch, tgt_len) → (batch, tgt_len, vocab)."""
+        raise NotImplementedError

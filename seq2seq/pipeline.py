@@ -1,0 +1,120 @@
+"""The whole job, one plain call per arrow of the design:
+
+    CSV ─► pairs ─► split by word ─► tokenizer (train split only) ─► batches ─► model ─► trainer ─► folder
+
+`train_from_csv` is what `train.py` calls; `distractors_for` is what `infer.py` calls.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seq2seq.batching import encode_pairs, make_batches
+from seq2seq.config import Config, DecodeConfig
+from seq2seq.data import DataError, correct_answers_by_word, load_pairs, normalize_text, split_by_word, word_key
+from seq2seq.decoding import distinct_outputs
+from seq2seq.errors import UserError
+from seq2seq.lexicon import load_rejection_index, normalize_gloss
+from seq2seq.model_folder import WEIGHTS, TrainedModel, save_setup
+from seq2seq.models import build_model, num_parameters
+from seq2seq.trainer import FitResult, Trainer, choose_device, choose_precision
+from tokenizer import train_tokenizer
+
+BUNDLED_REJECTION_INDEX = Path(__file__).resolve().parent.parent / "data" / "rejection.csv.gz"
+
+
+@dataclass
+class TrainSummary:
+    fit: FitResult
+    splits: dict[str, pd.DataFrame]
+    trained: TrainedModel
+
+
+def targets_are_correct(config: Config, pairs_have_refs: bool) -> bool:
+    """Translation mode (targets are correct answers) or distractor mode (targets are near misses)."""
+    mode = config.data.targets
+    if mode == "auto":
+        return not pairs_have_refs
+    if mode not in ("correct", "distractors"):
+        raise UserError(f"targets '{mode}' is not known; use auto, correct or distractors")
+    return mode == "correct"
+
+
+def prepare_folder(out: Path, overwrite: bool) -> None:
+    if (out / WEIGHTS).exists() and not overwrite:
+        raise UserError(f"{out} already holds a trained model; pass --overwrite or choose another --out")
+    for stale in out.glob("*") if overwrite else ():
+        if stale.is_file():
+            stale.unlink()
+
+
+def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None, progress: bool = True,
+                   overwrite: bool = False, log=print) -> TrainSummary:
+    """Train a model on a CSV and, if `out` is given, write its model folder there."""
+    folder = Path(out) if out is not None else None
+    if folder is not None:
+        prepare_folder(folder, overwrite)
+    data = config.data
+    pairs = load_pairs(data_path, data.src_col, data.tgt_col, data.ref_col or None)
+    translation_mode = targets_are_correct(config, pairs["correct"].map(len).any())
+    splits = split_by_word(pairs, data.valid_fraction, data.test_fraction, config.train.seed)
+    log(f"{data_path}: {len(pairs)} pairs, {pairs['source'].map(word_key).nunique()} words; "
+        f"train/valid/test pairs {len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])}; "
+        f"targets are {'correct translations' if translation_mode else 'distractors'}")
+
+    train_texts = pd.concat([splits["train"]["source"], splits["train"]["target"]])
+    tok = config.tokenizer
+    tokenizer = train_tokenizer(train_texts, tok.vocab_size, tok.model_type, tok.character_coverage)
+    config = replace(config, model=replace(config.model, vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id))
+
+    torch.manual_seed(config.train.seed)
+    model = build_model(config.model)
+    device = choose_device(config.train.device)
+    dtype = choose_precision(config.train.precision, device)
+    log(f"model: {config.model.arch}, {num_parameters(model):,} parameters, vocabulary {tokenizer.vocab_size}; "
+        f"device {device}, precision {str(dtype).removeprefix('torch.')}")
+
+    answers = correct_answers_by_word(pairs, translation_mode)
+    if folder is not None:
+        save_setup(folder, config, tokenizer, answers)
+    train_examples, dropped = encode_pairs(splits["train"], tokenizer, config.model.max_len)
+    valid_examples, _ = encode_pairs(splits["valid"], tokenizer, config.model.max_len)
+    if dropped:
+        log(f"left out {dropped} training pairs longer than max_len {config.model.max_len} pieces")
+    if not train_examples:
+        raise DataError(f"{data_path}: no training pairs left after the split; add more words")
+    valid_batches = make_batches(valid_examples, tokenizer, config.train.batch_size)
+    rng = np.random.default_rng(config.train.seed)
+
+    trainer = Trainer(model, config.train, tokenizer.pad_id, device, dtype, folder, progress)
+    fit = trainer.fit(lambda epoch: make_batches(train_examples, tokenizer, config.train.batch_size, rng), valid_batches)
+    if folder is not None:  # continue with the best weights, as a reload would
+        model.load_state_dict(torch.load(folder / WEIGHTS, map_location=device, weights_only=True))
+    return TrainSummary(fit, splits, TrainedModel(model.eval(), tokenizer, config, answers))
+
+
+def load_lexicon(setting: str) -> dict[str, frozenset[str]] | None:
+    """'auto': the bundled JMdict rejection index if it is there; 'none': no lexicon; else a path to one."""
+    if setting == "none":
+        return None
+    if setting == "auto":
+        return load_rejection_index(BUNDLED_REJECTION_INDEX) if BUNDLED_REJECTION_INDEX.is_file() else None
+    return load_rejection_index(setting)
+
+
+def known_answers(trained: TrainedModel, word: str, lexicon: dict[str, frozenset[str]] | None = None) -> set[str]:
+    """Correct answers to exclude for `word`: those stored in the model folder and the lexicon's."""
+    from_lexicon = (lexicon or {}).get(normalize_gloss(word), frozenset())
+    return set(trained.answers.get(word_key(word), ())) | from_lexicon
+
+
+def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfig,
+                    exclude: list[set[str]] | None = None, lexicon: dict[str, frozenset[str]] | None = None) -> list[list[str]]:
+    """`decode.n` distinct near misses per word, none of them a known correct answer."""
+    words = [normalize_text(word) for word in words]
+    excluded = [known_answers(trained, word, lexicon) | (exclude[i] if exclude else set()) for i, word in enumerate(words)]
+    return distinct_outputs(trained.model, trained.tokenizer, words, excluded, decode.n, decode)

@@ -1,0 +1,103 @@
+"""Training and using a SentencePiece model; nothing here knows about torch or models.
+
+Why SentencePiece: Japanese has no spaces, and a word-level vocabulary would make every unseen word
+`<unk>`. SentencePiece learns pieces (whole frequent words, common endings like する, single characters)
+from the corpus itself. With `byte_fallback`, a kanji it never saw is spelled as UTF-8 bytes instead of
+`<unk>`, so decoding still gives it back.
+"""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Iterable
+
+import sentencepiece as spm
+
+from seq2seq.errors import UserError
+
+# Fixed special ids, the same for every corpus, so a model never has to ask its tokenizer for them.
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+BYTE_PIECES = 256  # byte_fallback reserves one piece per byte value
+MIN_VOCAB_SIZE = BYTE_PIECES + 4 + 40  # bytes, the four specials, and room for some real pieces
+
+
+class TokenizerError(UserError):
+    """The tokenizer cannot be trained or loaded; the message says what to change."""
+
+
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int, model_type: str = "unigram", character_coverage: float = 0.9995
+) -> "Tokenizer":
+    """Learn a vocabulary of at most `vocab_size` pieces from `texts` (one word or phrase each).
+
+    Deterministic: the same texts in the same order and the same settings give the same model.
+    The size is an upper bound (`hard_vocab_limit=False`), so a small corpus gets a smaller vocabulary
+    rather than an error.
+    """
+    if model_type not in ("unigram", "bpe"):
+        raise TokenizerError(f"tokenizer model_type '{model_type}' is not supported; use 'unigram' or 'bpe'")
+    if vocab_size < MIN_VOCAB_SIZE:
+        raise TokenizerError(f"tokenizer vocab_size {vocab_size} is too small; use at least {MIN_VOCAB_SIZE}")
+    proto = io.BytesIO()
+    try:
+        _run_trainer(list(texts), proto, vocab_size, model_type, character_coverage)
+    except RuntimeError as err:
+        needed = re.search(r"smaller than required_chars\. \d+ vs (\d+)", str(err))
+        if not needed:
+            raise
+        raise TokenizerError(f"tokenizer vocab_size {vocab_size} cannot hold this corpus's characters; use at least "
+                             f"{int(needed.group(1)) + 40}, or a lower character_coverage") from None
+    return Tokenizer(proto.getvalue())
+
+
+def _run_trainer(texts: list[str], proto: io.BytesIO, vocab_size: int, model_type: str, character_coverage: float):
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts),
+        model_writer=proto,
+        vocab_size=vocab_size,
+        hard_vocab_limit=False,
+        model_type=model_type,
+        character_coverage=character_coverage,
+        byte_fallback=True,
+        normalization_rule_name="identity",  # the data layer has already NFKC-normalised every cell
+        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+        num_threads=1,  # one thread: piece scores do not depend on thread scheduling
+        minloglevel=2,
+    )
+
+
+class Tokenizer:
+    """Text ↔ piece ids. Holds the serialised SentencePiece model, so saving is writing bytes."""
+
+    pad_id, unk_id, bos_id, eos_id = PAD_ID, UNK_ID, BOS_ID, EOS_ID
+
+    def __init__(self, model_proto: bytes):
+        self.model_proto = model_proto
+        self._sp = spm.SentencePieceProcessor(model_proto=model_proto)
+
+    @property
+    def vocab_size(self) -> int:
+        return self._sp.get_piece_size()
+
+    def encode(self, text: str) -> list[int]:
+        """'借りる' → e.g. [5, 812] (no BOS/EOS: the batching code adds them where the model needs them)."""
+        return self._sp.encode(text)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Piece ids → text; special ids (pad, bos, eos) are dropped."""
+        return self._sp.decode([int(i) for i in ids if int(i) not in (PAD_ID, BOS_ID, EOS_ID)])
+
+    def pieces(self, text: str) -> list[str]:
+        """'borrowed' → ['▁borrow', 'ed']: what the model really sees, for teaching and debugging."""
+        return self._sp.encode(text, out_type=str)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_bytes(self.model_proto)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Tokenizer":
+        path = Path(path)
+        if not path.is_file():
+            raise TokenizerError(f"{path}: tokenizer model not found")
+        return cls(path.read_bytes())
