@@ -76,9 +76,14 @@ def forbid(logits: torch.Tensor, token_ids: Iterable[int]) -> torch.Tensor:
 # --- the decoding loops -------------------------------------------------------------------------------
 
 
-def encode_sources(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str]) -> Memory:
+def encode_sources(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], max_len: int | None = None) -> Memory:
+    """Encode a list of source strings together; with `max_len`, a longer one is a clear error."""
+    ids = [encode_source(tokenizer, text) for text in sources]
+    for text, pieces in zip(sources, ids):
+        if max_len is not None and len(pieces) > max_len:
+            raise UserError(f"source '{text[:40]}' is {len(pieces)} pieces long; this model reads at most {max_len}")
     device = next(model.parameters()).device
-    src = pad([encode_source(tokenizer, text) for text in sources], tokenizer.pad_id).to(device)  # (batch, src_len)
+    src = pad(ids, tokenizer.pad_id).to(device)  # (batch, src_len)
     return model.encode(src, src != tokenizer.pad_id)
 
 
@@ -167,7 +172,8 @@ def _accept(found: list[str], text: str, excluded: set[str], n: int) -> None:
 
 
 def distinct_outputs(
-    model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]], n: int, config: DecodeConfig
+    model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]], n: int, config: DecodeConfig,
+    max_source_len: int | None = None,
 ) -> list[list[str]]:
     """Up to `n` distinct outputs per source, none in that source's `excluded` set.
 
@@ -179,7 +185,7 @@ def distinct_outputs(
     generator = torch.Generator().manual_seed(config.seed)
     for start in range(0, len(sources), WORDS_PER_CHUNK):
         chunk = range(start, min(start + WORDS_PER_CHUNK, len(sources)))
-        memory = encode_sources(model, tokenizer, [sources[i] for i in chunk])
+        memory = encode_sources(model, tokenizer, [sources[i] for i in chunk], max_source_len)
         if config.method == "sample":
             _sample_rounds(model, tokenizer, memory, chunk, found, excluded, n, config, generator)
         elif config.method in ("greedy", "beam"):

@@ -117,4 +117,4 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
     """`decode.n` distinct near misses per word, none of them a known correct answer."""
     words = [normalize_text(word) for word in words]
     excluded = [known_answers(trained, word, lexicon) | (exclude[i] if exclude else set()) for i, word in enumerate(words)]
-    return distinct_outputs(trained.model, trained.tokenizer, words, excluded, decode.n, decode)
+    return distinct_outputs(trained.model, trained.tokenizer, words, excluded, decode.n, decode, trained.config.model.max_len)

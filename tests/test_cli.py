@@ -1,0 +1,91 @@
+"""train.py and infer.py as a user runs them: real processes, real files, exit codes and messages."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import write_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_TOML = """
+[model]
+d_model = 32
+n_heads = 2
+n_encoder_layers = 1
+n_decoder_layers = 1
+d_ff = 64
+dropout = 0.0
+[tokenizer]
+vocab_size = 400
+[data]
+valid_fraction = 0.1
+test_fraction = 0.1
+[train]
+epochs = 3
+batch_size = 8
+lr = 0.003
+warmup_steps = 5
+samples_at_end = 2
+"""
+
+
+def run(script, *args):
+    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from tests.conftest import PAIRS
+
+    base = tmp_path_factory.mktemp("cli")
+    data = write_csv(base / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
+    (base / "tiny.toml").write_text(TINY_TOML)
+    result = run("train.py", "--data", data, "--out", base / "run", "--config", base / "tiny.toml", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "done: 3 epochs" in result.stdout and "sample distractors for validation words" in result.stdout
+    return base
+
+
+def test_infer_prints_n_distinct_answers_without_the_correct_one(model_dir):
+    result = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--n", "3", "--max-attempts", "100",
+                 "--exclude", "貸す|返す", "--lexicon", "none")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and len(set(lines)) == 3
+    assert not set(lines) & {"借りる", "貸す", "返す"}
+
+
+def test_infer_csv_in_and_out(model_dir):
+    words = write_csv(model_dir / "words.csv", ["English"], [("dog",), ("river",)])
+    out = model_dir / "out.csv"
+    result = run("infer.py", "--model", model_dir / "run", "--input", words, "--output", out, "--n", "2",
+                 "--max-attempts", "100", "--lexicon", "none")
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(out, keep_default_na=False)
+    assert list(frame.columns) == ["English", "distractor_1", "distractor_2"]
+    assert frame["English"].tolist() == ["dog", "river"]
+    assert (frame["distractor_1"] != frame["distractor_2"]).all()
+
+
+@pytest.mark.parametrize(
+    "script, args, message",
+    [
+        ("train.py", ["--data", "no/such.csv", "--out", "{tmp}/x"], "no/such.csv: file not found"),
+        ("train.py", ["--data", "{tmp}/pairs.csv", "--tgt-col", "Kana", "--out", "{tmp}/x"], "no column 'Kana'"),
+        ("train.py", ["--data", "{tmp}/pairs.csv", "--config", "{tmp}/bad.toml", "--out", "{tmp}/x"], "unknown setting(s) d_modle"),
+        ("train.py", ["--data", "{tmp}/pairs.csv", "--out", "{tmp}/run"], "already holds a trained model"),
+        ("infer.py", ["--model", "{tmp}/nothing", "--word", "dog"], "no config.json"),
+        ("infer.py", ["--model", "{tmp}/run"], "give at least one --word"),
+        ("infer.py", ["--model", "{tmp}/run", "--word", "dog", "--temperature", "0"], "temperature must be > 0"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(model_dir, script, args, message):
+    (model_dir / "bad.toml").write_text("[model]\nd_modle = 3\n")
+    result = run(script, *[arg.format(tmp=model_dir) for arg in args])
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (model_dir / "x").exists()  # nothing half-written

@@ -1,0 +1,123 @@
+"""Decoding driven by a fake model whose next-token probabilities are set by hand, so every expected
+result below can be worked out on paper."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from seq2seq.config import DecodeConfig
+from seq2seq.decoding import (beam_search, distinct_outputs, generate, greedy_pick, sampling_pick, top_k_filter,
+                              top_p_filter)
+from seq2seq.models.base import Memory, Seq2SeqModel
+
+PAD, UNK, BOS, EOS, A, B, C, D = range(8)
+LETTERS = {A: "a", B: "b", C: "c", D: "d"}
+
+# prefix (without BOS) → probabilities of the next token. Unlisted prefixes end at once.
+#   P("b") = .4,  P("ac") = P("ad") = .6 · .5 = .3
+TABLE = {(): {A: 0.6, B: 0.4}, (A,): {C: 0.5, D: 0.5}, (B,): {EOS: 1.0}, (A, C): {EOS: 1.0}, (A, D): {EOS: 1.0}}
+
+
+class TableModel(Seq2SeqModel):
+    """Ignores the source; its state is the prefix decoded so far, (batch, steps), batch first as required."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.table = table
+        self.anchor = nn.Parameter(torch.zeros(1))  # gives the model a device
+
+    def encode(self, src_ids, src_mask):
+        return Memory(torch.zeros(src_ids.size(0), 1, 1), src_mask[:, :1])
+
+    def decode_step(self, prev_ids, memory, state=None):
+        prefix = prev_ids[:, None] if state is None else torch.cat([state, prev_ids[:, None]], dim=1)
+        logits = torch.full((prev_ids.size(0), 8), float("-inf"))
+        for row, tokens in enumerate(prefix[:, 1:].tolist()):  # drop BOS
+            for token, prob in self.table.get(tuple(tokens), {EOS: 1.0}).items():
+                logits[row, token] = math.log(prob)
+        return logits, prefix
+
+
+class LetterTokenizer:
+    pad_id, unk_id, bos_id, eos_id = PAD, UNK, BOS, EOS
+
+    def encode(self, text):
+        return [A]
+
+    def decode(self, ids):
+        return "".join(LETTERS[i] for i in ids if i in LETTERS)
+
+
+def memory(batch=1):
+    return Memory(torch.zeros(batch, 1, 1), torch.ones(batch, 1, dtype=torch.bool))
+
+
+def test_greedy_takes_the_likeliest_token_each_step():
+    outputs = generate(TableModel(TABLE), memory(2), LetterTokenizer(), max_len=5, pick=greedy_pick())
+    assert outputs == [[A, C], [A, C]]  # a (.6), then c and d tie at .5: argmax takes the first
+
+
+def test_beam_search_finds_the_likelier_sequence_greedy_misses():
+    best = beam_search(TableModel(TABLE), memory(), LetterTokenizer(), beam_size=2, max_len=5, length_penalty=0.0)
+    assert [h.tokens for h in best] == [[B], [A, C]]
+    assert [math.exp(h.log_prob) for h in best] == pytest.approx([0.4, 0.3])
+
+
+def test_unfinished_outputs_are_none():
+    looping = {(): {A: 1.0}, (A,): {A: 1.0}, (A, A): {A: 1.0}}
+    assert generate(TableModel(looping), memory(), LetterTokenizer(), max_len=3, pick=greedy_pick()) == [None]
+
+
+def test_top_k_keeps_exactly_the_k_largest():
+    logits = torch.tensor([[1.0, 4.0, 3.0, 2.0]])
+    kept = top_k_filter(logits, 2)
+    assert torch.isfinite(kept).tolist() == [[False, True, True, False]]
+    assert top_k_filter(logits, 0).equal(logits)
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    logits = torch.tensor([[0.5, 0.3, 0.15, 0.05]]).log()
+    assert torch.isfinite(top_p_filter(logits, 0.5)).tolist() == [[True, False, False, False]]
+    assert torch.isfinite(top_p_filter(logits, 0.7)).tolist() == [[True, True, False, False]]
+    assert torch.isfinite(top_p_filter(logits, 0.81)).tolist() == [[True, True, True, False]]
+    shuffled = logits[:, [2, 0, 3, 1]]  # order of the vocabulary must not matter
+    assert torch.isfinite(top_p_filter(shuffled, 0.7)).tolist() == [[False, True, False, True]]
+
+
+def test_sampling_frequencies_follow_the_table():
+    generator = torch.Generator().manual_seed(0)
+    outputs = generate(TableModel(TABLE), memory(4000), LetterTokenizer(), 5, sampling_pick(1.0, 0, 1.0, generator))
+    share_b = sum(ids == [B] for ids in outputs) / len(outputs)
+    assert share_b == pytest.approx(0.4, abs=0.03)
+
+
+def test_top_k_one_sampling_is_greedy():
+    generator = torch.Generator().manual_seed(0)
+    outputs = generate(TableModel(TABLE), memory(50), LetterTokenizer(), 5, sampling_pick(1.0, 1, 1.0, generator))
+    assert all(ids[0] == A for ids in outputs)
+
+
+def test_sampling_is_reproducible_with_a_seed():
+    def run(seed):
+        generator = torch.Generator().manual_seed(seed)
+        return generate(TableModel(TABLE), memory(30), LetterTokenizer(), 5, sampling_pick(1.0, 0, 1.0, generator))
+
+    assert run(1) == run(1)
+    assert run(1) != run(2)
+
+
+def test_distinct_outputs_exclude_known_answers_and_stop_when_exhausted():
+    config = DecodeConfig(method="sample", max_attempts=5, seed=0)
+    found = distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x", "y"], [{"b"}, set()], n=3, config=config)
+    assert sorted(found[0]) == ["ac", "ad"]  # only two allowed answers exist: fewer than n, and it ends
+    assert sorted(found[1]) == ["ac", "ad", "b"]
+
+
+def test_distinct_outputs_with_beam_and_greedy():
+    model, tokenizer = TableModel(TABLE), LetterTokenizer()
+    beam = distinct_outputs(model, tokenizer, ["x"], [{"ac"}], n=2, config=DecodeConfig(method="beam", beam_size=2))
+    # default length penalty 1: log-prob per token (EOS included): "ad" log(.3)/3 = -0.40 beats "b" log(.4)/2 = -0.46
+    assert beam == [["ad", "b"]]
+    greedy = distinct_outputs(model, tokenizer, ["x"], [set()], n=1, config=DecodeConfig(method="greedy"))
+    assert greedy == [["ac"]]

@@ -1,0 +1,73 @@
+"""Train → folder → reload: the folder holds everything, and a reload behaves identically."""
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from seq2seq.config import DecodeConfig
+from seq2seq.errors import UserError
+from seq2seq.model_folder import load_model
+from seq2seq.pipeline import distractors_for, train_from_csv
+from tests.conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from tests.conftest import PAIRS, write_csv
+
+    folder = tmp_path_factory.mktemp("run")
+    csv_path = write_csv(folder.parent / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
+    summary = train_from_csv(tiny_config(epochs=3, lr=3e-3), csv_path, folder, progress=False, log=lambda *_: None)
+    return folder, summary, csv_path
+
+
+def test_folder_holds_every_file_and_one_metrics_row_per_epoch(trained):
+    folder, summary, _ = trained
+    assert {p.name for p in folder.iterdir()} == {"config.json", "model.pt", "spm.model", "answers.json", "metrics.csv"}
+    metrics = pd.read_csv(folder / "metrics.csv")
+    assert metrics["epoch"].tolist() == [1, 2, 3]
+    assert metrics["valid_loss"].min() == pytest.approx(summary.fit.valid_loss)
+    assert json.loads((folder / "answers.json").read_text(encoding="utf-8"))["borrow"] == ["借りる"]
+    assert json.loads((folder / "config.json").read_text())["model"]["vocab_size"] == summary.trained.tokenizer.vocab_size
+
+
+def test_reload_gives_identical_logits_and_identical_samples(trained):
+    folder, summary, _ = trained
+    reloaded = load_model(folder)
+    src = torch.tensor([[5, 6, 3], [7, 3, 0]])
+    tgt = torch.tensor([[2, 8, 9], [2, 10, 0]])
+    with torch.no_grad():
+        assert torch.equal(summary.trained.model.eval()(src, tgt), reloaded.model(src, tgt))
+    decode = DecodeConfig(n=4, seed=7)
+    words = ["borrow", "river"]
+    assert distractors_for(summary.trained, words, decode) == distractors_for(reloaded, words, decode)
+
+
+def test_distractors_are_distinct_and_never_a_correct_answer(trained):
+    folder, _, _ = trained
+    reloaded = load_model(folder)
+    results = distractors_for(reloaded, ["borrow", "dog", "river"], DecodeConfig(n=5, top_k=0, top_p=1.0, max_attempts=100),
+                              exclude=[{"貸す"}, set(), set()])
+    for found, correct in zip(results, [{"借りる", "貸す"}, {"犬"}, {"川"}]):
+        assert len(found) == 5 and len(set(found)) == 5
+        assert not set(found) & correct
+
+
+def test_lexicon_answers_are_excluded_too(trained):
+    folder, _, _ = trained
+    reloaded = load_model(folder)
+    plain = distractors_for(reloaded, ["borrow"], DecodeConfig(n=3, seed=1))[0]
+    banned = {"borrow": frozenset(plain[:2])}
+    assert not set(plain[:2]) & set(distractors_for(reloaded, ["Borrow"], DecodeConfig(n=3, seed=1), lexicon=banned)[0])
+
+
+def test_existing_model_is_not_overwritten_without_permission(trained):
+    folder, _, csv_path = trained
+    with pytest.raises(UserError, match="--overwrite"):
+        train_from_csv(tiny_config(epochs=1), csv_path, folder, progress=False, log=lambda *_: None)
+
+
+def test_load_model_names_what_is_missing(tmp_path):
+    with pytest.raises(UserError, match="no config.json"):
+        load_model(tmp_path)

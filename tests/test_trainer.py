@@ -1,0 +1,83 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from seq2seq.batching import encode_pairs, make_batches
+from seq2seq.config import ModelConfig, TrainConfig
+from seq2seq.data import load_pairs
+from seq2seq.decoding import generate, greedy_pick, encode_sources
+from seq2seq.errors import UserError
+from seq2seq.models import build_model
+from seq2seq.trainer import Trainer, choose_precision, make_optimizer, sequence_loss, warmup_then_inverse_sqrt
+from tokenizer import train_tokenizer
+
+
+def test_warmup_rises_linearly_then_decays_as_inverse_sqrt():
+    factor = warmup_then_inverse_sqrt(4)
+    assert [factor(done) for done in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert factor(15) == pytest.approx(math.sqrt(4 / 16))  # step 16 → 1/2
+
+
+def test_loss_ignores_padding_and_matches_the_formula():
+    logits = torch.randn(2, 3, 5)
+    targets = torch.tensor([[4, 2, 0], [1, 0, 0]])  # 0 is padding
+    log_probs = logits.log_softmax(-1)
+    expected = -(log_probs[0, 0, 4] + log_probs[0, 1, 2] + log_probs[1, 0, 1]) / 3
+    assert sequence_loss(logits, targets, pad_id=0).item() == pytest.approx(expected.item(), abs=1e-6)
+    # label smoothing ε: (1-ε)·NLL + ε·mean over the vocabulary of -log p
+    eps = 0.1
+    smooth = -log_probs.mean(-1)
+    expected_smoothed = ((1 - eps) * -torch.stack([log_probs[0, 0, 4], log_probs[0, 1, 2], log_probs[1, 0, 1]])
+                         + eps * torch.stack([smooth[0, 0], smooth[0, 1], smooth[1, 0]])).mean()
+    assert sequence_loss(logits, targets, 0, eps).item() == pytest.approx(expected_smoothed.item(), abs=1e-6)
+
+
+def test_weight_decay_skips_biases_norms_and_embeddings():
+    model = build_model(ModelConfig(vocab_size=50, d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=32))
+    optimizer = make_optimizer(model, TrainConfig(weight_decay=0.1))
+    decayed = {id(p) for p in optimizer.param_groups[0]["params"]}
+    for name, param in model.named_parameters():
+        assert (id(param) in decayed) == (param.dim() >= 2 and "embedding" not in name), name
+    assert optimizer.param_groups[1]["weight_decay"] == 0.0
+
+
+def test_precision_choices():
+    cpu = torch.device("cpu")
+    assert choose_precision("fp32", cpu) == torch.float32
+    assert choose_precision("bf16", cpu) == torch.bfloat16
+    assert choose_precision("auto", cpu) in (torch.bfloat16, torch.float32)
+    with pytest.raises(UserError, match="fp16 needs a CUDA GPU"):
+        choose_precision("fp16", cpu)
+
+
+def _overfit(translation_csv, dtype, epochs):
+    pairs = load_pairs(translation_csv)
+    tokenizer = train_tokenizer(list(pairs["source"]) + list(pairs["target"]), 400)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(vocab_size=tokenizer.vocab_size, d_model=64, n_heads=4, n_encoder_layers=2,
+                                    n_decoder_layers=2, d_ff=128, dropout=0.0))
+    examples, _ = encode_pairs(pairs, tokenizer, max_len=32)
+    config = TrainConfig(epochs=epochs, batch_size=10, lr=3e-3, warmup_steps=10, label_smoothing=0.0, weight_decay=0.0)
+    trainer = Trainer(model, config, tokenizer.pad_id, torch.device("cpu"), dtype, folder=None, progress=False)
+    rng = np.random.default_rng(0)
+    fixed = make_batches(examples, tokenizer, 30)
+    before = trainer.validation_loss(fixed)
+    result = trainer.fit(lambda epoch: make_batches(examples, tokenizer, 10, rng), fixed)
+    return pairs, tokenizer, model.eval(), before, result
+
+
+def test_tiny_transformer_overfits_thirty_pairs(translation_csv):
+    pairs, tokenizer, model, before, result = _overfit(translation_csv, torch.float32, epochs=60)
+    assert before > 4.0
+    assert result.valid_loss < 0.1  # nats per token on the training pairs themselves
+    outputs = generate(model, encode_sources(model, tokenizer, list(pairs["source"])), tokenizer, 10, greedy_pick())
+    decoded = [tokenizer.decode(ids) if ids is not None else None for ids in outputs]
+    exact = np.mean([out == target for out, target in zip(decoded, pairs["target"])])
+    assert exact >= 0.9
+
+
+def test_bf16_autocast_on_cpu_lowers_the_loss(translation_csv):
+    _, _, _, before, result = _overfit(translation_csv, torch.bfloat16, epochs=8)
+    assert result.valid_loss < before - 1.0
