@@ -13,7 +13,7 @@ from pathlib import Path
 from seq2seq.cli import run_main
 from seq2seq.config import Config, load_toml, with_overrides
 from seq2seq.data import word_key
-from seq2seq.pipeline import distractors_for, train_from_csv
+from seq2seq.pipeline import distractors_for, load_lexicon, train_from_csv
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "data" / "distractors.csv.gz"
 
@@ -29,6 +29,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ref-col", help="column of correct answers, '|'-separated (default Correct_Japanese, if present)")
     parser.add_argument("--targets", choices=["auto", "correct", "distractors"],
                         help="are targets correct translations or near misses? auto: near misses when --ref-col exists")
+    parser.add_argument("--arch", choices=["transformer", "gru", "lstm"], help="model family (default transformer)")
     parser.add_argument("--epochs", type=int, help="passes over the training split")
     parser.add_argument("--batch-size", type=int, help="pairs per step")
     parser.add_argument("--lr", type=float, help="peak learning rate")
@@ -46,6 +47,7 @@ def build_config(args: argparse.Namespace) -> Config:
                             targets=args.targets)
     config = with_overrides(config, "train", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                             device=args.device, precision=args.precision)
+    config = with_overrides(config, "model", arch=args.arch)
     return with_overrides(config, "tokenizer", vocab_size=args.vocab_size)
 
 
@@ -66,7 +68,8 @@ def print_samples(summary) -> None:
     if not words:
         return
     print("sample distractors for validation words:")
-    for word, found in zip(words, distractors_for(trained, words, trained.config.decode)):
+    results = distractors_for(trained, words, trained.config.decode, lexicon=load_lexicon("auto"))
+    for word, found in zip(words, results):
         correct = "|".join(trained.answers.get(word_key(word), [])) or "?"
         print(f"  {word} (correct: {correct}) → {', '.join(found)}")
 

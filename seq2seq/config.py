@@ -29,16 +29,29 @@ class ConfigError(UserError):
 
 @dataclass
 class ModelConfig:
-    arch: str = "transformer"  # model family: "transformer" (GRU/LSTM come with the RNN family)
+    arch: str = "transformer"  # model family: "transformer", "gru" or "lstm"
     vocab_size: int = 0  # filled in from the trained tokenizer
-    d_model: int = 192  # width of embeddings and of every layer's output
+    d_model: int = 0  # width of embeddings and layer outputs; 0 = the family's default (FAMILY_WIDTH)
     n_heads: int = 4  # attention heads; d_model must divide evenly by it
     n_encoder_layers: int = 3  # encoder blocks
     n_decoder_layers: int = 3  # decoder blocks
     d_ff: int = 768  # hidden width of each feed-forward sublayer
-    dropout: float = 0.1  # dropout on embeddings, attention weights and sublayer outputs
-    max_len: int = 64  # longest sequence (in pieces) the positional table covers
+    dropout: float = 0.1  # dropout on embeddings, attention weights / between RNN layers, and layer outputs
+    max_len: int = 64  # longest source or target (in pieces) the model accepts
     pad_id: int = 0  # set from the tokenizer; padding positions are masked out
+    attention: str = "additive"  # GRU/LSTM only: "additive" (Bahdanau), "dot" or "general" (Luong)
+
+
+# Default widths that give each family about the same number of parameters (~3.8 M at vocabulary 4000).
+FAMILY_WIDTH = {"transformer": 192, "gru": 256, "lstm": 232}
+
+
+def resolve_model(config: ModelConfig, vocab_size: int, pad_id: int) -> ModelConfig:
+    """The settings a model is built from: the tokenizer's vocabulary, and the family's width if unset."""
+    if config.arch not in FAMILY_WIDTH:
+        raise ConfigError(f"model arch '{config.arch}' is not known; use one of: {', '.join(FAMILY_WIDTH)}")
+    width = config.d_model or FAMILY_WIDTH[config.arch]
+    return replace(config, vocab_size=vocab_size, pad_id=pad_id, d_model=width)
 
 
 @dataclass

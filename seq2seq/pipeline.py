@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from seq2seq.batching import encode_pairs, make_batches
-from seq2seq.config import Config, DecodeConfig
+from seq2seq.config import Config, DecodeConfig, resolve_model
 from seq2seq.data import DataError, correct_answers_by_word, load_pairs, normalize_text, split_by_word, word_key
 from seq2seq.decoding import distinct_outputs
 from seq2seq.errors import UserError
@@ -69,7 +69,7 @@ def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None
     train_texts = pd.concat([splits["train"]["source"], splits["train"]["target"]])
     tok = config.tokenizer
     tokenizer = train_tokenizer(train_texts, tok.vocab_size, tok.model_type, tok.character_coverage)
-    config = replace(config, model=replace(config.model, vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id))
+    config = replace(config, model=resolve_model(config.model, tokenizer.vocab_size, tokenizer.pad_id))
 
     torch.manual_seed(config.train.seed)
     model = build_model(config.model)

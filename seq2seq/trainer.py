@@ -68,9 +68,10 @@ def autocast(device: torch.device, dtype: torch.dtype):
 
 def make_optimizer(model: Seq2SeqModel, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW that decays only weight matrices: shrinking biases, norms or embeddings toward 0 only hurts."""
+    embeddings = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
     decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        is_matrix = param.dim() >= 2 and "embedding" not in name
+    for param in model.parameters():  # a tied weight is yielded once
+        is_matrix = param.dim() >= 2 and id(param) not in embeddings
         (decay if is_matrix else no_decay).append(param)
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-9)

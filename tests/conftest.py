@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from seq2seq.config import Config, DataConfig, ModelConfig, TokenizerConfig, TrainConfig
+from seq2seq.config import Config, load_toml, with_overrides
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # (English, a near-miss distractor, the correct Japanese): small, real, hand-checked.
 PAIRS = [
@@ -66,9 +68,5 @@ def translation_csv(tmp_path: Path) -> Path:
 
 
 def tiny_config(**train) -> Config:
-    return Config(
-        model=ModelConfig(d_model=32, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=64, dropout=0.0),
-        tokenizer=TokenizerConfig(vocab_size=400),
-        data=DataConfig(valid_fraction=0.1, test_fraction=0.1),
-        train=TrainConfig(**{"epochs": 2, "batch_size": 8, "warmup_steps": 5, "samples_at_end": 2, **train}),
-    )
+    """configs/tiny.toml, with some training settings replaced."""
+    return with_overrides(load_toml(ROOT / "configs" / "tiny.toml"), "train", **train)

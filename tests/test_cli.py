@@ -9,26 +9,7 @@ import pytest
 from tests.conftest import write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY_TOML = """
-[model]
-d_model = 32
-n_heads = 2
-n_encoder_layers = 1
-n_decoder_layers = 1
-d_ff = 64
-dropout = 0.0
-[tokenizer]
-vocab_size = 400
-[data]
-valid_fraction = 0.1
-test_fraction = 0.1
-[train]
-epochs = 3
-batch_size = 8
-lr = 0.003
-warmup_steps = 5
-samples_at_end = 2
-"""
+TINY_TOML = ROOT / "configs" / "tiny.toml"
 
 
 def run(script, *args):
@@ -42,8 +23,7 @@ def model_dir(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("cli")
     data = write_csv(base / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
-    (base / "tiny.toml").write_text(TINY_TOML)
-    result = run("train.py", "--data", data, "--out", base / "run", "--config", base / "tiny.toml", "--no-progress")
+    result = run("train.py", "--data", data, "--out", base / "run", "--config", TINY_TOML, "--no-progress")
     assert result.returncode == 0, result.stderr
     assert "done: 3 epochs" in result.stdout and "sample distractors for validation words" in result.stdout
     return base

@@ -34,13 +34,21 @@ def test_loss_ignores_padding_and_matches_the_formula():
     assert sequence_loss(logits, targets, 0, eps).item() == pytest.approx(expected_smoothed.item(), abs=1e-6)
 
 
-def test_weight_decay_skips_biases_norms_and_embeddings():
-    model = build_model(ModelConfig(vocab_size=50, d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, d_ff=32))
+@pytest.mark.parametrize("arch", ["transformer", "gru"])
+def test_weight_decay_skips_biases_norms_and_embeddings(arch):
+    model = build_model(ModelConfig(arch=arch, vocab_size=50, d_model=16, n_heads=2, n_encoder_layers=1,
+                                    n_decoder_layers=1, d_ff=32))
     optimizer = make_optimizer(model, TrainConfig(weight_decay=0.1))
     decayed = {id(p) for p in optimizer.param_groups[0]["params"]}
+    embedding = next(m for m in model.modules() if isinstance(m, torch.nn.Embedding)).weight
+    assert id(embedding) not in decayed  # the shared (tied) embedding
     for name, param in model.named_parameters():
-        assert (id(param) in decayed) == (param.dim() >= 2 and "embedding" not in name), name
+        if name.endswith("bias") or "norm" in name:
+            assert id(param) not in decayed, name
+    assert any(param.dim() == 2 for param in optimizer.param_groups[0]["params"])
     assert optimizer.param_groups[1]["weight_decay"] == 0.0
+    n_params = sum(len(group["params"]) for group in optimizer.param_groups)
+    assert n_params == len(list(model.parameters()))
 
 
 def test_precision_choices():

@@ -2,9 +2,10 @@
 from seq2seq.config import ModelConfig
 from seq2seq.errors import UserError
 from seq2seq.models.base import Seq2SeqModel
+from seq2seq.models.rnn import RecurrentSeq2Seq
 from seq2seq.models.transformer import Transformer
 
-FAMILIES = {"transformer": Transformer}
+FAMILIES = {"transformer": Transformer, "gru": RecurrentSeq2Seq, "lstm": RecurrentSeq2Seq}
 
 
 def build_model(config: ModelConfig) -> Seq2SeqModel:
