@@ -44,6 +44,16 @@ def targets_are_correct(config: Config, pairs_have_refs: bool) -> bool:
     return mode == "correct"
 
 
+def report_correct_targets(pairs: pd.DataFrame, translation_mode: bool, log) -> None:
+    """In distractor mode, say how many targets are also correct answers: trained on, but never output."""
+    if translation_mode:
+        return
+    overlap = sum(target in correct for target, correct in zip(pairs["target"], pairs["correct"]))
+    if overlap:
+        log(f"note: {overlap} rows have a target that is also a correct answer for their word (noise augmentation "
+            "makes such rows); they are trained on as given, and are still never output")
+
+
 def prepare_folder(out: Path, overwrite: bool) -> None:
     if (out / WEIGHTS).exists() and not overwrite:
         raise UserError(f"{out} already holds a trained model; pass --overwrite or choose another --out")
@@ -61,6 +71,7 @@ def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None
     data = config.data
     pairs = load_pairs(data_path, data.src_col, data.tgt_col, data.ref_col or None)
     translation_mode = targets_are_correct(config, pairs["correct"].map(len).any())
+    report_correct_targets(pairs, translation_mode, log)
     splits = split_by_word(pairs, data.valid_fraction, data.test_fraction, config.train.seed)
     log(f"{data_path}: {len(pairs)} pairs, {pairs['source'].map(word_key).nunique()} words; "
         f"train/valid/test pairs {len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])}; "
