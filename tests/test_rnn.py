@@ -1,24 +1,20 @@
-"""The recurrent family (GRU/LSTM): attention against its equations, padding, the cached step, the state,
-and a tiny model of each kind learning thirty pairs."""
-import io
+"""The recurrent family (GRU/LSTM): attention against its equations, the encoder's packing, the bridge, the
+layout of the state, and a tiny model of each kind learning thirty pairs.
 
-import numpy as np
+The contract every family keeps (shapes, padding, causality, select_batch, modes, saving) is checked in
+test_model_interface.py; here only what is particular to the recurrent models.
+"""
 import pytest
 import torch
 
-from seq2seq.batching import encode_pairs, make_batches
-from seq2seq.config import DecodeConfig, ModelConfig, TrainConfig
-from seq2seq.data import load_pairs
-from seq2seq.decoding import distinct_outputs, encode_sources, generate, greedy_pick
-from seq2seq.models import build_model, num_parameters
-from seq2seq.models.base import Memory, select_batch
+from seq2seq.config import DecodeConfig, ModelConfig
+from seq2seq.decoding import distinct_outputs
+from seq2seq.models import build_model
 from seq2seq.models.rnn import (AdditiveAttention, DecoderState, DotAttention, GeneralAttention, RecurrentMemory,
                                 RecurrentSeq2Seq)
-from seq2seq.trainer import Trainer
-from tokenizer import train_tokenizer
+from tests.helpers import PAD, batch_of_sources, overfit, targets
 
 D_MODEL, VOCAB = 16, 23
-PAD = 0
 TOL = 1e-5
 ARCHS = ["gru", "lstm"]
 KINDS = ["additive", "dot", "general"]
@@ -37,25 +33,6 @@ def tiny_config(**overrides) -> ModelConfig:
 
 def tiny_model(**overrides) -> RecurrentSeq2Seq:
     return build_model(tiny_config(**overrides)).eval()  # eval: dropout off, outputs deterministic
-
-
-def batch_of_sources():
-    """Two sources of lengths 5 and 3, padded to 5 with PAD."""
-    return torch.tensor([[5, 6, 7, 8, 9], [10, 11, 12, PAD, PAD]])
-
-
-def targets():
-    """Teacher-forcing inputs (BOS = 1 first), the second row padded at the end."""
-    return torch.tensor([[1, 13, 14, 15, 16, 17], [1, 18, 19, 20, PAD, PAD]])
-
-
-def step_by_step(model, memory, tgt):
-    """Logits (batch, tgt_len, vocab) from decode_step fed the true previous tokens, as a decoding loop calls it."""
-    state, logits = None, []
-    for t in range(tgt.size(1)):
-        step_logits, state = model.decode_step(tgt[:, t], memory, state)
-        logits.append(step_logits)
-    return torch.stack(logits, dim=1)
 
 
 # --- attention against its equations --------------------------------------------------------------------
@@ -119,20 +96,18 @@ def test_attention_weights_are_kept_only_when_asked():
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-def test_output_shapes(arch):
+def test_memory_and_state_hold_every_layer_batch_first(arch):
     model = tiny_model(arch=arch, n_encoder_layers=2, n_decoder_layers=3)
     src = batch_of_sources()
     memory = model.encode(src, src != PAD)
-    assert isinstance(memory, RecurrentMemory) and isinstance(memory, Memory)
-    assert memory.states.shape == (2, 5, D_MODEL)
+    assert isinstance(memory, RecurrentMemory)
     assert memory.final.shape == (2, 2, D_MODEL)  # (batch, encoder layers, d_model)
-    assert model(src, targets()).shape == (2, 6, VOCAB)
-    logits, state = model.decode_step(torch.ones(2, dtype=torch.long), memory)
-    assert logits.shape == (2, VOCAB)
+    _, state = model.decode_step(torch.ones(2, dtype=torch.long), memory)
     assert isinstance(state, DecoderState)
     assert state.hidden.shape == (2, 3, D_MODEL)  # batch first, then decoder layers
     assert state.cell is None if arch == "gru" else state.cell.shape == (2, 3, D_MODEL)
     assert state.attentional.shape == (2, D_MODEL)
+    assert state.keys.shape == (2, 5, D_MODEL)  # the source prepared for scoring, once per source
     assert model.decoder.layers[0].input_size == 2 * D_MODEL  # input feeding: embedding ⊕ attentional vector
 
 
@@ -167,101 +142,7 @@ def test_bridge_starts_the_decoder_from_the_encoder_summary():
     assert torch.all(state.attentional == 0)
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_output_projection_is_tied_to_the_embedding(arch):
-    model = tiny_model(arch=arch)
-    assert model.output.weight is model.embedding.weight
-    assert sum(p is model.embedding.weight for p in model.parameters()) == 1  # counted, and trained, once
-    untied = sum(p.numel() for p in model.state_dict().values()) - model.embedding.weight.numel()
-    assert num_parameters(model) == untied
-
-
-@pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("kind", KINDS)
-def test_every_parameter_gets_a_gradient(arch, kind):
-    model = tiny_model(arch=arch, attention=kind)
-    model(batch_of_sources(), targets()).logsumexp(-1).sum().backward()
-    for name, parameter in model.named_parameters():
-        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
-
-
-# --- padding, the cached step, the state -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("kind", KINDS)
-def test_padded_source_tokens_never_change_outputs(arch, kind):
-    model = tiny_model(arch=arch, attention=kind)
-    src, tgt = batch_of_sources(), targets()
-    scribbled = src.masked_fill(src == PAD, 22)  # other tokens where the mask says "padding"
-    longer = torch.cat([src, torch.full((2, 3), PAD)], dim=1)  # (2, 8): more padding
-    with torch.no_grad():
-        expected = model(src, tgt)
-        assert (step_by_step(model, model.encode(scribbled, src != PAD), tgt) - expected).abs().max() <= TOL
-        assert (model(longer, tgt) - expected).abs().max() <= TOL
-
-
-@pytest.mark.parametrize("arch", ARCHS)
-def test_cached_decode_steps_reproduce_forward(arch):
-    model = tiny_model(arch=arch)
-    src, tgt = batch_of_sources(), targets()
-    with torch.no_grad():
-        expected = model(src, tgt)  # (2, 6, vocab)
-        got = step_by_step(model, model.encode(src, src != PAD), tgt)
-    assert (got - expected).abs().max() <= TOL
-
-
-@pytest.mark.parametrize("arch", ARCHS)
-def test_changing_a_future_target_token_never_changes_earlier_logits(arch):
-    model = tiny_model(arch=arch)
-    src, tgt = batch_of_sources(), targets()
-    changed = tgt.clone()
-    changed[:, 3] = 21
-    with torch.no_grad():
-        before, after = model(src, tgt), model(src, changed)
-    assert (after[:, :3] - before[:, :3]).abs().max() <= TOL
-    assert (after[:, 3:] - before[:, 3:]).abs().max() > 1e-3  # the test can see a change
-
-
-@pytest.mark.parametrize("arch", ARCHS)
-def test_select_batch_reorders_hypotheses_in_memory_and_state(arch):
-    """Decode two sources, swap them mid-sequence, and each keeps its own continuation."""
-    model = tiny_model(arch=arch)
-    src, tgt = batch_of_sources(), targets()
-    swap = torch.tensor([1, 0])
-    with torch.no_grad():
-        memory = model.encode(src, src != PAD)
-        state = None
-        for t in range(3):
-            _, state = model.decode_step(tgt[:, t], memory, state)
-        straight, _ = model.decode_step(tgt[:, 3], memory, state)
-        swapped, _ = model.decode_step(tgt[swap, 3], select_batch(memory, swap), select_batch(state, swap))
-    assert (swapped - straight[swap]).abs().max() <= TOL
-    assert (swapped - straight).abs().max() > 1e-3  # the two rows really differ
-
-
-@pytest.mark.parametrize("arch", ARCHS)
-def test_select_batch_can_repeat_a_hypothesis(arch):
-    model = tiny_model(arch=arch)
-    src, tgt = batch_of_sources(), targets()
-    repeat = torch.tensor([0, 0, 1])
-    with torch.no_grad():
-        memory = model.encode(src, src != PAD)
-        _, state = model.decode_step(tgt[:, 0], memory)
-        memory, state = select_batch(memory, repeat), select_batch(state, repeat)
-        logits, state = model.decode_step(tgt[repeat, 1], memory, state)
-        expected = model(src, tgt)[:, 1]
-    assert state.hidden.size(0) == 3 and state.keys.size(0) == 3
-    assert (logits - expected[repeat]).abs().max() <= TOL
-
-
 # --- settings, modes, saving -------------------------------------------------------------------------------
-
-
-def test_too_long_source_gives_a_clear_error():
-    model = tiny_model(max_len=4)
-    with pytest.raises(ValueError, match=r"5 pieces is longer than max_len=4"):
-        model(batch_of_sources(), targets()[:, :3])
 
 
 @pytest.mark.parametrize("setting, message", [
@@ -275,81 +156,28 @@ def test_bad_settings_are_refused_with_a_reason(setting, message):
         tiny_model(**setting)
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_dropout_acts_only_in_training(arch):
-    model = tiny_model(arch=arch, dropout=0.5)
-    src, tgt = batch_of_sources(), targets()
-    model.train()
-    assert not torch.equal(model(src, tgt), model(src, tgt))
-    model.eval()
-    assert torch.equal(model(src, tgt), model(src, tgt))
-
-
-@pytest.mark.parametrize("arch", ARCHS)
-def test_runs_under_cpu_bf16_autocast(arch):
-    model = tiny_model(arch=arch)
-    src, tgt = batch_of_sources(), targets()
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        logits = model(src, tgt)
-    assert torch.isfinite(logits).all()
-    with torch.no_grad():
-        assert (logits.float() - model(src, tgt)).abs().max() < 0.1  # bf16 keeps ~3 digits
-
-
-@pytest.mark.parametrize("arch", ARCHS)
-def test_state_dict_round_trip_rebuilds_the_same_model(arch):
-    model = tiny_model(arch=arch, attention="general")
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    buffer.seek(0)
-    rebuilt = build_model(tiny_config(arch=arch, attention="general"))
-    rebuilt.load_state_dict(torch.load(buffer, weights_only=True))
-    rebuilt.eval()
-    src, tgt = batch_of_sources(), targets()
-    with torch.no_grad():
-        assert torch.equal(rebuilt(src, tgt), model(src, tgt))
-
-
 # --- learning -----------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module", params=ARCHS)
-def trained(request, tmp_path_factory):
-    """A tiny GRU or LSTM trained on thirty English → Japanese pairs until it knows them."""
-    from tests.conftest import PAIRS, write_csv
-
-    rows = sorted({(english, correct) for english, _, correct in PAIRS})
-    pairs = load_pairs(write_csv(tmp_path_factory.mktemp("rnn") / "lexicon.csv", ["English", "Japanese"], rows))
+def trained(request):
+    """A tiny GRU or LSTM trained on the shared English → Japanese pairs until it knows them."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a module fixture runs outside the per-test one-thread fixture
-    tokenizer = train_tokenizer(list(pairs["source"]) + list(pairs["target"]), 400)
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(arch=request.param, vocab_size=tokenizer.vocab_size, d_model=48,
-                                    n_encoder_layers=1, n_decoder_layers=1, dropout=0.0))
-    examples, _ = encode_pairs(pairs, tokenizer, max_len=32)
-    config = TrainConfig(epochs=60, batch_size=10, lr=1e-2, warmup_steps=10, label_smoothing=0.0, weight_decay=0.0)
-    trainer = Trainer(model, config, tokenizer.pad_id, torch.device("cpu"), torch.float32, folder=None, progress=False)
-    rng = np.random.default_rng(0)
-    fixed = make_batches(examples, tokenizer, 30)
-    before = trainer.validation_loss(fixed)
-    result = trainer.fit(lambda epoch: make_batches(examples, tokenizer, 10, rng), fixed)
+    run = overfit(dict(arch=request.param, d_model=48, n_encoder_layers=1, n_decoder_layers=1), epochs=60, lr=1e-2)
     torch.set_num_threads(threads)
-    return pairs, tokenizer, model.eval(), before, result
+    return run
 
 
 def test_tiny_model_overfits_thirty_pairs(trained):
-    pairs, tokenizer, model, before, result = trained
-    assert before > 4.0
-    assert result.valid_loss < 0.1  # nats per token on the training pairs themselves
-    outputs = generate(model, encode_sources(model, tokenizer, list(pairs["source"])), tokenizer, 10, greedy_pick())
-    decoded = [tokenizer.decode(ids) if ids is not None else None for ids in outputs]
-    exact = np.mean([out == target for out, target in zip(decoded, pairs["target"])])
-    assert exact >= 0.9
+    assert trained.loss_before > 4.0
+    assert trained.result.valid_loss < 0.1  # nats per token on the training pairs themselves
+    assert trained.greedy_exact_rate() >= 0.9
 
 
 @pytest.mark.parametrize("method", ["sample", "beam", "greedy"])
 def test_distinct_outputs_runs_on_the_model_unchanged(trained, method):
-    _, tokenizer, model, _, _ = trained
+    tokenizer, model = trained.tokenizer, trained.model
     config = DecodeConfig(method=method, n=3, beam_size=3, max_len=10, max_attempts=3, seed=0)
     found = distinct_outputs(model, tokenizer, ["dog", "river"], [{"犬"}, set()], n=3, config=config)
     assert len(found) == 2 and all(len(outputs) <= 3 for outputs in found)

@@ -1,17 +1,13 @@
 import math
 
-import numpy as np
 import pytest
 import torch
 
-from seq2seq.batching import encode_pairs, make_batches
 from seq2seq.config import ModelConfig, TrainConfig
-from seq2seq.data import load_pairs
-from seq2seq.decoding import generate, greedy_pick, encode_sources
 from seq2seq.errors import UserError
 from seq2seq.models import build_model
-from seq2seq.trainer import Trainer, choose_precision, make_optimizer, sequence_loss, warmup_then_inverse_sqrt
-from tokenizer import train_tokenizer
+from seq2seq.trainer import choose_precision, make_optimizer, sequence_loss, warmup_then_inverse_sqrt
+from tests.helpers import overfit
 
 
 def test_warmup_rises_linearly_then_decays_as_inverse_sqrt():
@@ -60,32 +56,16 @@ def test_precision_choices():
         choose_precision("fp16", cpu)
 
 
-def _overfit(translation_csv, dtype, epochs):
-    pairs = load_pairs(translation_csv)
-    tokenizer = train_tokenizer(list(pairs["source"]) + list(pairs["target"]), 400)
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(vocab_size=tokenizer.vocab_size, d_model=64, n_heads=4, n_encoder_layers=2,
-                                    n_decoder_layers=2, d_ff=128, dropout=0.0))
-    examples, _ = encode_pairs(pairs, tokenizer, max_len=32)
-    config = TrainConfig(epochs=epochs, batch_size=10, lr=3e-3, warmup_steps=10, label_smoothing=0.0, weight_decay=0.0)
-    trainer = Trainer(model, config, tokenizer.pad_id, torch.device("cpu"), dtype, folder=None, progress=False)
-    rng = np.random.default_rng(0)
-    fixed = make_batches(examples, tokenizer, 30)
-    before = trainer.validation_loss(fixed)
-    result = trainer.fit(lambda epoch: make_batches(examples, tokenizer, 10, rng), fixed)
-    return pairs, tokenizer, model.eval(), before, result
+TRANSFORMER = dict(d_model=64, n_heads=4, n_encoder_layers=2, n_decoder_layers=2, d_ff=128)
 
 
-def test_tiny_transformer_overfits_thirty_pairs(translation_csv):
-    pairs, tokenizer, model, before, result = _overfit(translation_csv, torch.float32, epochs=60)
-    assert before > 4.0
-    assert result.valid_loss < 0.1  # nats per token on the training pairs themselves
-    outputs = generate(model, encode_sources(model, tokenizer, list(pairs["source"])), tokenizer, 10, greedy_pick())
-    decoded = [tokenizer.decode(ids) if ids is not None else None for ids in outputs]
-    exact = np.mean([out == target for out, target in zip(decoded, pairs["target"])])
-    assert exact >= 0.9
+def test_tiny_transformer_overfits_thirty_pairs():
+    run = overfit(TRANSFORMER, epochs=60, lr=3e-3)
+    assert run.loss_before > 4.0
+    assert run.result.valid_loss < 0.1  # nats per token on the training pairs themselves
+    assert run.greedy_exact_rate() >= 0.9
 
 
-def test_bf16_autocast_on_cpu_lowers_the_loss(translation_csv):
-    _, _, _, before, result = _overfit(translation_csv, torch.bfloat16, epochs=8)
-    assert result.valid_loss < before - 1.0
+def test_bf16_autocast_on_cpu_lowers_the_loss():
+    run = overfit(TRANSFORMER, epochs=8, lr=3e-3, dtype=torch.bfloat16)
+    assert run.result.valid_loss < run.loss_before - 1.0

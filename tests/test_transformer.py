@@ -1,5 +1,8 @@
-"""The Transformer: layers against PyTorch's own (same weights, same run), masks, the cache, the state."""
-import io
+"""The Transformer: layers against PyTorch's own (same weights, same run), masks, the cache, the state.
+
+The contract every family keeps (shapes, padding, causality, select_batch, modes, saving) is checked in
+test_model_interface.py; here only what is particular to the Transformer.
+"""
 import math
 
 import pytest
@@ -8,11 +11,10 @@ from torch import nn
 
 from seq2seq.config import ModelConfig
 from seq2seq.models.attention import causal_mask, padding_mask
-from seq2seq.models.base import Memory, select_batch
 from seq2seq.models.transformer import DecoderLayer, DecoderState, EncoderLayer, PositionalEncoding, Transformer
+from tests.helpers import PAD, batch_of_sources, targets
 
 D_MODEL, N_HEADS, D_FF = 16, 4, 32
-PAD = 0
 TOL = 1e-5
 
 
@@ -29,16 +31,6 @@ def tiny_config(**overrides) -> ModelConfig:
 
 def tiny_model(**overrides) -> Transformer:
     return Transformer(tiny_config(**overrides)).eval()  # eval: dropout off, outputs deterministic
-
-
-def batch_of_sources():
-    """Two sources of lengths 5 and 3, padded to 5 with PAD."""
-    return torch.tensor([[5, 6, 7, 8, 9], [10, 11, 12, PAD, PAD]])
-
-
-def targets():
-    """Teacher-forcing inputs (BOS = 1 first), the second row padded at the end."""
-    return torch.tensor([[1, 13, 14, 15, 16, 17], [1, 18, 19, 20, PAD, PAD]])
 
 
 def copy_attention(ref: nn.MultiheadAttention, ours) -> None:
@@ -65,12 +57,6 @@ def randomise_layer_norms(layer: nn.Module) -> None:
             if isinstance(module, nn.LayerNorm):
                 module.weight.uniform_(0.5, 1.5)
                 module.bias.normal_(0, 0.1)
-
-
-def change_token(ids: torch.Tensor, position: int) -> torch.Tensor:
-    changed = ids.clone()
-    changed[:, position] = (changed[:, position] + 1) % 23
-    return changed
 
 
 # --- layers against PyTorch ------------------------------------------------------------------------------
@@ -138,10 +124,9 @@ def test_token_vectors_are_scaled_embeddings_plus_positions():
     assert 0.5 < (model.embed.weight * math.sqrt(D_MODEL)).std().item() < 1.5
 
 
-def test_too_long_source_gives_a_clear_error():
-    model = tiny_model(max_len=4)
-    with pytest.raises(ValueError, match=r"5 pieces is longer than max_len=4"):
-        model(batch_of_sources(), targets()[:, :3])
+def test_positional_table_is_recomputed_not_saved():
+    assert not any(key.startswith("positions.") for key in tiny_model().state_dict())
+
 
 
 def test_generating_past_max_len_gives_a_clear_error():
@@ -156,149 +141,31 @@ def test_generating_past_max_len_gives_a_clear_error():
             model.decode_step(torch.ones(2, dtype=torch.long), memory, state)
 
 
-def test_output_projection_is_tied_to_the_embedding():
-    model = tiny_model()
-    assert model.output.weight is model.embed.weight
-    n_shared = sum(p is model.embed.weight for p in model.parameters())
-    assert n_shared == 1  # counted, and trained, once
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    model(batch_of_sources(), targets()).sum().backward()
-    optimizer.step()
-    assert torch.equal(model.output.weight, model.embed.weight)
+# --- the cache and the state -----------------------------------------------------------------------------
 
 
-# --- the whole model -------------------------------------------------------------------------------------
-
-
-def test_output_shapes():
-    model = tiny_model()
-    src = batch_of_sources()
-    memory = model.encode(src, src != PAD)
-    assert memory.states.shape == (2, 5, D_MODEL)
-    assert model(src, targets()).shape == (2, 6, 23)
-    logits, state = model.decode_step(torch.ones(2, dtype=torch.long), memory)
-    assert logits.shape == (2, 23)
-    assert isinstance(state, DecoderState) and len(state.layers) == 2 and state.steps == 1
-    assert state.layers[0].self_kv.key.shape == (2, N_HEADS, 1, D_MODEL // N_HEADS)
-    assert state.layers[0].memory_kv.key.shape == (2, N_HEADS, 5, D_MODEL // N_HEADS)
-
-
-def test_every_parameter_gets_a_gradient():
-    model = tiny_model()
-    model(batch_of_sources(), targets()).logsumexp(-1).sum().backward()
-    for name, parameter in model.named_parameters():
-        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
-
-
-def test_changing_a_future_target_token_never_changes_earlier_logits():
+def test_state_holds_a_cache_per_layer_that_grows_a_step_at_a_time():
     model = tiny_model()
     src, tgt = batch_of_sources(), targets()
+    head_dim = D_MODEL // N_HEADS
     with torch.no_grad():
-        before = model(src, tgt)
-        after = model(src, change_token(tgt, position=3))
-    assert (after[:, :3] - before[:, :3]).abs().max() <= TOL
-    assert (after[:, 3:] - before[:, 3:]).abs().max() > 1e-3  # the test can see a change
-
-
-def test_padded_source_tokens_never_change_outputs():
-    model = tiny_model()
-    src, tgt = batch_of_sources(), targets()
-    src_mask = src != PAD
-    scribbled = src.masked_fill(~src_mask, 22)  # other tokens where the mask says "padding"
-    with torch.no_grad():
-        memory, memory_scribbled = model.encode(src, src_mask), model.encode(scribbled, src_mask)
-        real = src_mask[:, :, None].expand_as(memory.states)
-        assert (memory.states[real] - memory_scribbled.states[real]).abs().max() <= TOL
-        assert (model.decode(tgt, memory) - model.decode(tgt, memory_scribbled)).abs().max() <= TOL
-
-
-def test_extra_padding_never_changes_logits():
-    model = tiny_model()
-    src, tgt = batch_of_sources(), targets()
-    longer = torch.cat([src, torch.full((2, 3), PAD)], dim=1)  # (2, 8)
-    with torch.no_grad():
-        assert (model(longer, tgt) - model(src, tgt)).abs().max() <= TOL
-
-
-def test_cached_decode_steps_reproduce_forward():
-    model = tiny_model()
-    src, tgt = batch_of_sources(), targets()
-    with torch.no_grad():
-        expected = model(src, tgt)  # (2, 6, vocab)
         memory = model.encode(src, src != PAD)
         state = None
         for t in range(tgt.size(1)):
-            logits, state = model.decode_step(tgt[:, t], memory, state)
-            assert state.steps == t + 1
-            assert (logits - expected[:, t]).abs().max() <= TOL, f"step {t}"
-
-
-def test_select_batch_reorders_hypotheses_in_memory_and_state():
-    """Decode two sources, swap them mid-sequence, and each keeps its own continuation."""
-    model = tiny_model()
-    src, tgt = batch_of_sources(), targets()
-    swap = torch.tensor([1, 0])
-    with torch.no_grad():
-        memory = model.encode(src, src != PAD)
-        state = None
-        for t in range(3):
             _, state = model.decode_step(tgt[:, t], memory, state)
-        straight, _ = model.decode_step(tgt[:, 3], memory, state)
-        swapped, _ = model.decode_step(tgt[swap, 3], select_batch(memory, swap), select_batch(state, swap))
-    assert (swapped - straight[swap]).abs().max() <= TOL
-    assert (swapped - straight).abs().max() > 1e-3  # the two rows really differ
+            assert isinstance(state, DecoderState) and len(state.layers) == 2 and state.steps == t + 1
+            for cache in state.layers:
+                assert cache.self_kv.key.shape == cache.self_kv.value.shape == (2, N_HEADS, t + 1, head_dim)
+                assert cache.memory_kv.key.shape == cache.memory_kv.value.shape == (2, N_HEADS, 5, head_dim)
 
 
-def test_select_batch_can_repeat_a_hypothesis():
+def test_parallel_decode_never_reads_the_memory_at_padding():
+    """`decode` (all target positions at once, which `forward` uses) from a memory whose padded positions
+    were computed from other tokens."""
     model = tiny_model()
     src, tgt = batch_of_sources(), targets()
-    repeat = torch.tensor([0, 0, 1])
+    src_mask = src != PAD
     with torch.no_grad():
-        memory = model.encode(src, src != PAD)
-        _, state = model.decode_step(tgt[:, 0], memory)
-        memory, state = select_batch(memory, repeat), select_batch(state, repeat)
-        logits, state = model.decode_step(tgt[repeat, 1], memory, state)
-        expected = model(src, tgt)[:, 1]
-    assert state.layers[1].self_kv.key.size(0) == 3
-    assert (logits - expected[repeat]).abs().max() <= TOL
-
-
-def test_dropout_acts_only_in_training():
-    model = tiny_model(dropout=0.5)
-    src, tgt = batch_of_sources(), targets()
-    model.train()
-    assert not torch.equal(model(src, tgt), model(src, tgt))
-    model.eval()
-    assert torch.equal(model(src, tgt), model(src, tgt))
-
-
-def test_runs_under_cpu_bf16_autocast():
-    model = tiny_model()
-    src, tgt = batch_of_sources(), targets()
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        logits = model(src, tgt)
-        step_logits, _ = model.decode_step(tgt[:, 0], model.encode(src, src != PAD))
-    assert torch.isfinite(logits).all() and torch.isfinite(step_logits).all()
-    assert (step_logits.float() - logits[:, 0].float()).abs().max() < 0.1  # bf16 keeps ~3 digits
-
-
-def test_state_dict_round_trip_rebuilds_the_same_model():
-    model = tiny_model()
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    buffer.seek(0)
-    state_dict = torch.load(buffer, weights_only=True)
-    assert not any(key.startswith("positions.") for key in state_dict)  # recomputed, not stored
-    rebuilt = Transformer(tiny_config())
-    rebuilt.load_state_dict(state_dict)
-    rebuilt.eval()
-    src, tgt = batch_of_sources(), targets()
-    with torch.no_grad():
-        assert torch.equal(rebuilt(src, tgt), model(src, tgt))
-
-
-def test_memory_is_the_shared_interface_type():
-    model = tiny_model()
-    src = batch_of_sources()
-    memory = model.encode(src, src != PAD)
-    assert isinstance(memory, Memory) and torch.equal(memory.src_mask, src != PAD)
+        memory, scribbled = model.encode(src, src_mask), model.encode(src.masked_fill(~src_mask, 22), src_mask)
+        assert (memory.states - scribbled.states).abs().max() > 1e-3  # the padded states really differ
+        assert (model.decode(tgt, scribbled) - model.decode(tgt, memory)).abs().max() <= TOL

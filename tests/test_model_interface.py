@@ -1,0 +1,260 @@
+"""The contract every model family keeps (seq2seq/models/base.py), checked once for each of them.
+
+encode / decode_step / forward agree with each other, padding and future tokens never leak in, every tensor
+in a Memory or decoder state keeps the batch in dim 0 so `select_batch` can reorder and repeat hypotheses,
+and the usual modes (dropout, bf16 autocast, saving) behave. Family-specific checks (layer equations, the
+layout of each family's state) stay in test_transformer.py and test_rnn.py.
+"""
+import io
+from dataclasses import fields, is_dataclass
+
+import pytest
+import torch
+from torch import nn
+
+from seq2seq.config import ModelConfig
+from seq2seq.models import build_model, num_parameters
+from seq2seq.models.base import Memory, Seq2SeqModel, select_batch
+from tests.helpers import PAD, batch_of_sources, targets
+
+D_MODEL, VOCAB = 16, 23
+TOL = 1e-5
+KINDS = ["additive", "dot", "general"]  # the recurrent families' attention scores
+
+
+def family(name: str, **settings) -> pytest.param:
+    return pytest.param(settings, id=name)
+
+
+# One tiny model of each family (recurrent ones with their default, additive attention) ...
+FAMILIES = [family("transformer", arch="transformer"), family("gru", arch="gru"), family("lstm", arch="lstm")]
+# ... and, where the attention score could matter, each recurrent family with every kind of attention.
+EVERY_ATTENTION = [FAMILIES[0]] + [family(f"{arch}-{kind}", arch=arch, attention=kind)
+                                   for arch in ("gru", "lstm") for kind in KINDS]
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def tiny_config(settings: dict, **overrides) -> ModelConfig:
+    defaults = dict(vocab_size=VOCAB, d_model=D_MODEL, n_heads=4, n_encoder_layers=2, n_decoder_layers=2,
+                    d_ff=32, dropout=0.1, max_len=12, pad_id=PAD)
+    return ModelConfig(**{**defaults, **settings, **overrides})
+
+
+def tiny_model(settings: dict, **overrides) -> Seq2SeqModel:
+    return build_model(tiny_config(settings, **overrides)).eval()  # eval: dropout off, outputs deterministic
+
+
+def step_by_step(model, memory, tgt):
+    """Logits (batch, tgt_len, vocab) from decode_step fed the true previous tokens, as a decoding loop calls it."""
+    state, logits = None, []
+    for t in range(tgt.size(1)):
+        step_logits, state = model.decode_step(tgt[:, t], memory, state)
+        logits.append(step_logits)
+    return torch.stack(logits, dim=1)
+
+
+def tensors_in(tree) -> list[torch.Tensor]:
+    """Every tensor inside a Memory or decoder state, found the way `select_batch` walks it."""
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    if is_dataclass(tree):
+        return [t for f in fields(tree) for t in tensors_in(getattr(tree, f.name))]
+    if isinstance(tree, (list, tuple)):
+        return [t for item in tree for t in tensors_in(item)]
+    if isinstance(tree, dict):
+        return [t for value in tree.values() for t in tensors_in(value)]
+    return []
+
+
+def assert_batch_first(tree, batch: int) -> None:
+    """The convention decoding relies on: every tensor in `tree` has the batch in dim 0."""
+    found = tensors_in(tree)
+    assert found, f"no tensors in {type(tree).__name__}"
+    assert [t.size(0) for t in found] == [batch] * len(found), [tuple(t.shape) for t in found]
+
+
+# --- shapes and parameters -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_output_shapes(settings):
+    model = tiny_model(settings)
+    src = batch_of_sources()
+    memory = model.encode(src, src != PAD)
+    assert memory.states.shape == (2, 5, D_MODEL)
+    assert model(src, targets()).shape == (2, 6, VOCAB)
+    logits, state = model.decode_step(torch.ones(2, dtype=torch.long), memory)
+    assert logits.shape == (2, VOCAB)
+    assert_batch_first(memory, 2)
+    assert_batch_first(state, 2)
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_memory_is_the_shared_interface_type(settings):
+    model = tiny_model(settings)
+    src = batch_of_sources()
+    memory = model.encode(src, src != PAD)
+    assert isinstance(memory, Memory) and torch.equal(memory.src_mask, src != PAD)
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_output_projection_is_tied_to_the_embedding(settings):
+    model = tiny_model(settings)
+    embeddings = [module for module in model.modules() if isinstance(module, nn.Embedding)]
+    assert len(embeddings) == 1  # one table, shared by source, target and output
+    embedding = embeddings[0].weight
+    assert model.output.weight is embedding
+    assert sum(p is embedding for p in model.parameters()) == 1  # counted, and trained, once
+    untied = sum(p.numel() for p in model.state_dict().values()) - embedding.numel()
+    assert num_parameters(model) == untied
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(batch_of_sources(), targets()).sum().backward()
+    optimizer.step()
+    assert torch.equal(model.output.weight, embedding)
+
+
+@pytest.mark.parametrize("settings", EVERY_ATTENTION)
+def test_every_parameter_gets_a_gradient(settings):
+    model = tiny_model(settings)
+    model(batch_of_sources(), targets()).logsumexp(-1).sum().backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+# --- what may and may not influence the logits -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_changing_a_future_target_token_never_changes_earlier_logits(settings):
+    model = tiny_model(settings)
+    src, tgt = batch_of_sources(), targets()
+    changed = tgt.clone()
+    changed[:, 3] = (changed[:, 3] + 1) % VOCAB
+    with torch.no_grad():
+        before, after = model(src, tgt), model(src, changed)
+    assert (after[:, :3] - before[:, :3]).abs().max() <= TOL
+    assert (after[:, 3:] - before[:, 3:]).abs().max() > 1e-3  # the test can see a change
+
+
+@pytest.mark.parametrize("settings", EVERY_ATTENTION)
+def test_padded_source_tokens_never_change_outputs(settings):
+    model = tiny_model(settings)
+    src, tgt = batch_of_sources(), targets()
+    src_mask = src != PAD
+    scribbled = src.masked_fill(~src_mask, VOCAB - 1)  # other tokens where the mask says "padding"
+    with torch.no_grad():
+        memory, memory_scribbled = model.encode(src, src_mask), model.encode(scribbled, src_mask)
+        real = src_mask[:, :, None].expand_as(memory.states)
+        assert (memory.states[real] - memory_scribbled.states[real]).abs().max() <= TOL
+        assert (step_by_step(model, memory_scribbled, tgt) - model(src, tgt)).abs().max() <= TOL
+
+
+@pytest.mark.parametrize("settings", EVERY_ATTENTION)
+def test_extra_padding_never_changes_logits(settings):
+    model = tiny_model(settings)
+    src, tgt = batch_of_sources(), targets()
+    longer = torch.cat([src, torch.full((2, 3), PAD)], dim=1)  # (2, 8)
+    with torch.no_grad():
+        assert (model(longer, tgt) - model(src, tgt)).abs().max() <= TOL
+
+
+# --- the cached step and the state ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_cached_decode_steps_reproduce_forward(settings):
+    model = tiny_model(settings)
+    src, tgt = batch_of_sources(), targets()
+    with torch.no_grad():
+        expected = model(src, tgt)  # (2, 6, vocab)
+        memory = model.encode(src, src != PAD)
+        state = None
+        for t in range(tgt.size(1)):
+            logits, state = model.decode_step(tgt[:, t], memory, state)
+            assert (logits - expected[:, t]).abs().max() <= TOL, f"step {t}"
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_select_batch_reorders_hypotheses_in_memory_and_state(settings):
+    """Decode two sources, swap them mid-sequence, and each keeps its own continuation."""
+    model = tiny_model(settings)
+    src, tgt = batch_of_sources(), targets()
+    swap = torch.tensor([1, 0])
+    with torch.no_grad():
+        memory = model.encode(src, src != PAD)
+        state = None
+        for t in range(3):
+            _, state = model.decode_step(tgt[:, t], memory, state)
+        straight, _ = model.decode_step(tgt[:, 3], memory, state)
+        swapped, _ = model.decode_step(tgt[swap, 3], select_batch(memory, swap), select_batch(state, swap))
+    assert (swapped - straight[swap]).abs().max() <= TOL
+    assert (swapped - straight).abs().max() > 1e-3  # the two rows really differ
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_select_batch_can_repeat_a_hypothesis(settings):
+    model = tiny_model(settings)
+    src, tgt = batch_of_sources(), targets()
+    repeat = torch.tensor([0, 0, 1])
+    with torch.no_grad():
+        memory = model.encode(src, src != PAD)
+        _, state = model.decode_step(tgt[:, 0], memory)
+        memory, state = select_batch(memory, repeat), select_batch(state, repeat)
+        logits, state = model.decode_step(tgt[repeat, 1], memory, state)
+        expected = model(src, tgt)[:, 1]
+    assert_batch_first(memory, 3)
+    assert_batch_first(state, 3)
+    assert (logits - expected[repeat]).abs().max() <= TOL
+
+
+# --- settings, modes, saving -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_too_long_source_gives_a_clear_error(settings):
+    model = tiny_model(settings, max_len=4)
+    with pytest.raises(ValueError, match=r"5 pieces is longer than max_len=4"):
+        model(batch_of_sources(), targets()[:, :3])
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_dropout_acts_only_in_training(settings):
+    model = tiny_model(settings, dropout=0.5)
+    src, tgt = batch_of_sources(), targets()
+    model.train()
+    assert not torch.equal(model(src, tgt), model(src, tgt))
+    model.eval()
+    assert torch.equal(model(src, tgt), model(src, tgt))
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_runs_under_cpu_bf16_autocast(settings):
+    model = tiny_model(settings)
+    src, tgt = batch_of_sources(), targets()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(src, tgt)
+        step_logits, _ = model.decode_step(tgt[:, 0], model.encode(src, src != PAD))
+    with torch.no_grad():
+        full_precision = model(src, tgt)
+    assert torch.isfinite(logits).all() and torch.isfinite(step_logits).all()
+    assert (step_logits.float() - logits[:, 0].float()).abs().max() < 0.1  # bf16 keeps ~3 digits
+    assert (logits.float() - full_precision).abs().max() < 0.1
+
+
+@pytest.mark.parametrize("settings", [FAMILIES[0], family("gru-general", arch="gru", attention="general"),
+                                      family("lstm-general", arch="lstm", attention="general")])
+def test_state_dict_round_trip_rebuilds_the_same_model(settings):
+    model = tiny_model(settings)
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    buffer.seek(0)
+    rebuilt = build_model(tiny_config(settings))
+    rebuilt.load_state_dict(torch.load(buffer, weights_only=True))
+    rebuilt.eval()
+    src, tgt = batch_of_sources(), targets()
+    with torch.no_grad():
+        assert torch.equal(rebuilt(src, tgt), model(src, tgt))
