@@ -17,7 +17,7 @@ from seq2seq.config import with_overrides
 from seq2seq.data import load_words, split_answers, write_distractor_csv
 from seq2seq.errors import UserError
 from seq2seq.model_folder import load_model
-from seq2seq.pipeline import distractors_for, load_lexicon
+from seq2seq.pipeline import distractors_for, load_known_words, load_lexicon
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,6 +32,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="correct answer(s) never to output, '|'-separated (repeatable; applies to every word)")
     parser.add_argument("--lexicon", default="auto",
                         help="rejection index CSV of correct answers per word; auto: the bundled one; none: off")
+    parser.add_argument("--known-words", default="auto",
+                        help="only output words in this list (one a line, .gz ok); auto: the bundled JMdict forms; none: any")
     parser.add_argument("--method", choices=["sample", "greedy", "beam"], help="decoding method (default sample)")
     parser.add_argument("--temperature", type=float, help="sampling temperature (default 1.0)")
     parser.add_argument("--top-k", type=int, help="sample among the k likeliest pieces; 0 = all (default 50)")
@@ -54,11 +56,12 @@ def main(argv: list[str] | None = None) -> None:
     if decode.n < 1:
         raise UserError(f"--n must be at least 1 (got {decode.n})")
     exclude = {answer for cell in args.exclude for answer in split_answers(cell)}
-    results = distractors_for(trained, words, decode, [exclude] * len(words), load_lexicon(args.lexicon))
+    results = distractors_for(trained, words, decode, [exclude] * len(words), load_lexicon(args.lexicon),
+                              load_known_words(args.known_words))
     for word, found in zip(words, results):
         if len(found) < decode.n:
-            print(f"note: '{word}': only {len(found)} distinct distractors of {decode.n} found in "
-                  f"{decode.max_attempts} rounds; try a higher --temperature or --max-attempts", file=sys.stderr)
+            print(f"note: '{word}': only {len(found)} distinct distractors of {decode.n} found in {decode.max_attempts} "
+                  "rounds; try a higher --temperature or --max-attempts, or --known-words none", file=sys.stderr)
     if args.output:
         write_distractor_csv(args.output, words, results, decode.n)
         print(f"wrote {len(words)} words to {args.output}")

@@ -13,7 +13,7 @@ from pathlib import Path
 from seq2seq.cli import run_main
 from seq2seq.config import Config, load_toml, with_overrides
 from seq2seq.data import word_key
-from seq2seq.pipeline import distractors_for, load_lexicon, train_from_csv
+from seq2seq.pipeline import distractors_for, load_known_words, load_lexicon, train_from_csv
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "data" / "distractors.csv.gz"
 
@@ -68,7 +68,8 @@ def print_samples(summary) -> None:
     if not words:
         return
     print("sample distractors for validation words:")
-    results = distractors_for(trained, words, trained.config.decode, lexicon=load_lexicon("auto"))
+    results = distractors_for(trained, words, trained.config.decode, lexicon=load_lexicon("auto"),
+                              known_words=load_known_words("auto"))
     for word, found in zip(words, results):
         correct = "|".join(trained.answers.get(word_key(word), [])) or "?"
         print(f"  {word} (correct: {correct}) → {', '.join(found)}")

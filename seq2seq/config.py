@@ -36,13 +36,14 @@ class ModelConfig:
     n_encoder_layers: int = 3  # encoder blocks
     n_decoder_layers: int = 3  # decoder blocks
     d_ff: int = 768  # hidden width of each feed-forward sublayer
-    dropout: float = 0.1  # dropout on embeddings, attention weights / between RNN layers, and layer outputs
+    dropout: float = 0.0  # dropout on embeddings, attention weights / between RNN layers, and layer outputs
     max_len: int = 64  # longest source or target (in pieces) the model accepts
     pad_id: int = 0  # set from the tokenizer; padding positions are masked out
     attention: str = "additive"  # GRU/LSTM only: "additive" (Bahdanau), "dot" or "general" (Luong)
 
 
-# Default widths that give each family about the same number of parameters (~3.8 M at vocabulary 4000).
+# Default widths that give each family about the same number of parameters (4.65 M transformer, 4.78 M gru,
+# 4.72 M lstm at the default 8,000-piece vocabulary).
 FAMILY_WIDTH = {"transformer": 192, "gru": 256, "lstm": 232}
 
 
@@ -56,7 +57,7 @@ def resolve_model(config: ModelConfig, vocab_size: int, pad_id: int) -> ModelCon
 
 @dataclass
 class TokenizerConfig:
-    vocab_size: int = 4000  # SentencePiece pieces, shared by English and Japanese
+    vocab_size: int = 8000  # SentencePiece pieces, shared by English and Japanese (8000: most English words whole)
     model_type: str = "unigram"  # "unigram" or "bpe"
     character_coverage: float = 0.9995  # share of characters kept as pieces; the rest fall back to bytes
 
@@ -75,10 +76,10 @@ class DataConfig:
 class TrainConfig:
     epochs: int = 8  # passes over the training split
     batch_size: int = 128  # pairs per optimisation step
-    lr: float = 1e-3  # peak learning rate, reached at the end of warm-up
+    lr: float = 3e-3  # peak learning rate, reached at the end of warm-up
     warmup_steps: int = 400  # linear warm-up, then decay with 1/sqrt(step)
     weight_decay: float = 0.01  # AdamW decoupled weight decay
-    label_smoothing: float = 0.1  # share of probability spread over the other pieces
+    label_smoothing: float = 0.0  # share of probability spread over the other pieces (0: sampling wants the true shape)
     clip_norm: float = 1.0  # gradient-norm clipping threshold
     precision: str = "auto"  # "auto", "fp32", "bf16" or "fp16" (fp16 only on CUDA)
     seed: int = 1  # seeds the split, the initial weights and the batch order
@@ -90,7 +91,7 @@ class TrainConfig:
 class DecodeConfig:
     n: int = 5  # distinct outputs wanted per source word
     method: str = "sample"  # "sample", "greedy" or "beam"
-    temperature: float = 1.0  # divides the logits before sampling; >1 flatter, <1 sharper
+    temperature: float = 0.6  # divides the logits before sampling; >1 flatter, <1 sharper
     top_k: int = 50  # sample among the k most likely pieces (0 = no limit)
     top_p: float = 0.95  # sample among the smallest set of pieces holding this probability (1 = no limit)
     beam_size: int = 5  # hypotheses kept by beam search

@@ -8,7 +8,7 @@ different close answers. Known correct answers are thrown away, and duplicates t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import torch
@@ -161,61 +161,80 @@ def beam_search(
 # --- N distinct answers per word ----------------------------------------------------------------------
 
 
-def _accept(found: list[str], text: str, excluded: set[str], n: int) -> None:
-    """Add `text` to `found` if it is new, well-formed, not empty and not a known correct answer.
+@dataclass
+class AnswerSets:
+    """The distinct allowed answers found so far, one list per source word.
 
-    U+FFFD appears when sampled byte pieces do not form valid UTF-8: such text is no word.
+    An answer is allowed when it is well-formed, not a known correct answer of its word, not found
+    already, and (given a word list) a real word. U+FFFD appears when sampled byte pieces do not form
+    valid UTF-8: such text is no word.
     """
-    text = normalize_text(text)
-    if text and "\ufffd" not in text and text not in excluded and text not in found and len(found) < n:
-        found.append(text)
+
+    excluded: list[set[str]]  # per source: known correct answers, normalised
+    n: int  # answers wanted per source
+    known_words: frozenset[str] | None = None  # if given, only these strings are allowed
+    found: list[list[str]] = field(init=False)
+
+    def __post_init__(self):
+        self.found = [[] for _ in self.excluded]
+
+    def is_full(self, i: int) -> bool:
+        return len(self.found[i]) >= self.n
+
+    def offer(self, i: int, text: str) -> None:
+        text = normalize_text(text)
+        if not text or "\ufffd" in text or self.is_full(i) or text in self.found[i] or text in self.excluded[i]:
+            return
+        if self.known_words is None or text in self.known_words:
+            self.found[i].append(text)
 
 
 def distinct_outputs(
     model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]], n: int, config: DecodeConfig,
-    max_source_len: int | None = None,
+    max_source_len: int | None = None, known_words: frozenset[str] | None = None,
 ) -> list[list[str]]:
-    """Up to `n` distinct outputs per source, none in that source's `excluded` set.
+    """Up to `n` distinct outputs per source, none in that source's `excluded` set (and, given
+    `known_words`, each one of them).
 
     Sampling draws 2·n candidates per unfinished word per round, for at most `config.max_attempts` rounds,
     so it always ends; a word whose model cannot produce n distinct allowed answers gets fewer.
     """
-    excluded = [{normalize_text(text) for text in known} for known in excluded]
-    found: list[list[str]] = [[] for _ in sources]
+    answers = AnswerSets([{normalize_text(text) for text in known} for known in excluded], n, known_words)
     generator = torch.Generator().manual_seed(config.seed)
     for start in range(0, len(sources), WORDS_PER_CHUNK):
         chunk = range(start, min(start + WORDS_PER_CHUNK, len(sources)))
         memory = encode_sources(model, tokenizer, [sources[i] for i in chunk], max_source_len)
         if config.method == "sample":
-            _sample_rounds(model, tokenizer, memory, chunk, found, excluded, n, config, generator)
+            _sample_rounds(model, tokenizer, memory, chunk, answers, config, generator)
         elif config.method in ("greedy", "beam"):
-            _search_each(model, tokenizer, memory, chunk, found, excluded, n, config)
+            _search_each(model, tokenizer, memory, chunk, answers, config)
         else:
             raise UserError(f"decoding method '{config.method}' is not known; use sample, greedy or beam")
-    return found
+    return answers.found
 
 
-def _sample_rounds(model, tokenizer, memory, chunk, found, excluded, n, config, generator) -> None:
+def _sample_rounds(model, tokenizer, memory: Memory, chunk: range, answers: AnswerSets, config, generator) -> None:
+    """Rounds of 2·n samples for every word of `chunk` that still needs answers."""
     pick = sampling_pick(config.temperature, config.top_k, config.top_p, generator)
     for _ in range(config.max_attempts):
-        waiting = [offset for offset, i in enumerate(chunk) if len(found[i]) < n]
+        waiting = [offset for offset, i in enumerate(chunk) if not answers.is_full(i)]
         if not waiting:
             return
-        rows = torch.tensor(waiting, device=memory.states.device).repeat_interleave(2 * n)  # (words · 2n,)
+        rows = torch.tensor(waiting, device=memory.states.device).repeat_interleave(2 * answers.n)  # (words · 2n,)
         outputs = generate(model, select_batch(memory, rows), tokenizer, config.max_len, pick)
         for offset, ids in zip(rows.tolist(), outputs):
             if ids is not None:
-                _accept(found[chunk[offset]], tokenizer.decode(ids), excluded[chunk[offset]], n)
+                answers.offer(chunk[offset], tokenizer.decode(ids))
 
 
-def _search_each(model, tokenizer, memory, chunk, found, excluded, n, config) -> None:
+def _search_each(model, tokenizer, memory: Memory, chunk: range, answers: AnswerSets, config) -> None:
     """Greedy gives one answer per word; beam search gives its best distinct allowed beams."""
     for offset, i in enumerate(chunk):
         one = select_batch(memory, torch.tensor([offset], device=memory.states.device))
         if config.method == "greedy":
             candidates = [ids for ids in generate(model, one, tokenizer, config.max_len, greedy_pick()) if ids is not None]
         else:
-            beam_size = max(config.beam_size, n + len(excluded[i]))
+            beam_size = max(config.beam_size, answers.n + len(answers.excluded[i]))
             candidates = [h.tokens for h in beam_search(model, one, tokenizer, beam_size, config.max_len)]
         for ids in candidates:
-            _accept(found[i], tokenizer.decode(ids), excluded[i], n)
+            answers.offer(i, tokenizer.decode(ids))

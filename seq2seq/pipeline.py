@@ -18,13 +18,15 @@ from seq2seq.config import Config, DecodeConfig, resolve_model
 from seq2seq.data import DataError, correct_answers_by_word, load_pairs, normalize_text, split_by_word, word_key
 from seq2seq.decoding import distinct_outputs
 from seq2seq.errors import UserError
-from seq2seq.lexicon import load_rejection_index, normalize_gloss
+from seq2seq.lexicon import load_forms, load_rejection_index, normalize_gloss
 from seq2seq.model_folder import WEIGHTS, TrainedModel, save_setup
 from seq2seq.models import build_model, num_parameters
 from seq2seq.trainer import FitResult, Trainer, choose_device, choose_precision
 from tokenizer import train_tokenizer
 
-BUNDLED_REJECTION_INDEX = Path(__file__).resolve().parent.parent / "data" / "rejection.csv.gz"
+BUNDLED_DATA = Path(__file__).resolve().parent.parent / "data"
+BUNDLED_REJECTION_INDEX = BUNDLED_DATA / "rejection.csv.gz"  # every JMdict form per English gloss
+BUNDLED_FORMS = BUNDLED_DATA / "ja_forms.txt.gz"  # every Japanese form in JMdict
 
 
 @dataclass
@@ -123,9 +125,21 @@ def known_answers(trained: TrainedModel, word: str, lexicon: dict[str, frozenset
     return set(trained.answers.get(word_key(word), ())) | from_lexicon
 
 
-def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfig,
-                    exclude: list[set[str]] | None = None, lexicon: dict[str, frozenset[str]] | None = None) -> list[list[str]]:
-    """`decode.n` distinct near misses per word, none of them a known correct answer."""
+def load_known_words(setting: str) -> frozenset[str] | None:
+    """'auto': the bundled JMdict form list if it is there; 'none': any output allowed; else a path to one."""
+    if setting == "none":
+        return None
+    if setting == "auto":
+        return load_forms(BUNDLED_FORMS) if BUNDLED_FORMS.is_file() else None
+    return load_forms(setting)
+
+
+def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfig, exclude: list[set[str]] | None = None,
+                    lexicon: dict[str, frozenset[str]] | None = None,
+                    known_words: frozenset[str] | None = None) -> list[list[str]]:
+    """`decode.n` distinct near misses per word, none of them a known correct answer, and each one of
+    `known_words` when that is given."""
     words = [normalize_text(word) for word in words]
     excluded = [known_answers(trained, word, lexicon) | (exclude[i] if exclude else set()) for i, word in enumerate(words)]
-    return distinct_outputs(trained.model, trained.tokenizer, words, excluded, decode.n, decode, trained.config.model.max_len)
+    return distinct_outputs(trained.model, trained.tokenizer, words, excluded, decode.n, decode,
+                            trained.config.model.max_len, known_words)

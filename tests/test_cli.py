@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import write_csv
+from tests.conftest import PAIRS, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_TOML = ROOT / "configs" / "tiny.toml"
@@ -19,8 +19,6 @@ def run(script, *args):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from tests.conftest import PAIRS
-
     base = tmp_path_factory.mktemp("cli")
     data = write_csv(base / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
     result = run("train.py", "--data", data, "--out", base / "run", "--config", TINY_TOML, "--no-progress")
@@ -31,7 +29,7 @@ def model_dir(tmp_path_factory):
 
 def test_infer_prints_n_distinct_answers_without_the_correct_one(model_dir):
     result = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--n", "3", "--max-attempts", "100",
-                 "--exclude", "貸す|返す", "--lexicon", "none")
+                 "--exclude", "貸す|返す", "--lexicon", "none", "--known-words", "none")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 3 and len(set(lines)) == 3
@@ -41,13 +39,19 @@ def test_infer_prints_n_distinct_answers_without_the_correct_one(model_dir):
 def test_infer_csv_in_and_out(model_dir):
     words = write_csv(model_dir / "words.csv", ["English"], [("dog",), ("river",)])
     out = model_dir / "out.csv"
+    known = model_dir / "known.txt"
+    known.write_text("\n".join(japanese for _, japanese, _ in PAIRS) + "\n", encoding="utf-8")
     result = run("infer.py", "--model", model_dir / "run", "--input", words, "--output", out, "--n", "2",
-                 "--max-attempts", "100", "--lexicon", "none")
+                 "--max-attempts", "100", "--lexicon", "none", "--known-words", known, "--temperature", "1.5",
+                 "--top-k", "0", "--top-p", "1")
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(out, keep_default_na=False)
     assert list(frame.columns) == ["English", "distractor_1", "distractor_2"]
     assert frame["English"].tolist() == ["dog", "river"]
-    assert (frame["distractor_1"] != frame["distractor_2"]).all()
+    found = [[cell for cell in row if cell] for row in frame[["distractor_1", "distractor_2"]].values.tolist()]
+    assert all(len(set(row)) == len(row) for row in found) and any(found)
+    allowed = {japanese for _, japanese, _ in PAIRS} | {""}
+    assert set(frame["distractor_1"]) | set(frame["distractor_2"]) <= allowed
 
 
 @pytest.mark.parametrize(

@@ -121,3 +121,10 @@ def test_distinct_outputs_with_beam_and_greedy():
     assert beam == [["ad", "b"]]
     greedy = distinct_outputs(model, tokenizer, ["x"], [set()], n=1, config=DecodeConfig(method="greedy"))
     assert greedy == [["ac"]]
+
+
+def test_known_words_restrict_the_outputs():
+    config = DecodeConfig(method="sample", max_attempts=5, seed=0)
+    found = distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x"], [set()], n=3, config=config,
+                             known_words=frozenset({"ad", "b", "zz"}))
+    assert sorted(found[0]) == ["ad", "b"]
