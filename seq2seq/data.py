@@ -137,6 +137,13 @@ def correct_answers_by_word(pairs: pd.DataFrame, targets_are_correct: bool) -> d
     return {word: sorted(known) for word, known in sorted(answers.items()) if known}
 
 
+def pairs_to_csv(pairs: pd.DataFrame) -> str:
+    """Pairs back to the CSV that load_pairs reads: English, Japanese, Correct_Japanese ('|'-joined)."""
+    frame = pd.DataFrame({"English": pairs["source"], "Japanese": pairs["target"],
+                          "Correct_Japanese": pairs["correct"].map(ANSWER_SEPARATOR.join)})
+    return frame.to_csv(index=False)
+
+
 def load_words(path: str | Path, column: str = "English") -> list[str]:
     """The words to generate for, one per row of `column`, normalised; an empty cell names its row."""
     path = Path(path)

@@ -4,6 +4,7 @@
     model.pt       the weights (a state dict; loaded with weights_only=True, so loading runs no code)
     spm.model      the SentencePiece vocabulary
     answers.json   known correct answers per source word, excluded when generating distractors
+    test.csv       the held-out test split (English, Japanese, Correct_Japanese): words never trained on
     metrics.csv    one row per validation (written by the trainer)
 
 Every file is written to a temporary name and then renamed, so a crash mid-write leaves the previous
@@ -17,15 +18,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from seq2seq.config import Config, config_to_json, load_json
+from seq2seq.data import pairs_to_csv
 from seq2seq.errors import UserError
 from seq2seq.models import build_model
 from seq2seq.models.base import Seq2SeqModel
 from tokenizer import Tokenizer
 
 CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS = "config.json", "model.pt", "spm.model", "answers.json", "metrics.csv"
+TEST_SPLIT = "test.csv"
 
 
 @dataclass
@@ -48,12 +52,14 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def save_setup(folder: Path, config: Config, tokenizer: Tokenizer, answers: dict[str, list[str]]) -> None:
-    """Write what is fixed before training starts: settings, vocabulary, known answers."""
+def save_setup(folder: Path, config: Config, tokenizer: Tokenizer, answers: dict[str, list[str]],
+               test_split: pd.DataFrame) -> None:
+    """Write what is fixed before training starts: settings, vocabulary, known answers, the test split."""
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / CONFIG, config_to_json(config).encode("utf-8"))
     write_atomic(folder / VOCABULARY, tokenizer.model_proto)
     write_atomic(folder / ANSWERS, json.dumps(answers, ensure_ascii=False, indent=0).encode("utf-8"))
+    write_atomic(folder / TEST_SPLIT, pairs_to_csv(test_split).encode("utf-8"))
 
 
 def save_weights(folder: Path, model: Seq2SeqModel) -> None:

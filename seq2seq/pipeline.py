@@ -93,7 +93,7 @@ def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None
 
     answers = correct_answers_by_word(pairs, translation_mode)
     if folder is not None:
-        save_setup(folder, config, tokenizer, answers)
+        save_setup(folder, config, tokenizer, answers, splits["test"])
     train_examples, dropped = encode_pairs(splits["train"], tokenizer, config.model.max_len)
     valid_examples, _ = encode_pairs(splits["valid"], tokenizer, config.model.max_len)
     if dropped:

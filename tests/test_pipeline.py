@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from seq2seq.config import DecodeConfig
+from seq2seq.data import load_pairs
 from seq2seq.errors import UserError
 from seq2seq.model_folder import load_model
 from seq2seq.pipeline import distractors_for, train_from_csv
@@ -24,7 +25,10 @@ def trained(tmp_path_factory):
 
 def test_folder_holds_every_file_and_one_metrics_row_per_epoch(trained):
     folder, summary, _ = trained
-    assert {p.name for p in folder.iterdir()} == {"config.json", "model.pt", "spm.model", "answers.json", "metrics.csv"}
+    assert {p.name for p in folder.iterdir()} == {"config.json", "model.pt", "spm.model", "answers.json", "metrics.csv",
+                                                  "test.csv"}
+    test_split = load_pairs(folder / "test.csv")
+    assert test_split.equals(summary.splits["test"])  # the same pairs, correct answers included
     metrics = pd.read_csv(folder / "metrics.csv")
     assert metrics["epoch"].tolist() == [1, 2, 3]
     assert metrics["valid_loss"].min() == pytest.approx(summary.fit.valid_loss)
