@@ -144,7 +144,7 @@ def exact_match(trained: TrainedModel, test: pd.DataFrame) -> ExactMatch:
 
 
 def read_model(folder: Path, test: pd.DataFrame) -> ModelReport:
-    """Everything the table and the figure show about one model folder."""
+    """Everything the table and the figure show about one model folder; `test` is its test split."""
     trained = load_model(folder)
     metrics = read_metrics(folder)
     best = best_row(metrics)
@@ -158,25 +158,25 @@ def read_model(folder: Path, test: pd.DataFrame) -> ModelReport:
     )
 
 
-def same_test_split(folders: list[Path]) -> pd.DataFrame:
-    """The test split all folders share; a folder with another one was trained on other data, split or
-    seed, and its scores would not be comparable."""
+def read_test_splits(folders: list[Path]) -> list[pd.DataFrame]:
+    """Each folder's test split, which must be the same words and targets in all of them: a folder with
+    another split was trained on other data, split or seed, and its scores would not be comparable."""
     for folder in folders:
         if not folder.is_dir():
             raise UserError(f"{folder}: no such folder; pass model folders written by train.py")
-    first = read_test_split(folders[0])
-    for folder in folders[1:]:
-        if not read_test_split(folder)[["source", "target"]].equals(first[["source", "target"]]):
+    tests = [read_test_split(folder) for folder in folders]
+    for folder, test in zip(folders[1:], tests[1:]):
+        if not test[["source", "target"]].equals(tests[0][["source", "target"]]):
             raise UserError(f"{folder}: its test split differs from {folders[0]}'s (other data, split or seed), "
                             "so the comparison would not be fair; train both on the same --data and --seed")
-    return first
+    return tests
 
 
 def compare_folders(folders: list[str | Path]) -> tuple[list[ModelReport], pd.DataFrame]:
     """A report per model folder, and the test split they share."""
     folders = [Path(folder) for folder in folders]
-    test = same_test_split(folders)
-    return [read_model(folder, test) for folder in folders], test
+    tests = read_test_splits(folders)
+    return [read_model(folder, test) for folder, test in zip(folders, tests)], tests[0]
 
 
 # --- writing it down --------------------------------------------------------------------------------------
