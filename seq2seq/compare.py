@@ -22,6 +22,7 @@ from seq2seq.decoding import WORDS_PER_CHUNK, encode_sources, generate, greedy_p
 from seq2seq.errors import UserError
 from seq2seq.model_folder import METRICS, TEST_SPLIT, TrainedModel, load_model, write_atomic
 from seq2seq.models import num_parameters
+from seq2seq.pipeline import targets_are_correct
 
 TABLE, FIGURE = "comparison.md", "valid_loss.png"
 MATPLOTLIB_MISSING = "matplotlib is not installed: pip install -e .[plot] for the plots"
@@ -98,12 +99,9 @@ def read_test_split(folder: Path) -> pd.DataFrame:
 
 
 def is_translation_mode(trained: TrainedModel, test: pd.DataFrame) -> bool:
-    """Were the targets correct translations? The setting says so, unless it was 'auto': then the data
-    decides as it did in training, and a test split without any correct answers came from a CSV without them."""
-    targets = trained.config.data.targets
-    if targets != "auto":
-        return targets == "correct"
-    return not test["correct"].map(len).any()
+    """Were the targets correct translations? Decided as training decided it, from the setting and from
+    whether the data had correct answers (a test split has them exactly when the training CSV did)."""
+    return targets_are_correct(trained.config, bool(test["correct"].map(len).any()))
 
 
 def describe_arch(trained: TrainedModel) -> str:

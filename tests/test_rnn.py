@@ -9,6 +9,7 @@ import torch
 
 from seq2seq.config import DecodeConfig, ModelConfig
 from seq2seq.decoding import distinct_outputs
+from seq2seq.errors import UserError
 from seq2seq.models import build_model
 from seq2seq.models.rnn import (AdditiveAttention, DecoderState, DotAttention, GeneralAttention, RecurrentMemory,
                                 RecurrentSeq2Seq)
@@ -152,7 +153,7 @@ def test_bridge_starts_the_decoder_from_the_encoder_summary():
     ({"vocab_size": 0}, "vocab_size must be positive"),
 ])
 def test_bad_settings_are_refused_with_a_reason(setting, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         tiny_model(**setting)
 
 

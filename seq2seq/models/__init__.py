@@ -9,10 +9,14 @@ FAMILIES = {"transformer": Transformer, "gru": RecurrentSeq2Seq, "lstm": Recurre
 
 
 def build_model(config: ModelConfig) -> Seq2SeqModel:
-    """The model named by `config.arch`, freshly initialised."""
+    """The model named by `config.arch`, freshly initialised; settings it cannot be built from are a
+    UserError (a one-line message on the command line), not a traceback."""
     if config.arch not in FAMILIES:
         raise UserError(f"unknown model arch '{config.arch}'; choose one of: {', '.join(FAMILIES)}")
-    return FAMILIES[config.arch](config)
+    try:
+        return FAMILIES[config.arch](config)
+    except ValueError as err:
+        raise UserError(f"model settings: {err}") from None
 
 
 def num_parameters(model: Seq2SeqModel) -> int:
