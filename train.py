@@ -13,7 +13,7 @@ from pathlib import Path
 from seq2seq.cli import run_main
 from seq2seq.config import Config, load_toml, with_overrides
 from seq2seq.data import word_key
-from seq2seq.pipeline import distractors_for, load_known_words, load_lexicon, train_from_csv
+from seq2seq.pipeline import TrainSummary, distractors_for, load_known_words, load_lexicon, train_from_csv
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "data" / "distractors.csv.gz"
 
@@ -61,12 +61,14 @@ def main(argv: list[str] | None = None) -> None:
     print_samples(summary)
 
 
-def print_samples(summary) -> None:
+def print_samples(summary: TrainSummary) -> None:
     """Distractors for a few validation words (never trained on), beside their correct answers."""
     trained = summary.trained
-    words = list(dict.fromkeys(summary.splits["valid"]["source"]))[: trained.config.train.samples_at_end]
-    if not words:
+    valid_words = list(dict.fromkeys(summary.splits["valid"]["source"]))
+    count = min(trained.config.train.samples_at_end, len(valid_words))
+    if count == 0:
         return
+    words = valid_words[:: len(valid_words) // count][:count]  # spread over the list, not just its start
     print("sample distractors for validation words:")
     results = distractors_for(trained, words, trained.config.decode, lexicon=load_lexicon("auto"),
                               known_words=load_known_words("auto"))

@@ -30,6 +30,7 @@ from tokenizer import Tokenizer
 
 CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS = "config.json", "model.pt", "spm.model", "answers.json", "metrics.csv"
 TEST_SPLIT = "test.csv"
+MODEL_FILES = (CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS, TEST_SPLIT)
 
 
 @dataclass
@@ -54,8 +55,14 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def save_setup(folder: Path, config: Config, tokenizer: Tokenizer, answers: dict[str, list[str]],
                test_split: pd.DataFrame) -> None:
-    """Write what is fixed before training starts: settings, vocabulary, known answers, the test split."""
+    """Write what is fixed before training starts: settings, vocabulary, known answers, the test split.
+
+    The files of an earlier model in `folder` are removed first (only those: the folder may hold others),
+    so no old weights or metrics rows are mixed with the new model's.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FILES:
+        (folder / name).unlink(missing_ok=True)
     write_atomic(folder / CONFIG, config_to_json(config).encode("utf-8"))
     write_atomic(folder / VOCABULARY, tokenizer.model_proto)
     write_atomic(folder / ANSWERS, json.dumps(answers, ensure_ascii=False, indent=0).encode("utf-8"))

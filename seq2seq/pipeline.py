@@ -56,12 +56,10 @@ def report_correct_targets(pairs: pd.DataFrame, translation_mode: bool, log) -> 
             "makes such rows); they are trained on as given, and are still never output")
 
 
-def prepare_folder(out: Path, overwrite: bool) -> None:
+def refuse_to_replace(out: Path, overwrite: bool) -> None:
+    """Checked before any work, so a finished model is never replaced by accident."""
     if (out / WEIGHTS).exists() and not overwrite:
         raise UserError(f"{out} already holds a trained model; pass --overwrite or choose another --out")
-    for stale in out.glob("*") if overwrite else ():
-        if stale.is_file():
-            stale.unlink()
 
 
 def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None, progress: bool = True,
@@ -69,7 +67,7 @@ def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None
     """Train a model on a CSV and, if `out` is given, write its model folder there."""
     folder = Path(out) if out is not None else None
     if folder is not None:
-        prepare_folder(folder, overwrite)
+        refuse_to_replace(folder, overwrite)
     data = config.data
     pairs = load_pairs(data_path, data.src_col, data.tgt_col, data.ref_col or None)
     translation_mode = targets_are_correct(config, pairs["correct"].map(len).any())

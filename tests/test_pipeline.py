@@ -75,3 +75,25 @@ def test_existing_model_is_not_overwritten_without_permission(trained):
 def test_load_model_names_what_is_missing(tmp_path):
     with pytest.raises(UserError, match="no config.json"):
         load_model(tmp_path)
+
+
+def test_overwrite_with_bad_data_leaves_the_old_model_whole(trained, tmp_path):
+    folder, _, csv_path = trained
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("English,Japanese\ndog,\n", encoding="utf-8")
+    with pytest.raises(UserError, match="row 2: column 'Japanese' is empty"):
+        train_from_csv(tiny_config(epochs=1), bad, folder, progress=False, overwrite=True, log=lambda *_: None)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_overwrite_replaces_only_model_files(tmp_path):
+    from tests.conftest import PAIRS, write_csv
+
+    csv_path = write_csv(tmp_path / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
+    folder = tmp_path / "run"
+    for epochs in (2, 1):
+        train_from_csv(tiny_config(epochs=epochs), csv_path, folder, progress=False, overwrite=True, log=lambda *_: None)
+        (folder / "notes.txt").write_text("mine")
+    assert pd.read_csv(folder / "metrics.csv")["epoch"].tolist() == [1]  # no rows left from the first model
+    assert (folder / "notes.txt").read_text() == "mine"
