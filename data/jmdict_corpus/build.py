@@ -36,7 +36,8 @@ class BuildSettings:
 
 
 def build(db_path: Path, licence_path: Path, out_dir: Path, settings: BuildSettings) -> dict[str, int]:
-    """Build every shipped file into out_dir; return the row count of each."""
+    """Build every shipped file into out_dir (made if missing); return the row count of each."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     entries = read_entries(db_path)
     rows = lexicon_rows(entries, settings.max_words)
     rejection = rejection_index(entries)
