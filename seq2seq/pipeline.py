@@ -22,7 +22,7 @@ from seq2seq.lexicon import load_forms, load_rejection_index, normalize_gloss
 from seq2seq.model_folder import WEIGHTS, TrainedModel, save_setup
 from seq2seq.models import build_model, num_parameters
 from seq2seq.trainer import FitResult, Trainer, choose_device, choose_precision
-from tokenizer import train_tokenizer
+from tokenizer import Tokenizer, train_tokenizer
 
 BUNDLED_DATA = Path(__file__).resolve().parent.parent / "data"
 BUNDLED_REJECTION_INDEX = BUNDLED_DATA / "rejection.csv.gz"  # every JMdict form per English gloss
@@ -64,10 +64,41 @@ def refuse_to_replace(out: Path, overwrite: bool) -> None:
 
 def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None, progress: bool = True,
                    overwrite: bool = False, log=print) -> TrainSummary:
-    """Train a model on a CSV and, if `out` is given, write its model folder there."""
+    """Train a model on a CSV and, if `out` is given, write its model folder there.
+
+    Everything that can fail on the user's input (the CSV, the split, the settings) is checked before the
+    first file is written.
+    """
     folder = Path(out) if out is not None else None
     if folder is not None:
         refuse_to_replace(folder, overwrite)
+    pairs, splits, translation_mode = read_and_split(config, data_path, log)
+    tokenizer = train_tokenizer(pd.concat([splits["train"]["source"], splits["train"]["target"]]),
+                                config.tokenizer.vocab_size, config.tokenizer.model_type,
+                                config.tokenizer.character_coverage)
+    config = replace(config, model=resolve_model(config.model, tokenizer.vocab_size, tokenizer.pad_id))
+    train_examples, dropped = encode_pairs(splits["train"], tokenizer, config.model.max_len)
+    valid_examples, _ = encode_pairs(splits["valid"], tokenizer, config.model.max_len)
+    if dropped:
+        log(f"left out {dropped} training pairs longer than max_len {config.model.max_len} pieces")
+    if not train_examples:
+        raise DataError(f"{data_path}: no training pairs left after the split; add more words")
+    trainer = make_trainer(config, tokenizer, folder, progress, log)
+
+    answers = correct_answers_by_word(pairs, translation_mode)
+    if folder is not None:
+        save_setup(folder, config, tokenizer, answers, splits["test"])
+    rng = np.random.default_rng(config.train.seed)
+    fit = trainer.fit(lambda epoch: make_batches(train_examples, tokenizer, config.train.batch_size, rng),
+                      make_batches(valid_examples, tokenizer, config.train.batch_size))
+    model = trainer.model
+    if folder is not None:  # continue with the best weights, as a reload would
+        model.load_state_dict(torch.load(folder / WEIGHTS, map_location=trainer.device, weights_only=True))
+    return TrainSummary(fit, splits, TrainedModel(model.eval(), tokenizer, config, answers))
+
+
+def read_and_split(config: Config, data_path: str | Path, log) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], bool]:
+    """The checked pairs, their split by word, and whether the targets are correct translations."""
     data = config.data
     pairs = load_pairs(data_path, data.src_col, data.tgt_col, data.ref_col or None)
     translation_mode = targets_are_correct(config, pairs["correct"].map(len).any())
@@ -76,36 +107,18 @@ def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None
     log(f"{data_path}: {len(pairs)} pairs, {pairs['source'].map(word_key).nunique()} words; "
         f"train/valid/test pairs {len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])}; "
         f"targets are {'correct translations' if translation_mode else 'distractors'}")
+    return pairs, splits, translation_mode
 
-    train_texts = pd.concat([splits["train"]["source"], splits["train"]["target"]])
-    tok = config.tokenizer
-    tokenizer = train_tokenizer(train_texts, tok.vocab_size, tok.model_type, tok.character_coverage)
-    config = replace(config, model=resolve_model(config.model, tokenizer.vocab_size, tokenizer.pad_id))
 
+def make_trainer(config: Config, tokenizer: Tokenizer, folder: Path | None, progress: bool, log) -> Trainer:
+    """A freshly initialised model (seeded) on the chosen device and precision, ready to train."""
     torch.manual_seed(config.train.seed)
     model = build_model(config.model)
     device = choose_device(config.train.device)
     dtype = choose_precision(config.train.precision, device)
     log(f"model: {config.model.arch}, {num_parameters(model):,} parameters, vocabulary {tokenizer.vocab_size}; "
         f"device {device}, precision {str(dtype).removeprefix('torch.')}")
-
-    answers = correct_answers_by_word(pairs, translation_mode)
-    if folder is not None:
-        save_setup(folder, config, tokenizer, answers, splits["test"])
-    train_examples, dropped = encode_pairs(splits["train"], tokenizer, config.model.max_len)
-    valid_examples, _ = encode_pairs(splits["valid"], tokenizer, config.model.max_len)
-    if dropped:
-        log(f"left out {dropped} training pairs longer than max_len {config.model.max_len} pieces")
-    if not train_examples:
-        raise DataError(f"{data_path}: no training pairs left after the split; add more words")
-    valid_batches = make_batches(valid_examples, tokenizer, config.train.batch_size)
-    rng = np.random.default_rng(config.train.seed)
-
-    trainer = Trainer(model, config.train, tokenizer.pad_id, device, dtype, folder, progress)
-    fit = trainer.fit(lambda epoch: make_batches(train_examples, tokenizer, config.train.batch_size, rng), valid_batches)
-    if folder is not None:  # continue with the best weights, as a reload would
-        model.load_state_dict(torch.load(folder / WEIGHTS, map_location=device, weights_only=True))
-    return TrainSummary(fit, splits, TrainedModel(model.eval(), tokenizer, config, answers))
+    return Trainer(model, config.train, tokenizer.pad_id, device, dtype, folder, progress)
 
 
 def load_lexicon(setting: str) -> dict[str, frozenset[str]] | None:
