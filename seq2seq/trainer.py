@@ -168,8 +168,10 @@ class Trainer:
             valid_loss = self.validation_loss(valid_batches) if valid_batches else float("nan")
             row = self._metrics_row(epoch, train_loss, valid_loss, speed, time.perf_counter() - start)
             best = best.after_epoch(row, is_best=not valid_loss > best.valid_loss)
-            if best.best_epoch == epoch and self.folder is not None:
-                save_weights(self.folder, self.model)
+            if self.folder is not None:
+                if best.best_epoch == epoch:
+                    save_weights(self.folder, self.model)
+                append_metrics(self.folder / METRICS, row)
             self._report(row, best)
         return best
 
@@ -177,8 +179,6 @@ class Trainer:
         row = dict(epoch=epoch, step=self.step, train_loss=round(train_loss, 4), valid_loss=round(valid_loss, 4),
                    valid_ppl=round(math.exp(min(valid_loss, 50)), 3), lr=f"{self.scheduler.get_last_lr()[0]:.3e}",
                    tokens_per_s=round(speed), elapsed_s=round(elapsed, 1))
-        if self.folder is not None:
-            append_metrics(self.folder / METRICS, row)
         return row
 
     def _report(self, row: dict, best: "FitResult") -> None:
