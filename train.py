@@ -3,6 +3,8 @@
     python train.py                                  # the bundled JMdict distractors, into runs/default
     python train.py --data my.csv --out runs/mine    # your own pairs
     python train.py --config configs/tiny.toml --epochs 2
+    python train.py --resume runs/default                    # continue a stopped run exactly (Ctrl-C saves one)
+    torchrun --nproc_per_node=2 train.py ...                 # DistributedDataParallel, one process per GPU/core
 """
 from __future__ import annotations
 
@@ -13,52 +15,104 @@ from pathlib import Path
 from seq2seq.cli import run_main
 from seq2seq.config import Config, load_toml, with_overrides
 from seq2seq.data import word_key
-from seq2seq.pipeline import TrainSummary, distractors_for, load_known_words, load_lexicon, train_from_csv
+from seq2seq.errors import UserError
+from seq2seq.pipeline import (TrainSummary, distractors_for, load_known_words, load_lexicon, resume_training,
+                              train_from_csv)
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "data" / "distractors.csv.gz"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(BUNDLED_DATA), help="CSV of pairs (default: the bundled JMdict distractors)")
-    parser.add_argument("--out", default="runs/default", help="model folder to write (default: runs/default)")
+    parser.add_argument("--data", help="CSV of pairs (default: the bundled JMdict distractors)")
+    parser.add_argument("--out", help="model folder to write (default: runs/default)")
     parser.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
-    parser.add_argument("--config", help="TOML file of settings; options given here override it")
-    parser.add_argument("--src-col", help="source column (default English)")
-    parser.add_argument("--tgt-col", help="target column (default Japanese)")
-    parser.add_argument("--ref-col", help="column of correct answers, '|'-separated (default Correct_Japanese, if present)")
-    parser.add_argument("--targets", choices=["auto", "correct", "distractors"],
-                        help="are targets correct translations or near misses? auto: near misses when --ref-col exists")
-    parser.add_argument("--arch", choices=["transformer", "gru", "lstm"], help="model family (default transformer)")
-    parser.add_argument("--epochs", type=int, help="passes over the training split")
-    parser.add_argument("--batch-size", type=int, help="pairs per step")
-    parser.add_argument("--lr", type=float, help="peak learning rate")
-    parser.add_argument("--seed", type=int, help="seed for the split, the weights and the batch order")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="autocast precision")
-    parser.add_argument("--vocab-size", type=int, help="SentencePiece vocabulary size")
+    parser.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its last.pt) where it stopped")
+    parser.add_argument("--config", help="TOML file of settings (see configs/); options given here override it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    data = parser.add_argument_group("data")
+    data.add_argument("--src-col", help="source column (default English)")
+    data.add_argument("--tgt-col", help="target column (default Japanese)")
+    data.add_argument("--ref-col", help="column of correct answers, '|'-separated (default Correct_Japanese, if present)")
+    data.add_argument("--targets", choices=["auto", "correct", "distractors"],
+                      help="are targets correct translations or near misses? auto: near misses when --ref-col exists")
+    data.add_argument("--vocab-size", type=int, help="SentencePiece vocabulary size")
+    model = parser.add_argument_group("model")
+    model.add_argument("--arch", choices=["transformer", "gru", "lstm"], help="model family (default transformer)")
+    model.add_argument("--dropout", type=float, help="dropout probability")
+    train = parser.add_argument_group("training")
+    for option, kind, text in TRAIN_OPTIONS:
+        train.add_argument(option, type=kind, help=text)
+    train.add_argument("--schedule", choices=["inverse_sqrt", "cosine", "plateau", "constant"],
+                       help="learning rate after warm-up")
+    train.add_argument("--metric", choices=["valid_loss", "valid_acc"], help="validation metric for best/early stop")
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
+    train.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="autocast precision")
     return parser.parse_args(argv)
+
+
+# (option, type, help) of the numeric training settings; each sets the TrainConfig field of its name.
+TRAIN_OPTIONS = [
+    ("--epochs", int, "most passes over the training split"),
+    ("--batch-size", int, "pairs per batch"),
+    ("--max-tokens", int, "token batching: up to this many padded tokens per batch (instead of --batch-size)"),
+    ("--accum", int, "batches per optimizer step (gradient accumulation)"),
+    ("--lr", float, "peak learning rate"),
+    ("--warmup-steps", int, "steps of linear warm-up"),
+    ("--weight-decay", float, "AdamW weight decay"),
+    ("--label-smoothing", float, "label smoothing"),
+    ("--patience", int, "stop after this many validations without improvement (0: never)"),
+    ("--checkpoint-every", int, "also save the resumable last.pt every N steps"),
+    ("--seed", int, "seed for the split, the weights, the batch order and dropout"),
+]
+TRAIN_FIELDS = [option[2:].replace("-", "_") for option, _, _ in TRAIN_OPTIONS] + ["schedule", "metric", "device",
+                                                                                    "precision"]
 
 
 def build_config(args: argparse.Namespace) -> Config:
     config = load_toml(args.config) if args.config else Config()
     config = with_overrides(config, "data", src_col=args.src_col, tgt_col=args.tgt_col, ref_col=args.ref_col,
                             targets=args.targets)
-    config = with_overrides(config, "train", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                            device=args.device, precision=args.precision)
-    config = with_overrides(config, "model", arch=args.arch)
+    config = with_overrides(config, "train", **train_changes(args))
+    config = with_overrides(config, "model", arch=args.arch, dropout=args.dropout)
     return with_overrides(config, "tokenizer", vocab_size=args.vocab_size)
 
 
-def main(argv: list[str] | None = None) -> None:
+def train_changes(args: argparse.Namespace) -> dict:
+    return {name: getattr(args, name) for name in TRAIN_FIELDS if getattr(args, name) is not None}
+
+
+def resume(args: argparse.Namespace) -> TrainSummary:
+    """--resume DIR: the saved settings; only some training settings may be given anew (RESUME_CHANGES)."""
+    fixed = [option for option in FIXED_ON_RESUME if getattr(args, option[2:].replace("-", "_")) not in (None, False)]
+    if fixed:
+        raise UserError(f"--resume continues the saved run; {', '.join(fixed)} cannot be given with it")
+    return resume_training(args.resume, train_changes(args), args.data, progress=not args.no_progress)
+
+
+# Options that decide what a run computes or where it goes, so a resumed run keeps the saved ones.
+FIXED_ON_RESUME = ["--config", "--out", "--overwrite", "--src-col", "--tgt-col", "--ref-col", "--targets",
+                   "--vocab-size", "--arch", "--dropout"]
+
+
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    summary = train_from_csv(build_config(args), args.data, args.out, progress=not args.no_progress,
-                             overwrite=args.overwrite)
+    if args.resume:
+        summary, out = resume(args), args.resume
+    else:
+        out = args.out or "runs/default"
+        summary = train_from_csv(build_config(args), args.data or BUNDLED_DATA, out, progress=not args.no_progress,
+                                 overwrite=args.overwrite)
+    if not summary.is_main:
+        return 0
     fit = summary.fit
-    print(f"done: {fit.epochs} epochs in {fit.elapsed_s:.0f} s; best valid loss {fit.valid_loss:.3f} "
-          f"at epoch {fit.best_epoch}; model in {args.out}")
+    if fit.status == "interrupted":
+        print(f"interrupted after step {fit.step}; continue with: python train.py --resume {out}", file=sys.stderr)
+        return 130
+    print(f"done ({fit.status}): {fit.epochs} epochs, {fit.step} steps in {fit.elapsed_s:.0f} s; best {fit.metric} "
+          f"{fit.best_metric:.3f} at epoch {fit.best_epoch}; model in {out}")
     print_samples(summary)
+    return 0
 
 
 def print_samples(summary: TrainSummary) -> None:

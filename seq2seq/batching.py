@@ -74,17 +74,53 @@ def collate(examples: list[Example], tokenizer: Tokenizer) -> Batch:
     )
 
 
-def make_batches(
-    examples: list[Example], tokenizer: Tokenizer, batch_size: int, rng: np.random.Generator | None = None
-) -> list[Batch]:
-    """Length-bucketed batches; with `rng`, pairs and batch order are shuffled, without it the order is fixed."""
+def make_batches(examples: list[Example], tokenizer: Tokenizer, batch_size: int,
+                 rng: np.random.Generator | None = None, max_tokens: int = 0) -> list[Batch]:
+    """Length-bucketed batches of `batch_size` pairs, or (max_tokens > 0) of up to `max_tokens` padded tokens.
+
+    With `rng`, pairs and batch order are shuffled; without it the order is fixed.
+    """
     order = np.arange(len(examples)) if rng is None else rng.permutation(len(examples))
-    chunk = batch_size * BUCKET_BATCHES
     batches = []
-    for start in range(0, len(order), chunk):
-        bucket = sorted(order[start : start + chunk], key=lambda i: (len(examples[i].src), len(examples[i].tgt)))
-        for first in range(0, len(bucket), batch_size):
-            batches.append(collate([examples[i] for i in bucket[first : first + batch_size]], tokenizer))
+    for bucket in buckets(order, examples, batch_size, max_tokens):
+        bucket = sorted(bucket, key=lambda i: (len(examples[i].src), len(examples[i].tgt)))
+        cut = cut_by_tokens(bucket, examples, max_tokens) if max_tokens else cut_by_count(bucket, batch_size)
+        batches.extend(collate([examples[i] for i in indices], tokenizer) for indices in cut)
     if rng is not None:
         batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def padded_size(example: Example) -> int:
+    """The longer side of a pair in the padded batch tensors (the target gains BOS or EOS)."""
+    return max(len(example.src), len(example.tgt) + 1)
+
+
+def buckets(order: np.ndarray, examples: list[Example], batch_size: int, max_tokens: int) -> list[list[int]]:
+    """Consecutive slices of `order` holding about BUCKET_BATCHES batches each."""
+    if not max_tokens:
+        chunk = batch_size * BUCKET_BATCHES
+        return [list(order[start : start + chunk]) for start in range(0, len(order), chunk)]
+    sizes = np.cumsum([padded_size(examples[i]) for i in order])
+    bucket_of = sizes // (max_tokens * BUCKET_BATCHES)  # which bucket each pair's tokens fall in
+    return [list(order[bucket_of == b]) for b in np.unique(bucket_of)]
+
+
+def cut_by_count(bucket: list[int], batch_size: int) -> list[list[int]]:
+    return [bucket[first : first + batch_size] for first in range(0, len(bucket), batch_size)]
+
+
+def cut_by_tokens(bucket: list[int], examples: list[Example], max_tokens: int) -> list[list[int]]:
+    """Fill each batch while (pairs × longest pair) stays within `max_tokens`; a lone longer pair still
+    gets a batch of its own, so nothing is lost."""
+    batches, current, longest = [], [], 0
+    for i in bucket:
+        size = padded_size(examples[i])
+        if current and (len(current) + 1) * max(longest, size) > max_tokens:
+            batches.append(current)
+            current, longest = [], 0
+        current.append(i)
+        longest = max(longest, size)
+    if current:
+        batches.append(current)
     return batches

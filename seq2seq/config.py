@@ -74,15 +74,23 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 8  # passes over the training split
-    batch_size: int = 128  # pairs per optimisation step
+    epochs: int = 8  # most passes over the training split (early stopping may end the run sooner)
+    batch_size: int = 128  # pairs per batch (sentence batching; ignored when max_tokens > 0)
+    max_tokens: int = 0  # > 0: token batching, each batch holds up to this many (padded) tokens
+    accum: int = 1  # batches whose gradients are summed before one optimizer step (a batch accum× larger)
     lr: float = 3e-3  # peak learning rate, reached at the end of warm-up
-    warmup_steps: int = 400  # linear warm-up, then decay with 1/sqrt(step)
-    weight_decay: float = 0.01  # AdamW decoupled weight decay
+    schedule: str = "inverse_sqrt"  # after warm-up: "inverse_sqrt", "cosine", "plateau" or "constant"
+    warmup_steps: int = 400  # optimizer steps of linear warm-up from 0 to lr
+    plateau_factor: float = 0.5  # "plateau": multiply the learning rate by this when the metric stalls
+    plateau_patience: int = 1  # "plateau": validations without improvement before reducing
+    weight_decay: float = 0.01  # AdamW decoupled weight decay (not applied to biases, norms, embeddings)
     label_smoothing: float = 0.0  # share of probability spread over the other pieces (0: sampling wants the true shape)
     clip_norm: float = 1.0  # gradient-norm clipping threshold
-    precision: str = "auto"  # "auto", "fp32", "bf16" or "fp16" (fp16 only on CUDA)
-    seed: int = 1  # seeds the split, the initial weights and the batch order
+    metric: str = "valid_loss"  # validation metric that picks the best weights: "valid_loss" or "valid_acc"
+    patience: int = 0  # stop after this many validations without improvement (0: run every epoch)
+    checkpoint_every: int = 0  # also write the resumable last.pt every this many steps (0: after each epoch)
+    precision: str = "auto"  # "auto" (bf16 where supported), "fp32", "bf16" or "fp16" (fp16 only on CUDA)
+    seed: int = 1  # seeds the split, the initial weights, the batch order and dropout
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
     samples_at_end: int = 5  # validation words whose distractors are printed after training
 

@@ -6,6 +6,8 @@
     answers.json   known correct answers per source word, excluded when generating distractors
     test.csv       the held-out test split (English, Japanese, Correct_Japanese): words never trained on
     metrics.csv    one row per validation (written by the trainer)
+    last.pt        the resumable state of the latest step: weights, optimizer, progress (seq2seq/checkpoint.py)
+    train.log      what the run said; tensorboard/ its event files, when tensorboard is installed
 
 Every file is written to a temporary name and then renamed, so a crash mid-write leaves the previous
 file intact rather than a half-written one.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +32,8 @@ from seq2seq.models.base import Seq2SeqModel
 from tokenizer import Tokenizer
 
 CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS = "config.json", "model.pt", "spm.model", "answers.json", "metrics.csv"
-TEST_SPLIT = "test.csv"
-MODEL_FILES = (CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS, TEST_SPLIT)
+TEST_SPLIT, LAST_CHECKPOINT, TRAIN_LOG, TENSORBOARD = "test.csv", "last.pt", "train.log", "tensorboard"
+MODEL_FILES = (CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS, TEST_SPLIT, LAST_CHECKPOINT, TRAIN_LOG)
 
 
 @dataclass
@@ -63,6 +66,7 @@ def save_setup(folder: Path, config: Config, tokenizer: Tokenizer, answers: dict
     folder.mkdir(parents=True, exist_ok=True)
     for name in MODEL_FILES:
         (folder / name).unlink(missing_ok=True)
+    shutil.rmtree(folder / TENSORBOARD, ignore_errors=True)
     write_atomic(folder / CONFIG, config_to_json(config).encode("utf-8"))
     write_atomic(folder / VOCABULARY, tokenizer.model_proto)
     write_atomic(folder / ANSWERS, json.dumps(answers, ensure_ascii=False, indent=0).encode("utf-8"))

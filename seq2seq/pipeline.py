@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,13 +16,16 @@ import pandas as pd
 import torch
 
 from seq2seq.batching import encode_pairs, make_batches
-from seq2seq.config import Config, DecodeConfig, resolve_model
+from seq2seq.checkpoint import load_checkpoint
+from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
 from seq2seq.data import DataError, correct_answers_by_word, load_pairs, normalize_text, split_by_word, word_key
 from seq2seq.decoding import distinct_outputs
 from seq2seq.errors import UserError
 from seq2seq.lexicon import load_forms, load_rejection_index, normalize_gloss
-from seq2seq.model_folder import WEIGHTS, TrainedModel, save_setup
+from seq2seq.distributed import Distributed
+from seq2seq.model_folder import ANSWERS, CONFIG, LAST_CHECKPOINT, VOCABULARY, WEIGHTS, TrainedModel, save_setup
 from seq2seq.models import build_model, num_parameters
+from seq2seq.run_log import RunLog
 from seq2seq.trainer import FitResult, Trainer, choose_device, choose_precision
 from tokenizer import Tokenizer, train_tokenizer
 
@@ -34,6 +39,7 @@ class TrainSummary:
     fit: FitResult
     splits: dict[str, pd.DataFrame]
     trained: TrainedModel
+    is_main: bool = True  # False in the other processes of a distributed run, which print nothing
 
 
 def targets_are_correct(config: Config, pairs_have_refs: bool) -> bool:
@@ -63,38 +69,113 @@ def refuse_to_replace(out: Path, overwrite: bool) -> None:
 
 
 def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None, progress: bool = True,
-                   overwrite: bool = False, log=print) -> TrainSummary:
+                   overwrite: bool = False, log: RunLog | None = None) -> TrainSummary:
     """Train a model on a CSV and, if `out` is given, write its model folder there.
 
     Everything that can fail on the user's input (the CSV, the split, the settings) is checked before the
-    first file is written.
+    first file is written. Under torchrun every process runs this; only rank 0 writes.
     """
     folder = Path(out) if out is not None else None
     if folder is not None:
         refuse_to_replace(folder, overwrite)
+    dist = Distributed.from_environment(choose_device(config.train.device).type)
+    log = log or RunLog(echo=dist.is_main)
     pairs, splits, translation_mode = read_and_split(config, data_path, log)
     tokenizer = train_tokenizer(pd.concat([splits["train"]["source"], splits["train"]["target"]]),
                                 config.tokenizer.vocab_size, config.tokenizer.model_type,
                                 config.tokenizer.character_coverage)
     config = replace(config, model=resolve_model(config.model, tokenizer.vocab_size, tokenizer.pad_id))
+    examples = encode_splits(splits, tokenizer, config, data_path, log)
+    run_info = {"data": str(Path(data_path).resolve()), "data_sha256": file_sha256(data_path)}
+    trainer = make_trainer(config, tokenizer, folder, progress, log, dist, run_info)
+    answers = correct_answers_by_word(pairs, translation_mode)
+    if folder is not None and dist.is_main:
+        save_setup(folder, config, tokenizer, answers, splits["test"])
+        log.attach(folder)
+    return run_training(trainer, examples, config, tokenizer, answers, splits)
+
+
+def resume_training(folder: str | Path, changes: dict, data_path: str | Path | None = None, progress: bool = True,
+                    log: RunLog | None = None) -> TrainSummary:
+    """Continue the run saved in `folder` from its last.pt, exactly where it stopped.
+
+    `changes` may set only the training settings that do not change what is computed (RESUME_CHANGES);
+    `data_path` is needed only if the CSV has moved, and must hold the same bytes.
+    """
+    folder = Path(folder)
+    config = load_json(folder / CONFIG) if (folder / CONFIG).is_file() else None
+    if config is None:
+        raise UserError(f"{folder}: no {CONFIG}; --resume takes a model folder written by train.py")
+    refused = sorted(set(changes) - set(RESUME_CHANGES))
+    if refused:
+        raise UserError(f"--resume continues the saved settings; training setting(s) {', '.join(refused)} "
+                        f"cannot change (these can: {', '.join(RESUME_CHANGES)})")
+    config = with_overrides(config, "train", **changes)
+    checkpoint = load_checkpoint(folder / LAST_CHECKPOINT)
+    data_path = Path(data_path or checkpoint["run"]["data"])
+    check_same_data(data_path, checkpoint["run"]["data_sha256"])
+    dist = Distributed.from_environment(choose_device(config.train.device).type)
+    log = log or RunLog(echo=dist.is_main)
+    _, splits, _ = read_and_split(config, data_path, log)
+    tokenizer = Tokenizer.load(folder / VOCABULARY)
+    examples = encode_splits(splits, tokenizer, config, data_path, log)
+    trainer = make_trainer(config, tokenizer, folder, progress, log, dist, checkpoint["run"])
+    trainer.resume_from(checkpoint)
+    if dist.is_main:
+        log.attach(folder)
+    state = trainer.state
+    log(f"resuming {folder} at step {state.step}: epoch {state.epoch}, {state.steps_in_epoch} steps into it")
+    answers = json.loads((folder / ANSWERS).read_text(encoding="utf-8"))
+    return run_training(trainer, examples, config, tokenizer, answers, splits)
+
+
+# Training settings a resumed run may change: when to stop, where to run, how often to save.
+RESUME_CHANGES = ("epochs", "patience", "device", "precision", "checkpoint_every")
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def check_same_data(path: Path, sha256: str) -> None:
+    if not path.is_file():
+        raise UserError(f"{path}: the training data is gone; pass --data with its new place")
+    if file_sha256(path) != sha256:
+        raise UserError(f"{path} has changed since training began; resuming would train on other pairs "
+                        "(restore the file, or start a new run)")
+
+
+def encode_splits(splits: dict[str, pd.DataFrame], tokenizer: Tokenizer, config: Config, data_path,
+                  log) -> dict[str, list]:
+    """Token ids of the training and validation pairs; pairs too long for the model are left out."""
     train_examples, dropped = encode_pairs(splits["train"], tokenizer, config.model.max_len)
     valid_examples, _ = encode_pairs(splits["valid"], tokenizer, config.model.max_len)
     if dropped:
         log(f"left out {dropped} training pairs longer than max_len {config.model.max_len} pieces")
     if not train_examples:
         raise DataError(f"{data_path}: no training pairs left after the split; add more words")
-    trainer = make_trainer(config, tokenizer, folder, progress, log)
+    return {"train": train_examples, "valid": valid_examples}
 
-    answers = correct_answers_by_word(pairs, translation_mode)
-    if folder is not None:
-        save_setup(folder, config, tokenizer, answers, splits["test"])
-    rng = np.random.default_rng(config.train.seed)
-    fit = trainer.fit(lambda epoch: make_batches(train_examples, tokenizer, config.train.batch_size, rng),
-                      make_batches(valid_examples, tokenizer, config.train.batch_size))
+
+def run_training(trainer: Trainer, examples: dict[str, list], config: Config, tokenizer: Tokenizer,
+                 answers: dict[str, list[str]], splits: dict[str, pd.DataFrame]) -> TrainSummary:
+    """Fit, then continue with the best weights, as a reload of the folder would."""
+    train = config.train
+
+    def epoch_batches(epoch: int) -> list:
+        """The same shuffle for an epoch every time it is asked for: that is what makes resume exact."""
+        rng = np.random.default_rng([train.seed, epoch])
+        return make_batches(examples["train"], tokenizer, train.batch_size, rng, train.max_tokens)
+
+    valid_batches = make_batches(examples["valid"], tokenizer, train.batch_size, max_tokens=train.max_tokens)
+    fit = trainer.fit(epoch_batches, valid_batches)
+    trainer.log.close()
+    trainer.dist.barrier()  # rank 0 has written the best weights
+    trainer.dist.close()
     model = trainer.model
-    if folder is not None:  # continue with the best weights, as a reload would
-        model.load_state_dict(torch.load(folder / WEIGHTS, map_location=trainer.device, weights_only=True))
-    return TrainSummary(fit, splits, TrainedModel(model.eval(), tokenizer, config, answers))
+    if trainer.folder is not None and (trainer.folder / WEIGHTS).is_file():
+        model.load_state_dict(torch.load(trainer.folder / WEIGHTS, map_location=trainer.device, weights_only=True))
+    return TrainSummary(fit, splits, TrainedModel(model.eval(), tokenizer, config, answers), trainer.dist.is_main)
 
 
 def read_and_split(config: Config, data_path: str | Path, log) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], bool]:
@@ -110,15 +191,19 @@ def read_and_split(config: Config, data_path: str | Path, log) -> tuple[pd.DataF
     return pairs, splits, translation_mode
 
 
-def make_trainer(config: Config, tokenizer: Tokenizer, folder: Path | None, progress: bool, log) -> Trainer:
+def make_trainer(config: Config, tokenizer: Tokenizer, folder: Path | None, progress: bool, log: RunLog,
+                 dist: Distributed, run_info: dict) -> Trainer:
     """A freshly initialised model (seeded) on the chosen device and precision, ready to train."""
     torch.manual_seed(config.train.seed)
     model = build_model(config.model)
-    device = choose_device(config.train.device)
+    device = dist.device(choose_device(config.train.device))
     dtype = choose_precision(config.train.precision, device)
+    torch.manual_seed(config.train.seed + dist.rank)  # the same weights everywhere, but each its own dropout
+    picked = " (auto)" if config.train.precision == "auto" else ""
     log(f"model: {config.model.arch}, {num_parameters(model):,} parameters, vocabulary {tokenizer.vocab_size}; "
-        f"device {device}, precision {str(dtype).removeprefix('torch.')}")
-    return Trainer(model, config.train, tokenizer.pad_id, device, dtype, folder, progress)
+        f"device {device}, precision {str(dtype).removeprefix('torch.')}{picked}"
+        + (f"; {dist.world_size} processes" if dist.world_size > 1 else ""))
+    return Trainer(model, config.train, tokenizer.pad_id, device, dtype, folder, progress, log, dist, run_info)
 
 
 def load_lexicon(setting: str) -> dict[str, frozenset[str]] | None:

@@ -1,34 +1,46 @@
 """The training loop, written as the recipe a teacher puts on the board.
 
     for each epoch:
-        for each batch:  forward → loss → backward → clip → step → schedule → log
-        validate → keep the weights if they are the best so far → one row in metrics.csv
+        for each step:   forward → loss → backward (for each of `accum` batches) → clip → optimizer step
+        validate → keep the weights if the metric improved → metrics.csv → last.pt (the resumable state)
+        stop early after `patience` validations without improvement
 
 Mixed precision: the forward pass runs under autocast (bf16 on CPU and on GPUs that have it, else fp16
 with a gradient scaler, which stops small fp16 gradients from rounding to zero). The loss and its softmax
 are always computed in fp32.
+
+Gradient accumulation and several processes (seq2seq/distributed.py) change how many batches make one
+step, never what the step computes: the loss is summed over every target token of the step and divided
+by their number, so 2 batches of B pairs give the same update as one batch of 2B.
 """
 from __future__ import annotations
 
 import contextlib
-import csv
 import math
+import signal
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from seq2seq.batching import Batch
-from seq2seq.config import TrainConfig
+from seq2seq.checkpoint import capture_rng, restore_rng, save_checkpoint
+from seq2seq.config import ConfigError, TrainConfig
+from seq2seq.distributed import Distributed
 from seq2seq.errors import UserError
-from seq2seq.model_folder import METRICS, save_weights
+from seq2seq.model_folder import LAST_CHECKPOINT, METRICS, save_weights, write_atomic
 from seq2seq.models.base import Seq2SeqModel
+from seq2seq.run_log import RunLog
+from seq2seq.schedule import LearningRate
 
-METRIC_COLUMNS = ["epoch", "step", "train_loss", "valid_loss", "valid_ppl", "lr", "tokens_per_s", "elapsed_s"]
+# Each validation metric, and whether larger is better.
+METRIC_GOALS = {"valid_loss": "min", "valid_acc": "max"}
 
 
 def choose_device(setting: str) -> torch.device:
@@ -66,6 +78,17 @@ def autocast(device: torch.device, dtype: torch.dtype):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def check_train_config(config: TrainConfig) -> None:
+    """Refuse settings the loop cannot honour, naming the setting."""
+    at_least = {"epochs": 1, "batch_size": 1, "accum": 1, "max_tokens": 0, "patience": 0, "warmup_steps": 0,
+                "checkpoint_every": 0, "plateau_patience": 1}
+    for name, lowest in at_least.items():
+        if getattr(config, name) < lowest:
+            raise ConfigError(f"train setting '{name}' must be at least {lowest}, got {getattr(config, name)}")
+    if config.metric not in METRIC_GOALS:
+        raise ConfigError(f"train setting 'metric' is '{config.metric}'; use one of: {', '.join(METRIC_GOALS)}")
+
+
 def make_optimizer(model: Seq2SeqModel, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW that decays only weight matrices: shrinking biases, norms or embeddings toward 0 only hurts."""
     embeddings = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
@@ -77,140 +100,302 @@ def make_optimizer(model: Seq2SeqModel, config: TrainConfig) -> torch.optim.Adam
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-9)
 
 
-def warmup_then_inverse_sqrt(warmup_steps: int) -> Callable[[int], float]:
-    """Learning-rate factor: rises linearly to 1 over `warmup_steps`, then falls as 1/sqrt(step).
+def sequence_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int, label_smoothing: float = 0.0,
+                  reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy over the real target tokens (mean or sum), in fp32.
 
-    Why warm up: at the start Adam's variance estimates are poor and large steps can wreck the weights.
+    logits (batch, len, vocab), targets (batch, len); padding positions count for nothing.
     """
-    warmup_steps = max(1, warmup_steps)
-
-    def factor(steps_done: int) -> float:
-        step = steps_done + 1  # the step about to be taken, counting from 1
-        return min(step / warmup_steps, math.sqrt(warmup_steps / step))
-
-    return factor
+    return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=pad_id,
+                           label_smoothing=label_smoothing, reduction=reduction)
 
 
-def sequence_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int, label_smoothing: float = 0.0) -> torch.Tensor:
-    """Mean cross-entropy per real target token, in fp32. logits (batch, len, vocab), targets (batch, len)."""
-    return F.cross_entropy(
-        logits.float().flatten(0, 1), targets.flatten(), ignore_index=pad_id, label_smoothing=label_smoothing
-    )
+def step_groups(batches: list[Batch], accum: int) -> list[list[Batch]]:
+    """The batches of each optimizer step: `accum` at a time (the last step may have fewer)."""
+    return [batches[first : first + accum] for first in range(0, len(batches), accum)]
+
+
+def improves(metric: str, value: float, best: float | None) -> bool:
+    """Whether `value` beats the best so far; without a validation split (nan) the latest weights count."""
+    if best is None or math.isnan(value):
+        return True
+    return value < best if METRIC_GOALS[metric] == "min" else value > best
+
+
+@dataclass
+class Progress:
+    """Where a run stands. Saved in every checkpoint; every process holds the same values."""
+
+    epoch: int = 1  # the epoch in progress, counting from 1
+    steps_in_epoch: int = 0  # optimizer steps of this epoch already taken
+    step: int = 0  # optimizer steps taken in all
+    epoch_loss_sum: float = 0.0  # training loss summed over this epoch's target tokens so far
+    epoch_tokens: float = 0.0  # target tokens trained on this epoch so far (all processes)
+    epoch_seconds: float = 0.0  # time spent in training steps this epoch
+    elapsed_s: float = 0.0  # time of the whole run, validations included
+    best_metric: float | None = None  # best value of the chosen validation metric
+    best_epoch: int = 0
+    best_valid_loss: float = math.inf  # validation loss of the best epoch
+    validations_without_improvement: int = 0
+    last_train_loss: float = math.nan  # of the last finished epoch
+    last_tokens_per_s: float = 0.0
+
+    def add_step(self, loss_sum: float, tokens: float, seconds: float) -> None:
+        self.steps_in_epoch += 1
+        self.epoch_loss_sum += loss_sum
+        self.epoch_tokens += tokens
+        self.epoch_seconds += seconds
+
+    def epoch_train_loss(self) -> float:
+        return self.epoch_loss_sum / self.epoch_tokens if self.epoch_tokens else math.nan
+
+    def epoch_tokens_per_s(self) -> float:
+        return self.epoch_tokens / self.epoch_seconds if self.epoch_seconds else 0.0
+
+    def next_epoch(self) -> None:
+        self.last_train_loss, self.last_tokens_per_s = self.epoch_train_loss(), self.epoch_tokens_per_s()
+        self.epoch += 1
+        self.steps_in_epoch, self.epoch_loss_sum, self.epoch_tokens, self.epoch_seconds = 0, 0.0, 0.0, 0.0
+
+
+@dataclass
+class FitResult:
+    status: str  # "finished", "stopped early" (patience ran out) or "interrupted" (Ctrl-C; resumable)
+    metric: str  # the validation metric that chose the best epoch
+    best_metric: float  # its best value
+    valid_loss: float  # validation loss of the best epoch
+    best_epoch: int
+    epochs: int  # epochs finished
+    step: int
+    elapsed_s: float
+    tokens_per_s: float  # of the last finished epoch
+    last_train_loss: float
+
+
+class StopSignal:
+    """Ctrl-C (SIGINT) or SIGTERM while training asks for a stop after the current step, so the checkpoint
+    then saved holds whole steps; a second Ctrl-C stops at once, without saving."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self) -> "StopSignal":
+        self.requested = False
+        self.previous = {}
+        if threading.current_thread() is threading.main_thread():  # only there can handlers be set
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def agreed(self, dist: Distributed) -> bool:
+        """Whether any process was asked to stop: all of them must stop after the same step."""
+        (asked,) = dist.sum(float(self.requested))
+        return asked > 0
 
 
 @dataclass
 class Trainer:
-    """Holds what one training run needs; `fit` runs it."""
+    """Holds what one training run needs; `fit` runs it, `resume_from` continues a saved one."""
 
     model: Seq2SeqModel
     config: TrainConfig
     pad_id: int
     device: torch.device
     dtype: torch.dtype
-    folder: Path | None = None  # where model.pt and metrics.csv go; None keeps everything in memory
+    folder: Path | None = None  # where model.pt, last.pt and the logs go; None keeps everything in memory
     progress: bool = True  # tqdm bars
+    log: RunLog = field(default_factory=lambda: RunLog(echo=False))
+    dist: Distributed = field(default_factory=Distributed)
+    run_info: dict = field(default_factory=dict)  # stored in last.pt as given (the pipeline puts the data there)
 
     def __post_init__(self):
+        check_train_config(self.config)
         self.model.to(self.device)
+        self.network = self.dist.wrap(self.model)  # what training calls: the model, or DDP around it
         self.optimizer = make_optimizer(self.model, self.config)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_then_inverse_sqrt(self.config.warmup_steps))
+        self.schedule = LearningRate(self.optimizer, self.config)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
-        self.step = 0
+        self.state = Progress()
+        self.writes_files = self.folder is not None and self.dist.is_main
 
-    def train_step(self, batch: Batch) -> float:
-        """One optimisation step on one batch; returns its loss."""
-        self.model.train()
+    def batch_loss(self, batch: Batch) -> torch.Tensor:
+        """Training loss summed over the batch's target tokens."""
         with autocast(self.device, self.dtype):
-            logits = self.model(batch.src, batch.tgt_in)  # (batch, tgt_len, vocab)
-        loss = sequence_loss(logits, batch.tgt_out, self.pad_id, self.config.label_smoothing)
+            logits = self.network(batch.src, batch.tgt_in)  # (batch, tgt_len, vocab)
+        return sequence_loss(logits, batch.tgt_out, self.pad_id, self.config.label_smoothing, reduction="sum")
+
+    def train_step(self, batches: list[Batch]) -> tuple[float, float]:
+        """One optimizer step on this process's `batches`; returns the step's loss sum and target tokens,
+        both over all processes."""
+        self.network.train()
+        (tokens,) = self.dist.sum(sum(batch.n_target_tokens for batch in batches))
+        self.schedule.before_step(self.state.step)
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        loss_sum = 0.0
+        for i, batch in enumerate(batches):
+            with self.dist.no_sync(self.network, sync=i == len(batches) - 1):
+                loss = self.batch_loss(batch.to(self.device))
+                # d(step loss)/dθ with step loss = Σ token losses / tokens; DDP averages over processes,
+                # so each one scales by world_size to turn that average into the sum.
+                self.scaler.scale(loss * (self.dist.world_size / max(1.0, tokens))).backward()
+            loss_sum += loss.item()
         self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.scheduler.step()
-        self.step += 1
-        return loss.item()
+        self.state.step += 1
+        (loss_sum,) = self.dist.sum(loss_sum)
+        return loss_sum, tokens
 
     @torch.no_grad()
-    def validation_loss(self, batches: list[Batch]) -> float:
-        """Mean negative log-likelihood per target token (no label smoothing, so exp() is the perplexity)."""
+    def validate(self, batches: list[Batch]) -> dict[str, float]:
+        """Loss per target token (no label smoothing, so exp() is the perplexity) and accuracy: the share
+        of target tokens the model ranks first. Each process scores its shard; the sums are combined."""
         self.model.eval()
-        total, tokens = 0.0, 0
-        for batch in batches:
+        loss_sum, tokens, correct = 0.0, 0, 0
+        for batch in self.dist.shard(batches, equal=False):
             batch = batch.to(self.device)
             with autocast(self.device, self.dtype):
-                logits = self.model(batch.src, batch.tgt_in)
-            n = batch.n_target_tokens
-            total += sequence_loss(logits, batch.tgt_out, self.pad_id).item() * n
-            tokens += n
-        return total / max(1, tokens)
+                logits = self.model(batch.src, batch.tgt_in)  # (batch, tgt_len, vocab)
+            real = batch.tgt_out != self.pad_id
+            loss_sum += sequence_loss(logits, batch.tgt_out, self.pad_id, reduction="sum").item()
+            correct += int((logits.argmax(-1) == batch.tgt_out)[real].sum())
+            tokens += int(real.sum())
+        loss_sum, tokens, correct = self.dist.sum(loss_sum, tokens, correct)
+        loss = loss_sum / tokens if tokens else math.nan
+        return {"valid_loss": loss, "valid_ppl": math.exp(min(loss, 50)), "valid_acc": correct / tokens if tokens else math.nan}
 
-    def train_epoch(self, batches: list[Batch], epoch: int) -> tuple[float, float]:
-        """One pass over `batches`; returns (mean training loss, target tokens per second)."""
-        bar = tqdm(batches, desc=f"epoch {epoch}", disable=not self.progress, leave=False, dynamic_ncols=True)
-        start, tokens, loss_sum = time.perf_counter(), 0, 0.0
-        for batch in bar:
-            batch = batch.to(self.device)
-            loss = self.train_step(batch)
-            loss_sum += loss
-            tokens += batch.n_target_tokens
-            speed = tokens / max(1e-9, time.perf_counter() - start)
-            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}", tok_s=f"{speed:.0f}")
-        return loss_sum / max(1, len(batches)), tokens / max(1e-9, time.perf_counter() - start)
+    def fit(self, train_batches: Callable[[int], list[Batch]], valid_batches: list[Batch]) -> FitResult:
+        """Train until config.epochs are done or patience runs out; `train_batches(epoch)` gives that
+        epoch's shuffled batches (the same on every process, and again on resume)."""
+        self.started = time.perf_counter() - self.state.elapsed_s
+        with StopSignal() as stop, tqdm(total=self.config.epochs, initial=self.state.epoch - 1, desc="epochs",
+                                        disable=not (self.progress and self.dist.is_main), dynamic_ncols=True) as bar:
+            while self.has_epochs_left():
+                steps = step_groups(self.dist.shard(train_batches(self.state.epoch)), self.config.accum)
+                self.schedule.total_steps = len(steps) * self.config.epochs
+                if not self.train_epoch(steps, stop):
+                    self.save_checkpoint()
+                    self.log(f"stopped at step {self.state.step} (epoch {self.state.epoch}, step "
+                             f"{self.state.steps_in_epoch} of {len(steps)}); the state is saved in {LAST_CHECKPOINT}")
+                    return self.result("interrupted")
+                self.end_epoch(valid_batches)
+                bar.update()
+        return self.result("stopped early" if self.patience_ran_out() else "finished")
 
-    def fit(self, train_batches: Callable[[int], list[Batch]], valid_batches: list[Batch]) -> "FitResult":
-        """Train for config.epochs; `train_batches(epoch)` gives that epoch's (shuffled) batches."""
-        start, best = time.perf_counter(), FitResult()
-        for epoch in range(1, self.config.epochs + 1):
-            train_loss, speed = self.train_epoch(train_batches(epoch), epoch)
-            valid_loss = self.validation_loss(valid_batches) if valid_batches else float("nan")
-            row = self._metrics_row(epoch, train_loss, valid_loss, speed, time.perf_counter() - start)
-            best = best.after_epoch(row, is_best=not valid_loss > best.valid_loss)
-            if self.folder is not None:
-                if best.best_epoch == epoch:
-                    save_weights(self.folder, self.model)
-                append_metrics(self.folder / METRICS, row)
-            self._report(row, best)
-        return best
+    def has_epochs_left(self) -> bool:
+        return self.state.epoch <= self.config.epochs and not self.patience_ran_out()
 
-    def _metrics_row(self, epoch, train_loss, valid_loss, speed, elapsed) -> dict:
-        row = dict(epoch=epoch, step=self.step, train_loss=round(train_loss, 4), valid_loss=round(valid_loss, 4),
-                   valid_ppl=round(math.exp(min(valid_loss, 50)), 3), lr=f"{self.scheduler.get_last_lr()[0]:.3e}",
-                   tokens_per_s=round(speed), elapsed_s=round(elapsed, 1))
-        return row
+    def patience_ran_out(self) -> bool:
+        patience = self.config.patience
+        return patience > 0 and self.state.validations_without_improvement >= patience
 
-    def _report(self, row: dict, best: "FitResult") -> None:
-        if self.progress:
-            mark = " (best)" if best.best_epoch == row["epoch"] else ""
-            tqdm.write(f"epoch {row['epoch']}: train loss {row['train_loss']:.3f}, valid loss {row['valid_loss']:.3f}"
-                       f" (ppl {row['valid_ppl']:.1f}){mark}, {row['tokens_per_s']} tok/s, {row['elapsed_s']} s")
+    def train_epoch(self, steps: list[list[Batch]], stop: StopSignal) -> bool:
+        """The epoch's steps from where the epoch stands; False when a stop was asked for."""
+        state = self.state
+        bar = tqdm(total=len(steps), initial=state.steps_in_epoch, desc=f"epoch {state.epoch}", leave=False,
+                   disable=not (self.progress and self.dist.is_main), dynamic_ncols=True)
+        with bar:
+            for batches in steps[state.steps_in_epoch :]:
+                started = time.perf_counter()
+                loss_sum, tokens = self.train_step(batches)
+                state.add_step(loss_sum, tokens, time.perf_counter() - started)
+                lr = self.optimizer.param_groups[0]["lr"]
+                bar.update()
+                bar.set_postfix(loss=f"{loss_sum / max(1.0, tokens):.3f}", lr=f"{lr:.2e}",
+                                tok_s=f"{state.epoch_tokens_per_s():.0f}")
+                self.log.step(state.step, loss_sum / max(1.0, tokens), lr)
+                if self.config.checkpoint_every and state.step % self.config.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if stop.agreed(self.dist):
+                    return False
+        return True
+
+    def end_epoch(self, valid_batches: list[Batch]) -> None:
+        """Validate, keep the best weights, record the epoch, and save the state for resuming."""
+        state, metric = self.state, self.config.metric
+        scores = self.validate(valid_batches)
+        improved = improves(metric, scores[metric], state.best_metric)
+        if improved:
+            state.best_metric, state.best_epoch, state.best_valid_loss = scores[metric], state.epoch, scores["valid_loss"]
+            state.validations_without_improvement = 0
+            if self.writes_files:
+                save_weights(self.folder, self.model)
+        else:
+            state.validations_without_improvement += 1
+        self.schedule.after_validation(improved)
+        row = self.metrics_row(scores)
+        if self.dist.is_main:
+            self.log.validation(row)
+        self.log(self.epoch_line(row, improved))
+        state.next_epoch()
+        self.save_checkpoint()
+        if self.patience_ran_out():
+            self.log(f"early stop: {metric} has not improved for {self.config.patience} validations; "
+                     f"best epoch {state.best_epoch}")
+
+    def metrics_row(self, scores: dict[str, float]) -> dict:
+        state = self.state
+        return dict(epoch=state.epoch, step=state.step, train_loss=round(state.epoch_train_loss(), 4),
+                    valid_loss=round(scores["valid_loss"], 4), valid_ppl=round(scores["valid_ppl"], 3),
+                    valid_acc=round(scores["valid_acc"], 4), lr=f"{self.optimizer.param_groups[0]['lr']:.3e}",
+                    tokens_per_s=round(state.epoch_tokens_per_s()),
+                    elapsed_s=round(time.perf_counter() - self.started, 1))
+
+    @staticmethod
+    def epoch_line(row: dict, improved: bool) -> str:
+        return (f"epoch {row['epoch']}: train loss {row['train_loss']:.3f}, valid loss {row['valid_loss']:.3f} "
+                f"(ppl {row['valid_ppl']:.1f}, acc {row['valid_acc']:.3f}){' (best)' if improved else ''}, "
+                f"{row['tokens_per_s']} tok/s, {row['elapsed_s']} s")
+
+    def save_checkpoint(self) -> None:
+        """Write last.pt (rank 0), with every process's random-number state."""
+        self.state.elapsed_s = time.perf_counter() - self.started
+        rng_states = self.dist.gather(capture_rng(self.device))  # every process takes part
+        if not self.writes_files:
+            return
+        save_checkpoint(self.folder / LAST_CHECKPOINT, {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
+            "progress": asdict(self.state), "rng": rng_states, "world_size": self.dist.world_size,
+            "run": self.run_info,
+        })
+
+    def resume_from(self, checkpoint: dict) -> None:
+        """Continue a saved run: weights, optimizer, schedule, scaler, progress and random states."""
+        if checkpoint["world_size"] != self.dist.world_size:
+            raise UserError(f"the checkpoint was saved by {checkpoint['world_size']} process(es); resume with "
+                            f"the same number (this run has {self.dist.world_size})")
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.schedule.load_state_dict(checkpoint["schedule"])
+        if self.scaler.is_enabled() and checkpoint["scaler"]:
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        self.state = Progress(**checkpoint["progress"])
+        restore_rng(checkpoint["rng"][self.dist.rank], self.device)
+        if self.writes_files:
+            forget_metrics_after(self.folder / METRICS, self.state.epoch)
+
+    def result(self, status: str) -> FitResult:
+        state = self.state
+        return FitResult(status, self.config.metric, state.best_metric, state.best_valid_loss, state.best_epoch,
+                         state.epoch - 1, state.step, time.perf_counter() - self.started, state.last_tokens_per_s,
+                         state.last_train_loss)
 
 
-@dataclass
-class FitResult:
-    valid_loss: float = math.inf  # best validation loss so far
-    best_epoch: int = 0
-    epochs: int = 0  # epochs run
-    elapsed_s: float = 0.0
-    tokens_per_s: float = 0.0  # of the last epoch
-    last_train_loss: float = math.inf
+def forget_metrics_after(path: Path, epoch: int) -> None:
+    """Drop metrics rows of epochs from `epoch` on: written by a run that stopped before its checkpoint
+    was saved, they are about to be written again."""
+    if not path.is_file():
+        return
+    metrics = pd.read_csv(path)
+    if (metrics["epoch"] >= epoch).any():
+        write_atomic(path, metrics[metrics["epoch"] < epoch].to_csv(index=False).encode("utf-8"))
 
-    def after_epoch(self, row: dict, is_best: bool) -> "FitResult":
-        return FitResult(
-            valid_loss=row["valid_loss"] if is_best else self.valid_loss,
-            best_epoch=row["epoch"] if is_best else self.best_epoch,
-            epochs=row["epoch"], elapsed_s=row["elapsed_s"], tokens_per_s=row["tokens_per_s"],
-            last_train_loss=row["train_loss"],
-        )
-
-
-def append_metrics(path: Path, row: dict) -> None:
-    """Add one row to metrics.csv, writing the header first if the file is new."""
-    new = not path.exists()
-    with open(path, "a", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=METRIC_COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)

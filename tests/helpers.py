@@ -61,7 +61,6 @@ def overfit(model_settings: dict, epochs: int, lr: float, dtype: torch.dtype = t
     config = TrainConfig(epochs=epochs, batch_size=10, lr=lr, warmup_steps=10, label_smoothing=0.0, weight_decay=0.0)
     trainer = Trainer(model, config, tokenizer.pad_id, torch.device("cpu"), dtype, folder=None, progress=False)
     everything = make_batches(examples, tokenizer, len(examples))
-    before = trainer.validation_loss(everything)
-    rng = np.random.default_rng(0)
-    result = trainer.fit(lambda epoch: make_batches(examples, tokenizer, 10, rng), everything)
+    before = trainer.validate(everything)["valid_loss"]
+    result = trainer.fit(lambda epoch: make_batches(examples, tokenizer, 10, np.random.default_rng(epoch)), everything)
     return Overfit(pairs, tokenizer, model.eval(), before, result)

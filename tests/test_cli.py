@@ -23,7 +23,7 @@ def model_dir(tmp_path_factory):
     data = write_csv(base / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
     result = run("train.py", "--data", data, "--out", base / "run", "--config", TINY_TOML, "--no-progress")
     assert result.returncode == 0, result.stderr
-    assert "done: 3 epochs" in result.stdout and "sample distractors for validation words" in result.stdout
+    assert "done (finished): 3 epochs" in result.stdout and "sample distractors for validation words" in result.stdout
     return base
 
 

@@ -10,6 +10,7 @@ from seq2seq.data import load_pairs
 from seq2seq.errors import UserError
 from seq2seq.model_folder import load_model
 from seq2seq.pipeline import distractors_for, train_from_csv
+from seq2seq.run_log import RunLog
 from tests.conftest import tiny_config
 
 
@@ -19,19 +20,22 @@ def trained(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("run")
     csv_path = write_csv(folder.parent / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
-    summary = train_from_csv(tiny_config(epochs=3, lr=3e-3), csv_path, folder, progress=False, log=lambda *_: None)
+    summary = train_from_csv(tiny_config(epochs=3, lr=3e-3), csv_path, folder, progress=False, log=RunLog(echo=False))
     return folder, summary, csv_path
 
 
 def test_folder_holds_every_file_and_one_metrics_row_per_epoch(trained):
     folder, summary, _ = trained
-    assert {p.name for p in folder.iterdir()} == {"config.json", "model.pt", "spm.model", "answers.json", "metrics.csv",
-                                                  "test.csv"}
+    files = {"config.json", "model.pt", "spm.model", "answers.json", "metrics.csv", "test.csv", "last.pt", "train.log"}
+    assert {p.name for p in folder.iterdir()} - {"tensorboard"} == files  # tensorboard/ when it is installed
+    log = (folder / "train.log").read_text(encoding="utf-8").splitlines()
+    assert "train/valid/test pairs 22/4/4" in log[0]  # said before the folder existed, kept for the log
+    assert [line.split(":")[0] for line in log if line.startswith("epoch ")] == ["epoch 1", "epoch 2", "epoch 3"]
     test_split = load_pairs(folder / "test.csv")
     assert test_split.equals(summary.splits["test"])  # the same pairs, correct answers included
     metrics = pd.read_csv(folder / "metrics.csv")
     assert metrics["epoch"].tolist() == [1, 2, 3]
-    assert metrics["valid_loss"].min() == pytest.approx(summary.fit.valid_loss)
+    assert metrics["valid_loss"].min() == pytest.approx(summary.fit.valid_loss, abs=1e-4)
     assert json.loads((folder / "answers.json").read_text(encoding="utf-8"))["borrow"] == ["借りる"]
     assert json.loads((folder / "config.json").read_text())["model"]["vocab_size"] == summary.trained.tokenizer.vocab_size
 
@@ -69,7 +73,7 @@ def test_lexicon_answers_are_excluded_too(trained):
 def test_existing_model_is_not_overwritten_without_permission(trained):
     folder, _, csv_path = trained
     with pytest.raises(UserError, match="--overwrite"):
-        train_from_csv(tiny_config(epochs=1), csv_path, folder, progress=False, log=lambda *_: None)
+        train_from_csv(tiny_config(epochs=1), csv_path, folder, progress=False, log=RunLog(echo=False))
 
 
 def test_load_model_names_what_is_missing(tmp_path):
@@ -79,12 +83,12 @@ def test_load_model_names_what_is_missing(tmp_path):
 
 def test_overwrite_with_bad_data_leaves_the_old_model_whole(trained, tmp_path):
     folder, _, csv_path = trained
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
     bad = tmp_path / "bad.csv"
     bad.write_text("English,Japanese\ndog,\n", encoding="utf-8")
     with pytest.raises(UserError, match="row 2: column 'Japanese' is empty"):
-        train_from_csv(tiny_config(epochs=1), bad, folder, progress=False, overwrite=True, log=lambda *_: None)
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+        train_from_csv(tiny_config(epochs=1), bad, folder, progress=False, overwrite=True, log=RunLog(echo=False))
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
 
 
 def test_overwrite_replaces_only_model_files(tmp_path):
@@ -93,7 +97,7 @@ def test_overwrite_replaces_only_model_files(tmp_path):
     csv_path = write_csv(tmp_path / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
     folder = tmp_path / "run"
     for epochs in (2, 1):
-        train_from_csv(tiny_config(epochs=epochs), csv_path, folder, progress=False, overwrite=True, log=lambda *_: None)
+        train_from_csv(tiny_config(epochs=epochs), csv_path, folder, progress=False, overwrite=True, log=RunLog(echo=False))
         (folder / "notes.txt").write_text("mine")
     assert pd.read_csv(folder / "metrics.csv")["epoch"].tolist() == [1]  # no rows left from the first model
     assert (folder / "notes.txt").read_text() == "mine"

@@ -6,14 +6,15 @@ import torch
 from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.errors import UserError
 from seq2seq.models import build_model
-from seq2seq.trainer import choose_precision, make_optimizer, sequence_loss, warmup_then_inverse_sqrt
+from seq2seq.schedule import shape_factor
+from seq2seq.trainer import choose_precision, make_optimizer, sequence_loss
 from tests.helpers import overfit
 
 
 def test_warmup_rises_linearly_then_decays_as_inverse_sqrt():
-    factor = warmup_then_inverse_sqrt(4)
-    assert [factor(done) for done in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
-    assert factor(15) == pytest.approx(math.sqrt(4 / 16))  # step 16 → 1/2
+    factor = [shape_factor("inverse_sqrt", done, warmup_steps=4, total_steps=100) for done in range(16)]
+    assert factor[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert factor[15] == pytest.approx(math.sqrt(4 / 16))  # step 16 → 1/2
 
 
 def test_loss_ignores_padding_and_matches_the_formula():
