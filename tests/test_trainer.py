@@ -1,14 +1,17 @@
 import math
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
+from seq2seq.batching import Example, collate, make_batches
 from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.errors import UserError
 from seq2seq.models import build_model
 from seq2seq.schedule import shape_factor
-from seq2seq.trainer import choose_precision, make_optimizer, sequence_loss
-from tests.helpers import overfit
+from seq2seq.trainer import Trainer, choose_precision, improves, make_optimizer, sequence_loss
+from tests.helpers import PAD, overfit
 
 
 def test_warmup_rises_linearly_then_decays_as_inverse_sqrt():
@@ -70,3 +73,123 @@ def test_tiny_transformer_overfits_thirty_pairs():
 def test_bf16_autocast_on_cpu_lowers_the_loss():
     run = overfit(TRANSFORMER, epochs=8, lr=3e-3, dtype=torch.bfloat16)
     assert run.result.valid_loss < run.loss_before - 1.0
+
+
+def tiny_trainer(arch: str = "transformer", dropout: float = 0.0, **train) -> Trainer:
+    """A tiny fresh model (seed 0) and its trainer on the CPU, in fp32."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch=arch, vocab_size=40, d_model=16, n_heads=2, n_encoder_layers=1,
+                                    n_decoder_layers=1, d_ff=32, dropout=dropout))
+    config = TrainConfig(**{"warmup_steps": 1, "weight_decay": 0.1, **train})
+    return Trainer(model, config, PAD, torch.device("cpu"), torch.float32, progress=False)
+
+
+def random_examples(count: int, seed: int = 0) -> list[Example]:
+    """Pairs of ids 4…39 (0-3 are special) of mixed lengths, so batches need padding."""
+    rng = np.random.default_rng(seed)
+    return [Example(list(rng.integers(4, 40, rng.integers(1, 6))) + [3], list(rng.integers(4, 40, rng.integers(1, 7))))
+            for _ in range(count)]
+
+
+IDS = SimpleNamespace(bos_id=2, eos_id=3, pad_id=PAD)  # what collate asks of a tokenizer
+
+
+@pytest.mark.parametrize("arch", ["transformer", "gru"])
+def test_accumulating_two_batches_of_b_equals_one_batch_of_2b(arch):
+    examples = random_examples(16)
+    whole, halves = tiny_trainer(arch), tiny_trainer(arch)
+    whole.train_step([collate(examples, IDS)])
+    halves.train_step([collate(examples[:8], IDS), collate(examples[8:], IDS)])  # each half padded on its own
+    # The gradients the optimizer stepped with. (Not the new weights: a bias whose true gradient is 0,
+    # like attention's key bias, gets an Adam step of ±lr from rounding noise alone.)
+    for (name, a), b in zip(whole.model.named_parameters(), halves.model.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6, msg=name)
+    untrained = tiny_trainer(arch).model
+    assert any(not torch.equal(a, b) for a, b in zip(whole.model.parameters(), untrained.parameters()))  # it did step
+
+
+def test_a_step_of_accumulated_batches_is_the_token_weighted_mean():
+    """Batches of different sizes weigh by their target tokens, not equally: the step's loss is that of
+    one batch holding them all."""
+    examples = random_examples(12, seed=3)
+    trainer = tiny_trainer()
+    loss_sum, tokens = trainer.train_step([collate(examples[:2], IDS), collate(examples[2:], IDS)])
+    fresh = tiny_trainer()
+    with torch.no_grad():
+        whole = collate(examples, IDS)
+        expected = sequence_loss(fresh.model(whole.src, whole.tgt_in), whole.tgt_out, PAD, reduction="sum").item()
+    assert tokens == whole.n_target_tokens
+    assert loss_sum == pytest.approx(expected, rel=1e-5)
+
+
+def test_early_stopping_stops_after_patience_validations_without_improvement():
+    examples = random_examples(8)
+    trainer = tiny_trainer(epochs=20, patience=2, lr=0.0)  # lr 0: the validation loss never improves
+    batches = [collate(examples, IDS)]
+    result = trainer.fit(lambda epoch: batches, batches)
+    assert (result.status, result.epochs, result.best_epoch) == ("stopped early", 3, 1)  # best, then 2 without
+
+
+def test_without_patience_every_epoch_runs():
+    examples = random_examples(8)
+    batches = [collate(examples, IDS)]
+    result = tiny_trainer(epochs=4, lr=0.0).fit(lambda epoch: batches, batches)
+    assert (result.status, result.epochs) == ("finished", 4)
+
+
+def test_the_chosen_metric_has_its_direction():
+    assert improves("valid_loss", 1.0, 2.0) and not improves("valid_loss", 2.0, 2.0)
+    assert improves("valid_acc", 0.6, 0.5) and not improves("valid_acc", 0.4, 0.5)
+    assert improves("valid_acc", 0.1, None) and improves("valid_loss", math.nan, 1.0)  # no validation split
+
+
+def test_validation_accuracy_counts_real_tokens_ranked_first():
+    examples = random_examples(6)
+    trainer = tiny_trainer()
+    batch = collate(examples, IDS)
+    with torch.no_grad():
+        logits = trainer.model(batch.src, batch.tgt_in)
+    real = batch.tgt_out != PAD
+    expected = ((logits.argmax(-1) == batch.tgt_out) & real).sum().item() / real.sum().item()
+    scores = trainer.validate([batch])
+    assert scores["valid_acc"] == pytest.approx(expected)
+    assert scores["valid_ppl"] == pytest.approx(math.exp(scores["valid_loss"]))
+
+
+def test_schedule_shapes():
+    cosine = [shape_factor("cosine", done, warmup_steps=2, total_steps=12) for done in range(14)]
+    assert cosine[:2] == pytest.approx([0.5, 1.0])  # warm-up
+    assert cosine[6] == pytest.approx(0.5)  # step 7: halfway from the end of warm-up (2) to the last step (12)
+    assert cosine[11] == pytest.approx(0.0, abs=1e-12) and cosine[13] == 0.0  # the end, and after it
+    assert all(a >= b for a, b in zip(cosine[1:], cosine[2:]))
+    assert [shape_factor("constant", done, 4, 0) for done in (0, 3, 100)] == [0.25, 1.0, 1.0]
+
+
+def test_plateau_multiplies_the_rate_after_patience_stalled_validations():
+    trainer = tiny_trainer(schedule="plateau", lr=1.0, warmup_steps=1, plateau_patience=2, plateau_factor=0.5)
+    schedule = trainer.schedule
+    rates = []
+    for improved in (True, False, False, False, True, False, False):
+        schedule.after_validation(improved)
+        rates.append(schedule.before_step(10))
+    assert rates == [1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25]
+
+
+def test_bad_training_settings_are_refused_by_name():
+    with pytest.raises(UserError, match="'accum' must be at least 1, got 0"):
+        tiny_trainer(accum=0)
+    with pytest.raises(UserError, match="'metric' is 'bleu'"):
+        tiny_trainer(metric="bleu")
+    with pytest.raises(UserError, match="schedule 'linear' is not known"):
+        tiny_trainer(schedule="linear")
+
+
+def test_token_batches_hold_at_most_max_tokens_and_every_pair_once():
+    examples = random_examples(200, seed=5)
+    batches = make_batches(examples, IDS, batch_size=1, rng=np.random.default_rng(0), max_tokens=40)
+    assert sum(b.src.shape[0] for b in batches) == 200
+    for batch in batches:
+        assert batch.src.shape[0] * max(batch.src.shape[1], batch.tgt_in.shape[1]) <= 40
+    seen = sorted(tuple(row[row != PAD].tolist()) for b in batches for row in b.src)
+    assert seen == sorted(tuple(ex.src) for ex in examples)
+    assert len({b.src.shape[0] for b in batches}) > 1  # short pairs share a batch with more of their kind
