@@ -64,11 +64,11 @@ class ReferenceTransformer(nn.Module):
 def tokens_per_second(model, batches, dtype, steps: int, warmup: int = 3) -> float:
     trainer = Trainer(model, TrainConfig(), 0, torch.device("cpu"), dtype, folder=None, progress=False)
     for batch in batches[:warmup]:
-        trainer.train_step(batch)
+        trainer.train_step([batch])
     speeds = []
     for batch in batches[warmup : warmup + steps]:
         start = time.perf_counter()
-        trainer.train_step(batch)
+        trainer.train_step([batch])
         speeds.append(batch.n_target_tokens / (time.perf_counter() - start))
     return statistics.median(speeds)
 

@@ -1,10 +1,13 @@
 """train.py and infer.py as a user runs them: real processes, real files, exit codes and messages."""
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from tests.conftest import PAIRS, write_csv
 
@@ -73,3 +76,34 @@ def test_bad_input_is_one_line_and_exit_2(model_dir, script, args, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (model_dir / "x").exists()  # nothing half-written
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resume_finishes(tmp_path):
+    """A real Ctrl-C (SIGINT) to a real training process: exit 130, a hint, and a resumable last.pt."""
+    data = write_csv(tmp_path / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
+    out = tmp_path / "run"
+    command = [sys.executable, str(ROOT / "train.py"), "--data", str(data), "--out", str(out), "--config",
+               str(TINY_TOML), "--epochs", "100000", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                               env=os.environ | {"PYTHONUNBUFFERED": "1"})
+    for line in process.stdout:  # wait until training is under way
+        if line.startswith("epoch 2:"):
+            break
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert f"continue with: python train.py --resume {out}" in stderr and "Traceback" not in stderr
+    stopped_epoch = torch.load(out / "last.pt", weights_only=True)["progress"]["epoch"]
+
+    result = run("train.py", "--resume", out, "--epochs", stopped_epoch, "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert f"done (finished): {stopped_epoch} epochs" in result.stdout
+    assert pd.read_csv(out / "metrics.csv")["epoch"].tolist() == list(range(1, stopped_epoch + 1))
+
+
+def test_resume_refuses_options_that_would_change_the_run(model_dir):
+    result = run("train.py", "--resume", model_dir / "run", "--arch", "gru")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --resume continues the saved run; --arch cannot be given with it"
+    result = run("train.py", "--resume", model_dir / "nothing")
+    assert result.returncode == 2 and "no config.json" in result.stderr

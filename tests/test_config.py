@@ -6,6 +6,7 @@ import pytest
 from seq2seq.config import (FAMILY_WIDTH, Config, ConfigError, ModelConfig, config_from_dict, config_to_json, load_json,
                             load_toml, resolve_model, with_overrides)
 from seq2seq.models import build_model, num_parameters
+from tests.conftest import ROOT
 
 
 def test_toml_sets_only_what_it_names(tmp_path):
@@ -62,3 +63,14 @@ def test_family_default_widths_give_similar_sizes(arch):
 def test_unknown_arch_is_refused():
     with pytest.raises(ConfigError, match="arch 'rnn' is not known"):
         resolve_model(ModelConfig(arch="rnn"), 100, 0)
+
+
+def test_default_toml_spells_out_exactly_the_code_defaults():
+    assert load_toml(ROOT / "configs" / "default.toml") == Config()
+
+
+@pytest.mark.parametrize("name", ["tiny.toml", "default.toml", "gpu.toml"])
+def test_every_example_config_loads_and_builds_a_trainer_config(name):
+    from seq2seq.trainer import check_train_config
+
+    check_train_config(load_toml(ROOT / "configs" / name).train)

@@ -101,3 +101,15 @@ def test_overwrite_replaces_only_model_files(tmp_path):
         (folder / "notes.txt").write_text("mine")
     assert pd.read_csv(folder / "metrics.csv")["epoch"].tolist() == [1]  # no rows left from the first model
     assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_tensorboard_event_files_hold_the_validation_curve(trained):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    folder, summary, _ = trained
+    events = EventAccumulator(str(folder / "tensorboard"))
+    events.Reload()
+    curve = [round(event.value, 4) for event in events.Scalars("epoch/valid_loss")]
+    assert curve == pd.read_csv(folder / "metrics.csv")["valid_loss"].tolist()
+    assert [event.step for event in events.Scalars("step/train_loss")] == list(range(1, summary.fit.step + 1))
