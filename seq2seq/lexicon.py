@@ -68,6 +68,24 @@ def load_forms(path: str | Path) -> frozenset[str]:
         return frozenset(line.rstrip("\n") for line in lines if line.strip())
 
 
+def load_pos_table(path: str | Path, key: str = "Japanese") -> dict[str, frozenset[str]]:
+    """lexicon.csv.gz → {headword: its coarse parts of speech}: 借りる → {verb}; with key="English",
+    {normalised English key: the parts of speech of its correct headwords}: borrow → {verb}.
+
+    For judging whether a distractor is the same part of speech as the answer, and for drawing random
+    words of the answer's part of speech. By English key, a kana answer that is also another word (なす,
+    "accomplish", is also the noun 'eggplant') does not lend the English word that other POS. Only common
+    headwords are in the lexicon, so many rare words are absent: unknown, which is not disagreeing.
+    """
+    frame = _read_table(path, (key, "pos"))
+    keys = frame[key].map(normalize_gloss if key == "English" else normalize_text)
+    table: dict[str, set[str]] = {}
+    for name, pos in zip(keys, frame["pos"].map(normalize_text)):
+        if name and pos:
+            table.setdefault(name, set()).add(pos)
+    return {name: frozenset(pos) for name, pos in table.items()}
+
+
 def _read_table(path: str | Path, columns: tuple[str, ...]) -> pd.DataFrame:
     """Read a shipped CSV (plain or .gz) as strings, or say in one line which column is missing."""
     frame = read_csv_cells(_existing(path))

@@ -1,0 +1,46 @@
+"""Score the distractors of trained models, and of two baselines, on the same held-out words.
+
+    python evaluate.py runs/default
+    python evaluate.py runs/transformer runs/gru --n 5 --out runs/evaluation
+    python evaluate.py runs/default --data my_words.csv --baselines random
+
+Writes evaluation.md (the table printed here, with what each column means), summary.json, per_word.csv
+and per_candidate.csv into --out. Without --data the words are the models' test split, which must then
+be the same for every model.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from seq2seq.cli import run_main
+from seq2seq.evaluation import BUNDLED_TRAIN_DATA, evaluate, parse_baselines
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", nargs="*", metavar="MODEL_DIR", help="model folders written by train.py")
+    parser.add_argument("--data", help="CSV of words to score on (English, Japanese, Correct_Japanese); "
+                                       "default: the models' test.csv")
+    parser.add_argument("--n", type=int, default=5, help="candidates per word (default 5)")
+    parser.add_argument("--baselines", default="random,retrieval",
+                        help="comma-separated: random, retrieval, or none (default random,retrieval)")
+    parser.add_argument("--train-data", default=str(BUNDLED_TRAIN_DATA),
+                        help="pairs the retrieval baseline looks words up in (default the bundled distractors)")
+    parser.add_argument("--out", default="runs/evaluation", help="folder for the four files (default runs/evaluation)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of model sampling and the random baseline (default 0)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    command = shlex.join(["python", "evaluate.py", *(sys.argv[1:] if argv is None else argv)])
+    evaluation = evaluate(args.folders, args.data, args.n, parse_baselines(args.baselines), args.train_data,
+                          args.out, args.seed, command)
+    print(evaluation.table)
+    print(f"wrote {', '.join(map(str, evaluation.files))}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,283 @@
+"""Did the distractors get better? Models and baselines answer the same words and are scored alike.
+
+    evaluation CSV ─► EvalSet: words, correct answers, rejected forms, the data's own distractors
+    model folders  ─► pipeline.distractors_for, as infer.py does ─┐
+    baselines      ─► random, retrieval (seq2seq.baselines)      ─┴► metrics.score ─► evaluation.md
+                                                                                   summary.json
+                                                                                   per_word.csv, per_candidate.csv
+
+The words are a model's test split (never trained on) unless a CSV is given; models with different
+test splits are refused without one, since their numbers would describe different words.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from seq2seq.baselines import random_baseline, retrieval_baseline
+from seq2seq.compare import describe_arch, greedy_outputs, is_translation_mode, read_test_split, targets_by_word
+from seq2seq.config import with_overrides
+from seq2seq.data import DataError, correct_answers_by_word, load_pairs, normalize_text, word_key
+from seq2seq.errors import UserError
+from seq2seq.lexicon import load_pos_table, normalize_gloss
+from seq2seq.metrics import Item, Scores, exact_match_rate, score
+from seq2seq.model_folder import TEST_SPLIT, TrainedModel, load_model, write_atomic
+from seq2seq.pipeline import BUNDLED_DATA, distractors_for, load_known_words, load_lexicon, targets_are_correct
+
+BUNDLED_LEXICON_TABLE = BUNDLED_DATA / "lexicon.csv.gz"  # headwords with their POS: the random baseline's pool
+BUNDLED_TRAIN_DATA = BUNDLED_DATA / "distractors.csv.gz"  # the retrieval baseline's training pairs
+BASELINES = ("random", "retrieval")
+TABLE, SUMMARY, PER_WORD, PER_CANDIDATE = "evaluation.md", "summary.json", "per_word.csv", "per_candidate.csv"
+
+COLUMNS = {  # summary key → table heading, in table order
+    "distinct": "distinct", "wrong": "wrong", "valid": "real word", "closeness": "closeness (chrF)",
+    "edit_distance_norm": "edit distance (norm.)", "same_script": "same script", "same_pos": "same POS",
+    "mined": "mined match", "shared": "shared across words", "exact_match": "exact match (greedy)",
+}
+
+
+@dataclass
+class EvalSet:
+    """The words to score on, and what is known about each (lists aligned with `words`)."""
+
+    path: Path
+    words: list[str]  # one spelling per word, in the CSV's order
+    correct: list[frozenset[str]]  # the CSV's correct answers
+    rejected: list[frozenset[str]]  # every known correct form: the CSV's and the rejection index's
+    mined: list[frozenset[str]] | None  # the CSV's distractors per word; None when its targets are correct
+    translation: bool  # the CSV's targets are correct answers (no Correct_Japanese column)
+    answer_pos: list[frozenset[str] | None]  # the word's parts of speech in the lexicon (None: not in it)
+
+    def items(self, candidates: list[list[str]]) -> list[Item]:
+        mined = self.mined or [None] * len(self.words)
+        return [Item(*fields) for fields in
+                zip(self.words, self.correct, candidates, self.rejected, mined, self.answer_pos)]
+
+
+@dataclass
+class Resources:
+    """The bundled tables evaluation reads (each None where it is missing); tests pass their own."""
+
+    lexicon: dict[str, frozenset[str]] | None  # rejection index: English gloss → every correct form
+    known_words: frozenset[str] | None  # every JMdict form: what counts as a real word
+    pos_table: dict[str, frozenset[str]] | None  # headword → its coarse parts of speech
+    word_pos: dict[str, frozenset[str]] | None = None  # English key → the POS of its correct headwords
+
+
+@dataclass
+class SystemResult:
+    name: str
+    kind: str  # "transformer", "gru, additive attention", or "baseline"
+    candidates: list[list[str]]  # aligned with the EvalSet's words
+    exact_match: float | None = None  # greedy exact match, for a model trained on correct translations
+    scores: Scores | None = field(default=None, repr=False)
+
+
+@dataclass
+class Evaluation:
+    table: str  # the Markdown table, as printed
+    files: list[Path]
+    results: list[SystemResult]
+
+
+def load_resources() -> Resources:
+    """The bundled rejection index, form list and POS tables, as infer.py and the baselines use them."""
+    have_lexicon = BUNDLED_LEXICON_TABLE.is_file()
+    return Resources(load_lexicon("auto"), load_known_words("auto"),
+                     load_pos_table(BUNDLED_LEXICON_TABLE) if have_lexicon else None,
+                     load_pos_table(BUNDLED_LEXICON_TABLE, key="English") if have_lexicon else None)
+
+
+# --- what to evaluate on --------------------------------------------------------------------------------------
+
+
+def parse_baselines(text: str) -> list[str]:
+    """'random,retrieval' → ['random', 'retrieval']; 'none' or '' → []; an unknown name is refused."""
+    names = [name.strip() for name in text.split(",") if name.strip() and name.strip() != "none"]
+    for name in names:
+        if name not in BASELINES:
+            raise UserError(f"--baselines: '{name}' is not known; use {', '.join(BASELINES)} or none")
+    return names
+
+
+def choose_data(folders: list[Path], data: str | Path | None) -> Path:
+    """The CSV to evaluate on: `data`, or else the test split the model folders share."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise UserError(f"{folder}: no such folder; pass model folders written by train.py")
+    if data is not None:
+        return Path(data)
+    if not folders:
+        raise UserError("give at least one MODEL_DIR, or --data CSV to score the baselines alone")
+    first = read_test_split(folders[0])
+    for folder in folders[1:]:
+        if not read_test_split(folder)[["source", "target"]].equals(first[["source", "target"]]):
+            raise UserError(f"{folder}: its test split differs from {folders[0]}'s, so the scores would describe "
+                            "different words; pass --data CSV to score every model on the same words")
+    return folders[0] / TEST_SPLIT
+
+
+def read_eval_set(path: Path, resources: Resources) -> EvalSet:
+    """The words of the CSV, their correct answers (and every rejected form), and its own distractors.
+
+    A CSV with correct answers (Correct_Japanese) holds distractors as targets, as for training; one
+    without holds correct translations (training's 'auto' rule).
+    """
+    pairs = load_pairs(path)
+    translation = not pairs["correct"].map(len).any()
+    answers = correct_answers_by_word(pairs, translation)
+    targets = targets_by_word(pairs)  # first spelling → its targets, in the CSV's order
+    words = list(targets)
+    correct = [frozenset(answers.get(word_key(word), ())) for word in words]
+    glosses = [normalize_gloss(word) for word in words]
+    rejected = [frozenset(normalize_text(form) for form in (resources.lexicon or {}).get(gloss, ())) | known
+                for gloss, known in zip(glosses, correct)]
+    answer_pos = [(resources.word_pos or {}).get(gloss) for gloss in glosses]
+    mined = None if translation else [frozenset(found) for found in targets.values()]
+    return EvalSet(path, words, correct, rejected, mined, translation, answer_pos)
+
+
+def read_train_pairs(train_data: str | Path) -> pd.DataFrame:
+    """The retrieval baseline's training pairs; errors name --train-data."""
+    path = Path(train_data)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found; pass an existing CSV of English/Japanese pairs with --train-data")
+    try:
+        return load_pairs(path)
+    except DataError as err:
+        raise UserError(f"--train-data: {err}") from None
+
+
+# --- the systems ----------------------------------------------------------------------------------------------
+
+
+def model_translates(folder: Path, trained: TrainedModel, eval_set: EvalSet) -> bool:
+    """Was the model trained on correct translations? Its own test split says how its data was; without
+    one, decide from its settings and the evaluation CSV."""
+    if (folder / TEST_SPLIT).is_file():
+        return is_translation_mode(trained, read_test_split(folder))
+    return targets_are_correct(trained.config, not eval_set.translation)
+
+
+def run_model(folder: Path, name: str, trained: TrainedModel, eval_set: EvalSet, n: int, seed: int,
+              resources: Resources) -> SystemResult:
+    """N distractors per word exactly as infer.py makes them, the CSV's correct answers excluded too;
+    and, for a translation-mode model, its greedy exact match."""
+    decode = with_overrides(trained.config, "decode", n=n, seed=seed).decode
+    candidates = distractors_for(trained, eval_set.words, decode, [set(c) for c in eval_set.correct],
+                                 resources.lexicon, resources.known_words)
+    exact = None
+    if model_translates(folder, trained, eval_set):
+        exact = exact_match_rate(greedy_outputs(trained, eval_set.words), eval_set.correct)
+    return SystemResult(name, describe_arch(trained), candidates, exact)
+
+
+def run_baseline(name: str, eval_set: EvalSet, n: int, seed: int, train_pairs: pd.DataFrame | None,
+                 resources: Resources) -> SystemResult:
+    if name == "random":
+        candidates = random_baseline(eval_set.words, eval_set.correct, eval_set.rejected, resources.pos_table, n, seed,
+                                     eval_set.answer_pos)
+    else:
+        candidates = retrieval_baseline(eval_set.words, eval_set.rejected, train_pairs, n)
+    return SystemResult(f"{name} baseline", "baseline", candidates)
+
+
+def system_names(folders: list[Path]) -> list[str]:
+    """Folder names, or the full paths where two folders share a name (runs/a/x and runs/b/x)."""
+    names = [folder.name for folder in folders]
+    return [str(folder) if names.count(folder.name) > 1 else folder.name for folder in folders]
+
+
+# --- writing it down ------------------------------------------------------------------------------------------
+
+
+def format_value(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def markdown_table(results: list[SystemResult]) -> str:
+    """One row per system: the summary averages (per word, then over words)."""
+    header = ["system", "kind", "words", *COLUMNS.values()]
+    rows = []
+    for result in results:
+        summary = {**result.scores.summary, "exact_match": result.exact_match}
+        rows.append([f"`{result.name}`", result.kind, str(summary["words"]),
+                     *(format_value(summary[key]) for key in COLUMNS)])
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
+
+
+def markdown(table: str, eval_set: EvalSet, results: list[SystemResult], n: int, command: str) -> str:
+    """evaluation.md: the table, what the columns mean, the most repeated outputs, the command."""
+    repeated = [f"- `{r.name}`: {top['output']} ({top['words']} words)"
+                for r in results if (top := r.scores.summary["most_repeated"])]
+    parts = [
+        "# Distractor evaluation\n",
+        table,
+        (f"{len(eval_set.words)} words of `{eval_set.path}`, {n} candidates asked per word. Each number is a mean "
+         "over a word's candidates, then over words (n/a: nothing to measure). distinct: distinct candidates out of "
+         "n. wrong: not a correct form. real word: in the JMdict form list. closeness: character chrF (n = 1–2, "
+         "β = 1) to the most similar correct answer, 0 for a copy. edit distance: normalised Levenshtein to the "
+         "nearest correct answer (lower is closer). same script, same POS: like a correct answer (POS where the "
+         "lexicon knows both). mined match: among the CSV's own distractors. shared across words: share of all "
+         "outputs also given for another word (lower is better). exact match: greedy output is correct "
+         "(translation-mode models).\n"),
+        "Most repeated output:\n\n" + "\n".join(repeated) + "\n" if repeated else "",
+        f"Made with:\n\n```\n{command}\n```\n",
+    ]
+    return "\n".join(part for part in parts if part)
+
+
+def rows_with_system(results: list[SystemResult], which: str) -> str:
+    """The per-word (or per-candidate) rows of every system, in one CSV with a leading system column."""
+    rows = [{"system": r.name, **row} for r in results for row in getattr(r.scores, which)]
+    return pd.DataFrame(rows).to_csv(index=False)
+
+
+def write_files(out: Path, eval_set: EvalSet, results: list[SystemResult], n: int, seed: int, command: str,
+                table: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {"data": str(eval_set.path), "words": len(eval_set.words), "n": n, "seed": seed, "command": command,
+               "systems": [{"name": r.name, "kind": r.kind, **r.scores.summary, "exact_match": r.exact_match}
+                           for r in results]}
+    contents = {TABLE: markdown(table, eval_set, results, n, command),
+                SUMMARY: json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
+                PER_WORD: rows_with_system(results, "words"), PER_CANDIDATE: rows_with_system(results, "items")}
+    for name, text in contents.items():
+        write_atomic(out / name, text.encode("utf-8"))
+    return [out / name for name in contents]
+
+
+# --- the whole evaluation -------------------------------------------------------------------------------------
+
+
+def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int = 5,
+             baselines: list[str] = BASELINES, train_data: str | Path = BUNDLED_TRAIN_DATA,
+             out: str | Path = "runs/evaluation", seed: int = 0, command: str = "",
+             resources: Resources | None = None) -> Evaluation:
+    """Score every model folder and baseline on the same words and write the four files into `out`.
+
+    Every input is checked before the first model generates anything.
+    """
+    if n < 1:
+        raise UserError(f"--n must be at least 1 (got {n})")
+    baselines = parse_baselines(",".join(baselines))
+    folders = [Path(folder) for folder in folders]
+    path = choose_data(folders, data)
+    train_pairs = read_train_pairs(train_data) if "retrieval" in baselines else None
+    resources = resources or load_resources()
+    if "random" in baselines and resources.pos_table is None:
+        raise UserError(f"{BUNDLED_LEXICON_TABLE}: not found; the random baseline draws its words from it "
+                        "(see data/README.md), or leave it out with --baselines retrieval")
+    eval_set = read_eval_set(path, resources)
+    models = [load_model(folder) for folder in folders]
+    results = [run_model(folder, name, trained, eval_set, n, seed, resources)
+               for folder, name, trained in zip(folders, system_names(folders), models)]
+    results += [run_baseline(name, eval_set, n, seed, train_pairs, resources) for name in baselines]
+    for result in results:
+        result.scores = score(eval_set.items(result.candidates), n, resources.known_words, resources.pos_table)
+    table = markdown_table(results)
+    return Evaluation(table, write_files(Path(out), eval_set, results, n, seed, command, table), results)
