@@ -16,6 +16,7 @@ from seq2seq.cli import run_main
 from seq2seq.config import Config, load_toml, with_overrides
 from seq2seq.data import word_key
 from seq2seq.errors import UserError
+from seq2seq.sweep import SWEEP_TABLE, load_sweep, run_sweep
 from seq2seq.pipeline import (TrainSummary, distractors_for, load_known_words, load_lexicon, resume_training,
                               train_from_csv)
 
@@ -29,6 +30,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     parser.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its last.pt) where it stopped")
     parser.add_argument("--config", help="TOML file of settings (see configs/); options given here override it")
+    parser.add_argument("--sweep", metavar="FILE", help="train a grid of settings from a sweep file (see sweep.toml)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     data = parser.add_argument_group("data")
     data.add_argument("--src-col", help="source column (default English)")
@@ -36,6 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     data.add_argument("--ref-col", help="column of correct answers, '|'-separated (default Correct_Japanese, if present)")
     data.add_argument("--targets", choices=["auto", "correct", "distractors"],
                       help="are targets correct translations or near misses? auto: near misses when --ref-col exists")
+    data.add_argument("--src-template", help='encoder input from columns, e.g. "{English} ⟨sep⟩ {Correct_Japanese}"')
+    data.add_argument("--held-out-words", metavar="CSV", help="never train on the words of this CSV (e.g. a test.csv)")
     data.add_argument("--vocab-size", type=int, help="SentencePiece vocabulary size")
     model = parser.add_argument_group("model")
     model.add_argument("--arch", choices=["transformer", "gru", "lstm"], help="model family (default transformer)")
@@ -72,7 +76,7 @@ TRAIN_FIELDS = [option[2:].replace("-", "_") for option, _, _ in TRAIN_OPTIONS] 
 def build_config(args: argparse.Namespace) -> Config:
     config = load_toml(args.config) if args.config else Config()
     config = with_overrides(config, "data", src_col=args.src_col, tgt_col=args.tgt_col, ref_col=args.ref_col,
-                            targets=args.targets)
+                            targets=args.targets, src_template=args.src_template, held_out_words=args.held_out_words)
     config = with_overrides(config, "train", **train_changes(args))
     config = with_overrides(config, "model", arch=args.arch, dropout=args.dropout)
     return with_overrides(config, "tokenizer", vocab_size=args.vocab_size)
@@ -92,11 +96,13 @@ def resume(args: argparse.Namespace) -> TrainSummary:
 
 # Options that decide what a run computes or where it goes, so a resumed run keeps the saved ones.
 FIXED_ON_RESUME = ["--config", "--out", "--overwrite", "--src-col", "--tgt-col", "--ref-col", "--targets",
-                   "--vocab-size", "--arch", "--dropout"]
+                   "--src-template", "--held-out-words", "--vocab-size", "--arch", "--dropout"]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.sweep:
+        return sweep(args)
     if args.resume:
         summary, out = resume(args), args.resume
     else:
@@ -112,6 +118,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"done ({fit.status}): {fit.epochs} epochs, {fit.step} steps in {fit.elapsed_s:.0f} s; best {fit.metric} "
           f"{fit.best_metric:.3f} at epoch {fit.best_epoch}; model in {out}")
     print_samples(summary)
+    return 0
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """--sweep FILE: every setting comes from the file; --data and --no-progress may go with it."""
+    given = [option for option, value in vars(args).items()
+             if value not in (None, False) and option not in ("sweep", "data", "no_progress")]
+    if given:
+        raise UserError(f"--sweep takes its settings from {args.sweep}; only --data and --no-progress go with it "
+                        f"(not --{given[0].replace('_', '-')})")
+    plan = load_sweep(args.sweep)
+    table = run_sweep(plan, args.data or BUNDLED_DATA, progress=not args.no_progress)
+    if table.empty:
+        return 130
+    print((plan.out / SWEEP_TABLE).read_text(encoding="utf-8"))
     return 0
 
 

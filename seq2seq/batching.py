@@ -47,10 +47,15 @@ def encode_source(tokenizer: Tokenizer, text: str) -> list[int]:
     return tokenizer.encode(text) + [tokenizer.eos_id]
 
 
-def encode_pairs(pairs: pd.DataFrame, tokenizer: Tokenizer, max_len: int) -> tuple[list[Example], int]:
-    """Tokenise every (source, target) pair; pairs too long for the model are left out and counted."""
+def encode_pairs(pairs: pd.DataFrame, tokenizer: Tokenizer, max_len: int,
+                 inputs: list[str] | None = None) -> tuple[list[Example], int]:
+    """Tokenise every pair; pairs too long for the model are left out and counted.
+
+    `inputs` are the encoder's texts, one per row (see data.source_text); by default the source column.
+    """
     examples, too_long = [], 0
-    for source, target in pairs[["source", "target"]].itertuples(index=False):
+    sources = list(pairs["source"]) if inputs is None else inputs
+    for source, target in zip(sources, pairs["target"]):
         example = Example(encode_source(tokenizer, source), tokenizer.encode(target))
         if len(example.src) > max_len or len(example.tgt) + 1 > max_len:
             too_long += 1

@@ -68,6 +68,8 @@ class DataConfig:
     tgt_col: str = "Japanese"  # column holding the target the model learns to produce
     ref_col: str = "Correct_Japanese"  # optional column of known correct answers ("|"-separated)
     targets: str = "auto"  # "correct", "distractors", or "auto": distractors when ref_col exists
+    src_template: str = ""  # encoder input built from columns, e.g. "{English} ⟨sep⟩ {Correct_Japanese}"; "": src_col alone
+    held_out_words: str = ""  # CSV whose src_col words are never trained on (e.g. another model's test.csv)
     valid_fraction: float = 0.05  # share of source words held out for validation
     test_fraction: float = 0.05  # share of source words held out for the test split
 
@@ -145,15 +147,19 @@ def config_from_dict(raw: dict, where: str = "config") -> Config:
     return Config(**parts)
 
 
-def load_toml(path: str | Path) -> Config:
+def read_toml(path: str | Path, what: str = "config file") -> dict:
+    """The tables of a TOML file, or a one-line error naming the file."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise ConfigError(f"{path}: {what} not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
-    return config_from_dict(raw, str(path))
+
+
+def load_toml(path: str | Path) -> Config:
+    return config_from_dict(read_toml(path), str(path))
 
 
 def with_overrides(config: Config, section: str, **values) -> Config:

@@ -11,8 +11,10 @@ Row numbers in error messages count like a spreadsheet: the header is row 1, the
 from __future__ import annotations
 
 import os
+import string
 import unicodedata
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -124,6 +126,33 @@ def split_by_word(
 def _share(n_words: int, fraction: float) -> int:
     """Words for a held-out split: the fraction rounded, but at least one when the fraction is not zero."""
     return 0 if fraction == 0 else max(1, round(n_words * fraction))
+
+
+def template_fields(template: str) -> list[str]:
+    """The placeholders of a source template: "{English} ⟨sep⟩ {Correct_Japanese}" → [English, Correct_Japanese]."""
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as err:
+        raise UserError(f"source template {template!r}: {err}; write placeholders as {{English}}") from None
+
+
+def check_template(template: str, src_col: str, ref_col: str) -> None:
+    """A template may name the source column and the correct-answers column, nothing else."""
+    for name in template_fields(template):
+        if name not in (src_col, ref_col):
+            raise UserError(f"source template {template!r}: unknown placeholder {{{name}}}; use {{{src_col}}} "
+                            f"and {{{ref_col}}}")
+
+
+def source_text(template: str, word: str, correct: Iterable[str], src_col: str, ref_col: str) -> str:
+    """What the encoder reads for a word: the word itself, or (with a template) the template filled with
+    the word and its correct answers, sorted and '|'-joined so training and inference write them alike.
+
+    Why a template: "borrow ⟨sep⟩ 借りる" shows the model what its answer must be near.
+    """
+    if not template:
+        return word
+    return template.format(**{src_col: word, ref_col: ANSWER_SEPARATOR.join(sorted(correct))})
 
 
 def correct_answers_by_word(pairs: pd.DataFrame, targets_are_correct: bool) -> dict[str, list[str]]:

@@ -18,11 +18,12 @@ import torch
 from seq2seq.batching import encode_pairs, make_batches
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
-from seq2seq.data import DataError, correct_answers_by_word, load_pairs, normalize_text, split_by_word, word_key
+from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words,
+                          normalize_text, source_text, split_by_word, word_key)
 from seq2seq.decoding import distinct_outputs
 from seq2seq.errors import UserError
-from seq2seq.lexicon import load_forms, load_rejection_index, normalize_gloss
 from seq2seq.distributed import Distributed
+from seq2seq.lexicon import load_forms, load_rejection_index, normalize_gloss
 from seq2seq.model_folder import ANSWERS, CONFIG, LAST_CHECKPOINT, VOCABULARY, WEIGHTS, TrainedModel, save_setup
 from seq2seq.models import build_model, num_parameters
 from seq2seq.run_log import RunLog
@@ -81,14 +82,14 @@ def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None
     dist = Distributed.from_environment(choose_device(config.train.device).type)
     log = log or RunLog(echo=dist.is_main)
     pairs, splits, translation_mode = read_and_split(config, data_path, log)
-    tokenizer = train_tokenizer(pd.concat([splits["train"]["source"], splits["train"]["target"]]),
-                                config.tokenizer.vocab_size, config.tokenizer.model_type,
-                                config.tokenizer.character_coverage)
+    answers = correct_answers_by_word(pairs, translation_mode)
+    train_inputs = model_inputs(splits["train"], answers, config)
+    tokenizer = train_tokenizer(train_inputs + list(splits["train"]["target"]), config.tokenizer.vocab_size,
+                                config.tokenizer.model_type, config.tokenizer.character_coverage)
     config = replace(config, model=resolve_model(config.model, tokenizer.vocab_size, tokenizer.pad_id))
-    examples = encode_splits(splits, tokenizer, config, data_path, log)
+    examples = encode_splits(splits, answers, tokenizer, config, data_path, log)
     run_info = {"data": str(Path(data_path).resolve()), "data_sha256": file_sha256(data_path)}
     trainer = make_trainer(config, tokenizer, folder, progress, log, dist, run_info)
-    answers = correct_answers_by_word(pairs, translation_mode)
     if folder is not None and dist.is_main:
         save_setup(folder, config, tokenizer, answers, splits["test"])
         log.attach(folder)
@@ -118,14 +119,14 @@ def resume_training(folder: str | Path, changes: dict, data_path: str | Path | N
     log = log or RunLog(echo=dist.is_main)
     _, splits, _ = read_and_split(config, data_path, log)
     tokenizer = Tokenizer.load(folder / VOCABULARY)
-    examples = encode_splits(splits, tokenizer, config, data_path, log)
+    answers = json.loads((folder / ANSWERS).read_text(encoding="utf-8"))
+    examples = encode_splits(splits, answers, tokenizer, config, data_path, log)
     trainer = make_trainer(config, tokenizer, folder, progress, log, dist, checkpoint["run"])
     trainer.resume_from(checkpoint)
     if dist.is_main:
         log.attach(folder)
     state = trainer.state
     log(f"resuming {folder} at step {state.step}: epoch {state.epoch}, {state.steps_in_epoch} steps into it")
-    answers = json.loads((folder / ANSWERS).read_text(encoding="utf-8"))
     return run_training(trainer, examples, config, tokenizer, answers, splits)
 
 
@@ -145,13 +146,22 @@ def check_same_data(path: Path, sha256: str) -> None:
                         "(restore the file, or start a new run)")
 
 
-def encode_splits(splits: dict[str, pd.DataFrame], tokenizer: Tokenizer, config: Config, data_path,
-                  log) -> dict[str, list]:
+def model_inputs(pairs: pd.DataFrame, answers: dict[str, list[str]], config: Config) -> list[str]:
+    """The encoder's text for each pair: its source word, or the source template filled with the word
+    and the word's known correct answers (the same answers inference will fill in)."""
+    data = config.data
+    return [source_text(data.src_template, source, answers.get(word_key(source), ()), data.src_col, data.ref_col)
+            for source in pairs["source"]]
+
+
+def encode_splits(splits: dict[str, pd.DataFrame], answers: dict[str, list[str]], tokenizer: Tokenizer,
+                  config: Config, data_path, log) -> dict[str, list]:
     """Token ids of the training and validation pairs; pairs too long for the model are left out."""
-    train_examples, dropped = encode_pairs(splits["train"], tokenizer, config.model.max_len)
-    valid_examples, _ = encode_pairs(splits["valid"], tokenizer, config.model.max_len)
+    max_len = config.model.max_len
+    train_examples, dropped = encode_pairs(splits["train"], tokenizer, max_len, model_inputs(splits["train"], answers, config))
+    valid_examples, _ = encode_pairs(splits["valid"], tokenizer, max_len, model_inputs(splits["valid"], answers, config))
     if dropped:
-        log(f"left out {dropped} training pairs longer than max_len {config.model.max_len} pieces")
+        log(f"left out {dropped} training pairs longer than max_len {max_len} pieces")
     if not train_examples:
         raise DataError(f"{data_path}: no training pairs left after the split; add more words")
     return {"train": train_examples, "valid": valid_examples}
@@ -181,14 +191,32 @@ def run_training(trainer: Trainer, examples: dict[str, list], config: Config, to
 def read_and_split(config: Config, data_path: str | Path, log) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], bool]:
     """The checked pairs, their split by word, and whether the targets are correct translations."""
     data = config.data
+    check_template(data.src_template, data.src_col, data.ref_col)
     pairs = load_pairs(data_path, data.src_col, data.tgt_col, data.ref_col or None)
     translation_mode = targets_are_correct(config, pairs["correct"].map(len).any())
+    if data.src_template and translation_mode:
+        raise UserError(f"--src-template shows the model the correct answer, which in translation mode is its "
+                        f"target: it would learn to copy; use it with distractor targets ({data.ref_col})")
+    if data.held_out_words:
+        pairs = without_held_out_words(pairs, data.held_out_words, data.src_col, log)
     report_correct_targets(pairs, translation_mode, log)
     splits = split_by_word(pairs, data.valid_fraction, data.test_fraction, config.train.seed)
     log(f"{data_path}: {len(pairs)} pairs, {pairs['source'].map(word_key).nunique()} words; "
         f"train/valid/test pairs {len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])}; "
         f"targets are {'correct translations' if translation_mode else 'distractors'}")
     return pairs, splits, translation_mode
+
+
+def without_held_out_words(pairs: pd.DataFrame, path: str, column: str, log) -> pd.DataFrame:
+    """The pairs whose word is not in the CSV at `path` (e.g. another model's test.csv), so two models
+    trained on different corpora can be scored on words neither has seen."""
+    held_out = {word_key(word) for word in load_words(path, column)}
+    keep = ~pairs["source"].map(word_key).isin(held_out)
+    log(f"held out {int((~keep).sum())} pairs of {len(held_out)} words listed in {path}")
+    kept = pairs[keep].reset_index(drop=True)
+    if kept.empty:
+        raise DataError(f"{path}: every word of the data is held out; nothing is left to train on")
+    return kept
 
 
 def make_trainer(config: Config, tokenizer: Tokenizer, folder: Path | None, progress: bool, log: RunLog,
@@ -237,5 +265,24 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
     `known_words` when that is given."""
     words = [normalize_text(word) for word in words]
     excluded = [known_answers(trained, word, lexicon) | (exclude[i] if exclude else set()) for i, word in enumerate(words)]
-    return distinct_outputs(trained.model, trained.tokenizer, words, excluded, decode.n, decode,
+    inputs = encoder_inputs(trained, words, exclude, lexicon)
+    return distinct_outputs(trained.model, trained.tokenizer, inputs, excluded, decode.n, decode,
                             trained.config.model.max_len, known_words)
+
+
+def encoder_inputs(trained: TrainedModel, words: list[str], exclude: list[set[str]] | None,
+                   lexicon: dict[str, frozenset[str]] | None) -> list[str]:
+    """What the encoder reads for each word. A model trained with a source template reads the word's
+    correct answers too: those stored with the model, else the ones given (--exclude), else the lexicon's."""
+    data = trained.config.data
+    if not data.src_template:
+        return words
+    inputs = []
+    for i, word in enumerate(words):
+        correct = (trained.answers.get(word_key(word)) or (exclude[i] if exclude else None)
+                   or (lexicon or {}).get(normalize_gloss(word)))
+        if not correct:
+            raise UserError(f"'{word}': this model reads the correct answer beside the word (source template "
+                            f"{data.src_template!r}); give it with --exclude")
+        inputs.append(source_text(data.src_template, word, correct, data.src_col, data.ref_col))
+    return inputs

@@ -1,8 +1,9 @@
 import pandas as pd
 import pytest
 
-from seq2seq.data import (DataError, correct_answers_by_word, load_pairs, load_words, normalize_text, split_by_word,
-                          write_distractor_csv)
+from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words, normalize_text,
+                          source_text, split_by_word, write_distractor_csv)
+from seq2seq.errors import UserError
 from tests.conftest import PAIRS, write_csv
 
 
@@ -101,3 +102,18 @@ def test_words_and_distractor_csv_round_trip(tmp_path):
     assert list(frame.columns) == ["English", "distractor_1", "distractor_2"]
     assert frame.values.tolist() == [["adopt", "適応する", "採る"], ["river", "池", ""]]
     assert not (tmp_path / "out.csv.tmp").exists()
+
+
+def test_source_text_fills_the_template_with_sorted_answers():
+    template = "{English} ⟨sep⟩ {Correct_Japanese}"
+    assert source_text(template, "borrow", ("借用", "借りる"), "English", "Correct_Japanese") == "borrow ⟨sep⟩ 借りる|借用"
+    assert source_text("", "borrow", ("借りる",), "English", "Correct_Japanese") == "borrow"
+
+
+@pytest.mark.parametrize("template, message", [
+    ("{English} {Reading}", r"unknown placeholder \{Reading\}; use \{English\} and \{Correct_Japanese\}"),
+    ("{English", "expected '}'"),
+])
+def test_bad_templates_are_refused(template, message):
+    with pytest.raises(UserError, match=message):
+        check_template(template, "English", "Correct_Japanese")

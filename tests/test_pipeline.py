@@ -1,5 +1,6 @@
 """Train → folder → reload: the folder holds everything, and a reload behaves identically."""
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -9,7 +10,7 @@ from seq2seq.config import DecodeConfig
 from seq2seq.data import load_pairs
 from seq2seq.errors import UserError
 from seq2seq.model_folder import load_model
-from seq2seq.pipeline import distractors_for, train_from_csv
+from seq2seq.pipeline import distractors_for, encoder_inputs, train_from_csv
 from seq2seq.run_log import RunLog
 from tests.conftest import tiny_config
 
@@ -113,3 +114,42 @@ def test_tensorboard_event_files_hold_the_validation_curve(trained):
     curve = [round(event.value, 4) for event in events.Scalars("epoch/valid_loss")]
     assert curve == pd.read_csv(folder / "metrics.csv")["valid_loss"].tolist()
     assert [event.step for event in events.Scalars("step/train_loss")] == list(range(1, summary.fit.step + 1))
+
+
+TEMPLATE = "{English} ⟨sep⟩ {Correct_Japanese}"
+
+
+def test_a_source_template_model_reads_the_answer_in_training_and_inference(tmp_path, pairs_csv):
+    config = tiny_config(epochs=1)
+    config = replace(config, data=replace(config.data, src_template=TEMPLATE))
+    summary = train_from_csv(config, pairs_csv, tmp_path / "run", progress=False, log=RunLog(echo=False))
+    trained = load_model(tmp_path / "run")
+    assert trained.config.data.src_template == TEMPLATE
+    assert "⟨sep⟩" in "".join(trained.tokenizer.pieces("borrow ⟨sep⟩ 借りる"))  # the tokenizer saw the template
+    inputs = encoder_inputs(trained, ["borrow", "tiger", "tiger"], [set(), {"虎"}, set()],
+                            {"tiger": frozenset({"とら", "虎"})})
+    assert inputs == ["borrow ⟨sep⟩ 借りる", "tiger ⟨sep⟩ 虎", "tiger ⟨sep⟩ とら|虎"]  # stored, given, lexicon
+    with pytest.raises(UserError, match="'tiger': this model reads the correct answer"):
+        distractors_for(trained, ["tiger"], DecodeConfig(n=2))
+    assert len(distractors_for(summary.trained, ["borrow"], DecodeConfig(n=2, max_attempts=50))[0]) == 2
+
+
+def test_a_template_in_translation_mode_is_refused(tmp_path, translation_csv):
+    config = tiny_config(epochs=1)
+    config = replace(config, data=replace(config.data, src_template=TEMPLATE))
+    with pytest.raises(UserError, match="it would learn to copy"):
+        train_from_csv(config, translation_csv, tmp_path / "run", progress=False, log=RunLog(echo=False))
+    assert not (tmp_path / "run").exists()
+
+
+def test_held_out_words_are_in_no_split(tmp_path, pairs_csv):
+    from tests.conftest import write_csv
+
+    held_out = write_csv(tmp_path / "exam.csv", ["English"], [("Borrow",), ("river",)])
+    config = tiny_config(epochs=1)
+    config = replace(config, data=replace(config.data, held_out_words=str(held_out)))
+    log = RunLog(echo=False)
+    summary = train_from_csv(config, pairs_csv, tmp_path / "run", progress=False, log=log)
+    words = set(pd.concat(summary.splits.values())["source"])
+    assert not words & {"borrow", "river"} and "lend" in words
+    assert "held out 4 pairs of 2 words" in (tmp_path / "run" / "train.log").read_text(encoding="utf-8")
