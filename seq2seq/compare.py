@@ -23,6 +23,7 @@ from seq2seq.errors import UserError
 from seq2seq.model_folder import METRICS, TEST_SPLIT, TrainedModel, load_model, write_atomic
 from seq2seq.models import num_parameters
 from seq2seq.pipeline import targets_are_correct
+from seq2seq.run_log import best_row
 
 TABLE, FIGURE = "comparison.md", "valid_loss.png"
 MATPLOTLIB_MISSING = "matplotlib is not installed: pip install -e .[plot] for the plots"
@@ -79,12 +80,6 @@ def read_metrics(folder: Path) -> pd.DataFrame:
     if missing or metrics.empty:
         raise UserError(f"{path}: no epochs recorded or columns missing ({', '.join(missing) or 'no rows'})")
     return metrics
-
-
-def best_row(metrics: pd.DataFrame) -> pd.Series:
-    """The epoch model.pt was saved at: the trainer keeps the last of equally low validation losses."""
-    lowest = metrics[metrics["valid_loss"] == metrics["valid_loss"].min()]
-    return lowest.iloc[-1] if len(lowest) else metrics.iloc[-1]  # no validation at all: every epoch was saved
 
 
 def read_test_split(folder: Path) -> pd.DataFrame:
@@ -145,7 +140,7 @@ def read_model(folder: Path, test: pd.DataFrame) -> ModelReport:
     """Everything the table and the figure show about one model folder; `test` is its test split."""
     trained = load_model(folder)
     metrics = read_metrics(folder)
-    best = best_row(metrics)
+    best = best_row(metrics, trained.config.train.metric)  # the epoch model.pt holds
     return ModelReport(
         folder=folder, arch=describe_arch(trained), parameters=num_parameters(trained.model),
         tokens_per_s=float(metrics["tokens_per_s"].mean()), epochs=int(metrics["epoch"].max()),

@@ -14,12 +14,26 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pandas as pd
 from tqdm import tqdm
 
 from seq2seq.model_folder import METRICS, TENSORBOARD, TRAIN_LOG
 
 METRIC_COLUMNS = ["epoch", "step", "train_loss", "valid_loss", "valid_ppl", "valid_acc", "lr", "tokens_per_s",
                   "elapsed_s"]
+
+
+# Each validation metric, and whether lower or higher is better.
+METRIC_GOALS = {"valid_loss": "min", "valid_acc": "max"}
+
+
+def best_row(metrics: pd.DataFrame, metric: str) -> pd.Series:
+    """The metrics.csv row of the epoch model.pt holds: the first best value of `metric` (the trainer
+    counts only a strict improvement); without validations (all nan) every epoch was kept, so the last."""
+    values = metrics[metric]
+    if values.isna().all():
+        return metrics.iloc[-1]
+    return metrics.loc[values.idxmin() if METRIC_GOALS[metric] == "min" else values.idxmax()]
 
 
 class RunLog:

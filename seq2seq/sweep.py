@@ -28,8 +28,7 @@ import pandas as pd
 from seq2seq.config import Config, ConfigError, config_from_dict, load_json, read_toml
 from seq2seq.model_folder import CONFIG, LAST_CHECKPOINT, METRICS, write_atomic
 from seq2seq.pipeline import resume_training, train_from_csv
-from seq2seq.run_log import RunLog
-from seq2seq.trainer import METRIC_GOALS
+from seq2seq.run_log import METRIC_GOALS, RunLog, best_row
 
 SWEEP_TABLE, SWEEP_CSV = "sweep.md", "sweep.csv"
 # Settings the trainer fills in, which a finished run's config.json holds resolved.
@@ -130,11 +129,10 @@ def refuse_other_settings(folder: Path, point: Point) -> None:
                           "choose another [sweep] out")
 
 
-def best_row(folder: Path, metric: str) -> dict:
-    """The metrics.csv row of the run's best validation."""
+def result_of(folder: Path, metric: str) -> dict:
+    """What the table shows of one run: its best validation, and how long it ran."""
     metrics = pd.read_csv(folder / METRICS)
-    index = metrics[metric].idxmin() if METRIC_GOALS[metric] == "min" else metrics[metric].idxmax()
-    row = metrics.loc[index]
+    row = best_row(metrics, metric)
     return {"best_epoch": int(row["epoch"]), "valid_loss": row["valid_loss"], "valid_acc": row["valid_acc"],
             "epochs": int(metrics["epoch"].max()), "seconds": row["elapsed_s"],
             "tokens_per_s": round(metrics["tokens_per_s"].mean())}
@@ -142,7 +140,7 @@ def best_row(folder: Path, metric: str) -> dict:
 
 def write_sweep_table(sweep: Sweep) -> pd.DataFrame:
     rows = [{**{key.split(".", 1)[1]: value for key, value in point.values.items()},
-             **best_row(sweep.out / point.name, sweep.metric), "folder": point.name} for point in sweep.points]
+             **result_of(sweep.out / point.name, sweep.metric), "folder": point.name} for point in sweep.points]
     table = pd.DataFrame(rows).sort_values(sweep.metric, ascending=METRIC_GOALS[sweep.metric] == "min",
                                            kind="stable").reset_index(drop=True)
     write_atomic(sweep.out / SWEEP_CSV, table.to_csv(index=False).encode("utf-8"))

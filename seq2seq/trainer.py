@@ -36,11 +36,8 @@ from seq2seq.distributed import Distributed
 from seq2seq.errors import UserError
 from seq2seq.model_folder import LAST_CHECKPOINT, METRICS, save_weights, write_atomic
 from seq2seq.models.base import Seq2SeqModel
-from seq2seq.run_log import RunLog
+from seq2seq.run_log import METRIC_GOALS, RunLog
 from seq2seq.schedule import LearningRate
-
-# Each validation metric, and whether larger is better.
-METRIC_GOALS = {"valid_loss": "min", "valid_acc": "max"}
 
 
 def choose_device(setting: str) -> torch.device:

@@ -2,6 +2,7 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -9,6 +10,7 @@ from seq2seq.batching import Example, collate, make_batches
 from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.errors import UserError
 from seq2seq.models import build_model
+from seq2seq.run_log import best_row
 from seq2seq.schedule import shape_factor
 from seq2seq.trainer import Trainer, choose_precision, improves, make_optimizer, sequence_loss
 from tests.helpers import PAD, overfit
@@ -193,3 +195,12 @@ def test_token_batches_hold_at_most_max_tokens_and_every_pair_once():
     seen = sorted(tuple(row[row != PAD].tolist()) for b in batches for row in b.src)
     assert seen == sorted(tuple(ex.src) for ex in examples)
     assert len({b.src.shape[0] for b in batches}) > 1  # short pairs share a batch with more of their kind
+
+
+def test_best_row_is_the_epoch_model_pt_holds():
+    """The trainer keeps weights only on a strict improvement, so of equal values the first is best."""
+    metrics = pd.DataFrame({"epoch": [1, 2, 3, 4], "valid_loss": [3.0, 2.0, 2.0, 2.5], "valid_acc": [0.1, 0.3, 0.4, 0.4]})
+    assert best_row(metrics, "valid_loss")["epoch"] == 2
+    assert best_row(metrics, "valid_acc")["epoch"] == 3
+    no_validation = metrics.assign(valid_loss=math.nan)
+    assert best_row(no_validation, "valid_loss")["epoch"] == 4  # every epoch was kept: the last one
