@@ -37,9 +37,12 @@ class Distributed:
         world_size = int(os.environ.get("WORLD_SIZE", "1"))
         if world_size == 1:
             return Distributed()
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if device_type == "cuda":
+            torch.cuda.set_device(local_rank)  # NCCL talks through the current GPU: make it this process's own
         if not dist.is_initialized():
             dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-        return Distributed(dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+        return Distributed(dist.get_rank(), world_size, local_rank)
 
     def device(self, device: torch.device) -> torch.device:
         """Each process on a machine takes its own GPU."""
