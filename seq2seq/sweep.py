@@ -119,11 +119,9 @@ def refuse_other_settings(folder: Path, point: Point) -> None:
     """A run found in the folder must be of this point's settings, or resuming it would mislabel it."""
     saved = asdict(load_json(folder / CONFIG))
     wanted = asdict(point.config)
-    for name in RESOLVED_MODEL_FIELDS:
+    for name in RESOLVED_MODEL_FIELDS:  # filled in by training; a width the sweep sets must match as given
         if name != "d_model" or not wanted["model"]["d_model"]:
             wanted["model"][name] = saved["model"][name]
-        else:
-            saved["model"][name] = wanted["model"][name]
     if saved != wanted:
         raise ConfigError(f"{folder} holds a run with other settings than this sweep point; move it away or "
                           "choose another [sweep] out")

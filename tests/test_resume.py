@@ -1,6 +1,7 @@
 """Exact resume: a run stopped (Ctrl-C) and resumed ends with the same weights as one never stopped."""
 import os
 import signal
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -8,6 +9,7 @@ import torch
 
 import seq2seq.model_folder
 from seq2seq.checkpoint import load_checkpoint, save_checkpoint
+from seq2seq.config import with_overrides
 from seq2seq.errors import UserError
 from seq2seq.pipeline import resume_training, train_from_csv
 from seq2seq.run_log import RunLog
@@ -25,7 +27,6 @@ SETTINGS = {
 
 def config_for(settings: dict):
     config = tiny_config(**settings["train"])
-    from dataclasses import replace
     return replace(config, model=replace(config.model, **settings["model"]))
 
 
@@ -78,7 +79,6 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(settings, pairs_csv, t
 
 def test_more_epochs_after_a_finished_run_equal_one_longer_run(pairs_csv, tmp_path):
     config = config_for(SETTINGS["sentence batches, dropout"])
-    from seq2seq.config import with_overrides
     train_from_csv(with_overrides(config, "train", epochs=2), pairs_csv, tmp_path / "short", log=RunLog(echo=False), **QUIET)
     resumed = resume_training(tmp_path / "short", {"epochs": 3}, log=RunLog(echo=False), **QUIET)
     train_from_csv(config, pairs_csv, tmp_path / "long", log=RunLog(echo=False), **QUIET)
