@@ -10,12 +10,13 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 import torch
 
-from seq2seq.batching import encode_pairs, make_batches
+from seq2seq.batching import encode_pairs, encode_source, make_batches
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
 from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words,
@@ -284,5 +285,21 @@ def encoder_inputs(trained: TrainedModel, words: list[str], exclude: list[set[st
         if not correct:
             raise UserError(f"'{word}': this model reads the correct answer beside the word (source template "
                             f"{data.src_template!r}); give it with --exclude")
-        inputs.append(source_text(data.src_template, word, correct, data.src_col, data.ref_col))
+        inputs.append(fitted_source(trained, word, correct))
     return inputs
+
+
+def fitted_source(trained: TrainedModel, word: str, correct: Iterable[str]) -> str:
+    """The template filled with the word and as many of its sorted correct answers as fit the encoder.
+
+    Why: a word with a dozen answers ('beginning') can spell out longer than max_len pieces. Training
+    leaves such pairs out (0.3% of the bundled corpus); at inference the word is still answered, seeing
+    the first answers that fit, rather than refused.
+    """
+    data, max_len = trained.config.data, trained.config.model.max_len
+    answers = sorted(correct)
+    text = source_text(data.src_template, word, answers, data.src_col, data.ref_col)
+    while len(answers) > 1 and len(encode_source(trained.tokenizer, text)) > max_len:
+        answers = answers[:-1]
+        text = source_text(data.src_template, word, answers, data.src_col, data.ref_col)
+    return text

@@ -129,6 +129,13 @@ def test_a_source_template_model_reads_the_answer_in_training_and_inference(tmp_
     inputs = encoder_inputs(trained, ["borrow", "tiger", "tiger"], [set(), {"虎"}, set()],
                             {"tiger": frozenset({"とら", "虎"})})
     assert inputs == ["borrow ⟨sep⟩ 借りる", "tiger ⟨sep⟩ 虎", "tiger ⟨sep⟩ とら|虎"]  # stored, given, lexicon
+    many = {f"答{i:02d}" for i in range(40)}  # far more answers than max_len pieces can hold
+    fitted = encoder_inputs(trained, ["tiger"], [many], None)[0]
+    shown = fitted.split(" ⟨sep⟩ ")[1].split("|")
+    assert shown == sorted(many)[:len(shown)] and 1 <= len(shown) < 40  # the first answers that fit
+    assert len(trained.tokenizer.encode(fitted)) + 1 <= trained.config.model.max_len
+    cut_one_more = "tiger ⟨sep⟩ " + "|".join(sorted(many)[:len(shown) + 1])
+    assert len(trained.tokenizer.encode(cut_one_more)) + 1 > trained.config.model.max_len  # as many as fit
     with pytest.raises(UserError, match="'tiger': this model reads the correct answer"):
         distractors_for(trained, ["tiger"], DecodeConfig(n=2))
     assert len(distractors_for(summary.trained, ["borrow"], DecodeConfig(n=2, max_attempts=50))[0]) == 2
