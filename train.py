@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     data.add_argument("--ref-col", help="column of correct answers, '|'-separated (default Correct_Japanese, if present)")
     data.add_argument("--targets", choices=["auto", "correct", "distractors"],
                       help="are targets correct translations or near misses? auto: near misses when --ref-col exists")
-    data.add_argument("--src-template", help='encoder input from columns, e.g. "{English} ⟨sep⟩ {Correct_Japanese}"')
+    data.add_argument("--src-template", help='encoder input from columns, e.g. "{English} ⟨sep⟩ {Correct_Japanese}"; '
+                      '"" the word alone; default auto: that template when targets are distractors')
     data.add_argument("--held-out-words", metavar="CSV", help="never train on the words of this CSV (e.g. a test.csv)")
     data.add_argument("--vocab-size", type=int, help="SentencePiece vocabulary size")
     model = parser.add_argument_group("model")

@@ -29,7 +29,7 @@ class ConfigError(UserError):
 
 @dataclass
 class ModelConfig:
-    arch: str = "transformer"  # model family: "transformer", "gru" or "lstm"
+    arch: str = "gru"  # model family: "transformer", "gru" or "lstm" (gru: closest distractors, docs/RESULTS.md)
     vocab_size: int = 0  # filled in from the trained tokenizer
     d_model: int = 0  # width of embeddings and layer outputs; 0 = the family's default (FAMILY_WIDTH)
     n_heads: int = 4  # attention heads; d_model must divide evenly by it
@@ -68,7 +68,8 @@ class DataConfig:
     tgt_col: str = "Japanese"  # column holding the target the model learns to produce
     ref_col: str = "Correct_Japanese"  # optional column of known correct answers ("|"-separated)
     targets: str = "auto"  # "correct", "distractors", or "auto": distractors when ref_col exists
-    src_template: str = ""  # encoder input built from columns, e.g. "{English} ⟨sep⟩ {Correct_Japanese}"; "": src_col alone
+    src_template: str = "auto"  # encoder input from columns: "{English} ⟨sep⟩ {Correct_Japanese}"; "": src_col alone;
+    # "auto": that template when the targets are distractors (measured best, docs/RESULTS.md), else src_col alone
     held_out_words: str = ""  # CSV whose src_col words are never trained on (e.g. another model's test.csv)
     valid_fraction: float = 0.05  # share of source words held out for validation
     test_fraction: float = 0.05  # share of source words held out for the test split
@@ -76,7 +77,7 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 8  # most passes over the training split (early stopping may end the run sooner)
+    epochs: int = 4  # most passes over the training split (early stopping may end the run sooner)
     batch_size: int = 128  # pairs per batch (sentence batching; ignored when max_tokens > 0)
     max_tokens: int = 0  # > 0: token batching, each batch holds up to this many (padded) tokens
     accum: int = 1  # batches whose gradients are summed before one optimizer step (a batch accum× larger)
@@ -173,5 +174,9 @@ def config_to_json(config: Config) -> str:
 
 
 def load_json(path: str | Path) -> Config:
+    """A model folder's config.json. Training writes its source template resolved (never "auto"); a folder
+    saved before templates existed has none, and its model read the word alone."""
     path = Path(path)
-    return config_from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
+    values = json.loads(path.read_text(encoding="utf-8"))
+    values.setdefault("data", {}).setdefault("src_template", "")
+    return config_from_dict(values, str(path))

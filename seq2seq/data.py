@@ -136,6 +136,23 @@ def template_fields(template: str) -> list[str]:
         raise UserError(f"source template {template!r}: {err}; write placeholders as {{English}}") from None
 
 
+AUTO_TEMPLATE = "auto"
+
+
+def answer_template(src_col: str, ref_col: str) -> str:
+    """The template that shows the word beside its correct answers: "{English} ⟨sep⟩ {Correct_Japanese}"."""
+    return f"{{{src_col}}} ⟨sep⟩ {{{ref_col}}}"
+
+
+def resolved_template(template: str, src_col: str, ref_col: str, targets_are_correct: bool) -> str:
+    """The template a run uses. "auto" shows the correct answers when the targets are distractors: on the
+    bundled corpus that made the distractors closer (docs/RESULTS.md). In translation mode the answer is
+    the target, so "auto" is the word alone."""
+    if template != AUTO_TEMPLATE:
+        return template
+    return "" if targets_are_correct else answer_template(src_col, ref_col)
+
+
 def check_template(template: str, src_col: str, ref_col: str) -> None:
     """A template may name the source column and the correct-answers column, nothing else."""
     for name in template_fields(template):

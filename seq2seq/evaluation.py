@@ -23,7 +23,7 @@ from seq2seq.config import with_overrides
 from seq2seq.data import DataError, correct_answers_by_word, load_pairs, normalize_text, word_key
 from seq2seq.errors import UserError
 from seq2seq.lexicon import load_pos_table, normalize_gloss
-from seq2seq.metrics import Item, Scores, exact_match_rate, score
+from seq2seq.metrics import Difference, Item, Scores, exact_match_rate, paired_difference, score
 from seq2seq.model_folder import TEST_SPLIT, TrainedModel, load_model, write_atomic
 from seq2seq.pipeline import BUNDLED_DATA, distractors_for, load_known_words, load_lexicon, targets_are_correct
 
@@ -37,6 +37,7 @@ COLUMNS = {  # summary key → table heading, in table order
     "edit_distance_norm": "edit distance (norm.)", "same_script": "same script", "same_pos": "same POS",
     "mined": "mined match", "shared": "shared across words", "exact_match": "exact match (greedy)",
 }
+DIFFERENCE_COLUMNS = ("closeness", "edit_distance_norm", "same_script", "same_pos", "mined", "shared")
 
 
 @dataclass
@@ -206,11 +207,44 @@ def markdown_table(results: list[SystemResult]) -> str:
         summary = {**result.scores.summary, "exact_match": result.exact_match}
         rows.append([f"`{result.name}`", result.kind, str(summary["words"]),
                      *(format_value(summary[key]) for key in COLUMNS)])
+    return markdown_rows(header, rows)
+
+
+def markdown_rows(header: list[str], rows: list[list[str]]) -> str:
     lines = [header, ["---"] * len(header), *rows]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
 
 
-def markdown(table: str, eval_set: EvalSet, results: list[SystemResult], n: int, command: str) -> str:
+def differences(results: list[SystemResult]) -> dict[str, dict[str, Difference | None]]:
+    """Every later system against the first, word by word, on the quality columns."""
+    reference = results[0].scores.words
+    return {result.name: {metric: paired_difference([row[metric] for row in reference],
+                                                    [row[metric] for row in result.scores.words])
+                          for metric in DIFFERENCE_COLUMNS}
+            for result in results[1:]}
+
+
+def format_difference(difference: Difference | None) -> str:
+    """'**+0.084** (+0.052, +0.115)': bold where the 95% interval leaves out 0."""
+    if difference is None:
+        return "n/a"
+    mean = f"**{difference.mean:+.3f}**" if difference.clear else f"{difference.mean:+.3f}"
+    return f"{mean} ({difference.low:+.3f}, {difference.high:+.3f})"
+
+
+def differences_table(by_system: dict[str, dict[str, Difference | None]], reference: str) -> str:
+    """The paired differences from the reference system, one row per other system."""
+    header = ["system", *(COLUMNS[metric] for metric in DIFFERENCE_COLUMNS)]
+    rows = [[f"`{name}`", *(format_difference(by_metric[metric]) for metric in DIFFERENCE_COLUMNS)]
+            for name, by_metric in by_system.items()]
+    return (f"Difference from `{reference}`, word by word: the mean over words of (system − "
+            f"`{reference}`) and its 95% paired bootstrap interval over the words; bold where the interval "
+            "leaves out 0. It covers the draw of test words and of samples, not training noise.\n\n"
+            + markdown_rows(header, rows))
+
+
+def markdown(table: str, eval_set: EvalSet, results: list[SystemResult], n: int, command: str,
+             by_system: dict[str, dict[str, Difference | None]]) -> str:
     """evaluation.md: the table, what the columns mean, the most repeated outputs, the command."""
     repeated = [f"- `{r.name}`: {top['output']} ({top['words']} words)"
                 for r in results if (top := r.scores.summary["most_repeated"])]
@@ -225,6 +259,7 @@ def markdown(table: str, eval_set: EvalSet, results: list[SystemResult], n: int,
          "lexicon knows both). mined match: among the CSV's own distractors. shared across words: share of all "
          "outputs also given for another word (lower is better). exact match: greedy output is correct "
          "(translation-mode models).\n"),
+        differences_table(by_system, results[0].name) if by_system else "",
         "Most repeated output:\n\n" + "\n".join(repeated) + "\n" if repeated else "",
         f"Made with:\n\n```\n{command}\n```\n",
     ]
@@ -240,10 +275,15 @@ def rows_with_system(results: list[SystemResult], which: str) -> str:
 def write_files(out: Path, eval_set: EvalSet, results: list[SystemResult], n: int, seed: int, command: str,
                 table: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
+    by_system = differences(results)
     summary = {"data": str(eval_set.path), "words": len(eval_set.words), "n": n, "seed": seed, "command": command,
                "systems": [{"name": r.name, "kind": r.kind, **r.scores.summary, "exact_match": r.exact_match}
-                           for r in results]}
-    contents = {TABLE: markdown(table, eval_set, results, n, command),
+                           for r in results],
+               "differences_from": results[0].name,
+               "differences": {name: {metric: difference._asdict() if difference else None
+                                      for metric, difference in by_metric.items()}
+                               for name, by_metric in by_system.items()}}
+    contents = {TABLE: markdown(table, eval_set, results, n, command, by_system),
                 SUMMARY: json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
                 PER_WORD: rows_with_system(results, "words"), PER_CANDIDATE: rows_with_system(results, "items")}
     for name, text in contents.items():

@@ -19,6 +19,8 @@ from collections import Counter
 from statistics import mean
 from typing import Iterable, NamedTuple
 
+import numpy as np
+
 CHRF_MAX_N = 2  # character unigrams and bigrams: Japanese words are short (借りる is three characters)
 CHRF_BETA = 1.0  # precision and recall weigh the same: longer or shorter than the answer is not favoured
 
@@ -227,6 +229,43 @@ def exact_match_rate(predictions: list[str | None], correct_sets: list[set[str] 
     if not predictions:
         return None
     return sum(prediction in correct for prediction, correct in zip(predictions, correct_sets)) / len(predictions)
+
+
+# --- is a difference real? -----------------------------------------------------------------------------------
+
+BOOTSTRAP_SAMPLES = 2000  # resamples of the words; enough for a stable 95% interval
+
+
+class Difference(NamedTuple):
+    mean: float  # mean over words of (system − reference)
+    low: float  # 2.5th percentile of the resampled means
+    high: float  # 97.5th percentile
+    words: int  # words where both systems have a value
+
+    @property
+    def clear(self) -> bool:
+        """The 95% interval leaves out 0: another draw of test words would most likely keep the sign."""
+        return self.low > 0 or self.high < 0
+
+
+def paired_difference(reference: list[float | None], system: list[float | None],
+                      samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> Difference | None:
+    """How much `system` differs from `reference` on the same words, with a 95% paired bootstrap interval.
+
+    Why paired: a word that is hard for one system is usually hard for the other, so the per-word
+    differences vary far less than either system's scores. Resampling words (with replacement) and
+    averaging their differences shows how much the mean would move with other test words.
+    It says nothing about training noise: a second training seed can move the numbers too.
+    None when no word has both values.
+    """
+    pairs = [(a, b) for a, b in zip(reference, system) if a is not None and b is not None]
+    if not pairs:
+        return None
+    differences = np.array([float(b) - float(a) for a, b in pairs])  # (words,)
+    picks = np.random.default_rng(seed).integers(0, len(differences), (samples, len(differences)))
+    resampled_means = differences[picks].mean(axis=1)  # (samples,)
+    low, high = np.percentile(resampled_means, [2.5, 97.5])
+    return Difference(float(differences.mean()), float(low), float(high), len(differences))
 
 
 # --- scoring a system's output ------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ import torch
 from seq2seq.batching import encode_pairs, encode_source, make_batches
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
-from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words,
-                          normalize_text, source_text, split_by_word, word_key)
+from seq2seq.data import (AUTO_TEMPLATE, DataError, check_template, correct_answers_by_word, load_pairs, load_words,
+                          normalize_text, resolved_template, source_text, split_by_word, word_key)
 from seq2seq.decoding import distinct_outputs
 from seq2seq.errors import UserError
 from seq2seq.distributed import Distributed
@@ -82,7 +82,7 @@ def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None
         refuse_to_replace(folder, overwrite)
     dist = Distributed.from_environment(choose_device(config.train.device).type)
     log = log or RunLog(echo=dist.is_main)
-    pairs, splits, translation_mode = read_and_split(config, data_path, log)
+    config, pairs, splits, translation_mode = read_and_split(config, data_path, log)
     answers = correct_answers_by_word(pairs, translation_mode)
     train_inputs = model_inputs(splits["train"], answers, config)
     tokenizer = train_tokenizer(train_inputs + list(splits["train"]["target"]), config.tokenizer.vocab_size,
@@ -118,7 +118,7 @@ def resume_training(folder: str | Path, changes: dict, data_path: str | Path | N
     check_same_data(data_path, checkpoint["run"]["data_sha256"])
     dist = Distributed.from_environment(choose_device(config.train.device).type)
     log = log or RunLog(echo=dist.is_main)
-    _, splits, _ = read_and_split(config, data_path, log)
+    _, _, splits, _ = read_and_split(config, data_path, log)
     tokenizer = Tokenizer.load(folder / VOCABULARY)
     answers = json.loads((folder / ANSWERS).read_text(encoding="utf-8"))
     examples = encode_splits(splits, answers, tokenizer, config, data_path, log)
@@ -189,13 +189,15 @@ def run_training(trainer: Trainer, examples: dict[str, list], config: Config, to
     return TrainSummary(fit, splits, TrainedModel(model.eval(), tokenizer, config, answers), trainer.dist.is_main)
 
 
-def read_and_split(config: Config, data_path: str | Path, log) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], bool]:
-    """The checked pairs, their split by word, and whether the targets are correct translations."""
+def read_and_split(config: Config, data_path: str | Path,
+                   log) -> tuple[Config, pd.DataFrame, dict[str, pd.DataFrame], bool]:
+    """The config with its source template resolved, the checked pairs, their split by word, and whether
+    the targets are correct translations."""
     data = config.data
     check_template(data.src_template, data.src_col, data.ref_col)
     pairs = load_pairs(data_path, data.src_col, data.tgt_col, data.ref_col or None)
     translation_mode = targets_are_correct(config, pairs["correct"].map(len).any())
-    if data.src_template and translation_mode:
+    if data.src_template not in ("", AUTO_TEMPLATE) and translation_mode:
         raise UserError(f"--src-template shows the model the correct answer, which in translation mode is its "
                         f"target: it would learn to copy; use it with distractor targets ({data.ref_col})")
     if data.held_out_words:
@@ -205,7 +207,8 @@ def read_and_split(config: Config, data_path: str | Path, log) -> tuple[pd.DataF
     log(f"{data_path}: {len(pairs)} pairs, {pairs['source'].map(word_key).nunique()} words; "
         f"train/valid/test pairs {len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])}; "
         f"targets are {'correct translations' if translation_mode else 'distractors'}")
-    return pairs, splits, translation_mode
+    template = resolved_template(data.src_template, data.src_col, data.ref_col, translation_mode)
+    return replace(config, data=replace(data, src_template=template)), pairs, splits, translation_mode
 
 
 def without_held_out_words(pairs: pd.DataFrame, path: str, column: str, log) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from seq2seq.config import Config, ConfigError, config_from_dict, load_json, read_toml
+from seq2seq.data import AUTO_TEMPLATE
 from seq2seq.model_folder import CONFIG, LAST_CHECKPOINT, METRICS, write_atomic
 from seq2seq.pipeline import resume_training, train_from_csv
 from seq2seq.run_log import METRIC_GOALS, RunLog, best_row
@@ -122,6 +123,8 @@ def refuse_other_settings(folder: Path, point: Point) -> None:
     for name in RESOLVED_MODEL_FIELDS:  # filled in by training; a width the sweep sets must match as given
         if name != "d_model" or not wanted["model"]["d_model"]:
             wanted["model"][name] = saved["model"][name]
+    if wanted["data"]["src_template"] == AUTO_TEMPLATE:  # resolved by training from the data's targets
+        wanted["data"]["src_template"] = saved["data"]["src_template"]
     if saved != wanted:
         raise ConfigError(f"{folder} holds a run with other settings than this sweep point; move it away or "
                           "choose another [sweep] out")

@@ -55,7 +55,7 @@ def test_overrides_ignore_none():
 def test_family_default_widths_give_similar_sizes(arch):
     resolved = resolve_model(ModelConfig(arch=arch), vocab_size=8000, pad_id=0)
     assert resolved.d_model == FAMILY_WIDTH[arch] and resolved.vocab_size == 8000
-    transformer = num_parameters(build_model(resolve_model(ModelConfig(), 8000, 0)))
+    transformer = num_parameters(build_model(resolve_model(ModelConfig(arch="transformer"), 8000, 0)))
     assert abs(num_parameters(build_model(resolved)) / transformer - 1) < 0.05
     assert resolve_model(ModelConfig(arch=arch, d_model=64), 100, 0).d_model == 64  # an explicit width wins
 

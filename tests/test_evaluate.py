@@ -9,7 +9,7 @@ import evaluate as evaluate_script
 from seq2seq.cli import run_main
 from seq2seq.compare import exact_match, read_test_split
 from seq2seq.data import word_key
-from seq2seq.evaluation import PER_CANDIDATE, PER_WORD, SUMMARY, TABLE, evaluate, load_resources
+from seq2seq.evaluation import PER_CANDIDATE, PER_WORD, SUMMARY, TABLE, differences, evaluate, load_resources
 from seq2seq.model_folder import load_model
 from seq2seq.pipeline import train_from_csv
 from tests.conftest import PAIRS, tiny_config, write_csv
@@ -69,6 +69,23 @@ def test_numbers_are_shares_and_no_system_gives_a_correct_answer(evaluation, run
     random_row = summary["systems"][1]
     assert random_row["same_script"] == 1.0 and random_row["same_pos"] in (None, 1.0)  # drawn from that class
     assert len(set(map(tuple, evaluation.results[2].candidates))) >= 1
+
+
+def test_every_later_system_is_compared_word_by_word_with_the_first(evaluation, runs):
+    summary = json.loads((runs / "out" / SUMMARY).read_text(encoding="utf-8"))
+    assert summary["differences_from"] == "distractor"
+    assert list(summary["differences"]) == ["random baseline", "retrieval baseline"]
+    model_has_closeness = any(row["closeness"] is not None for row in evaluation.results[0].scores.words)
+    assert (summary["differences"]["random baseline"]["closeness"] is None) == (not model_has_closeness)
+    assert "Difference from `distractor`, word by word" in (runs / "out" / TABLE).read_text(encoding="utf-8")
+
+    random_rows, retrieval_rows = (result.scores.words for result in evaluation.results[1:])
+    closeness = differences(evaluation.results[1:])["retrieval baseline"]["closeness"]  # random first
+    pairs = [(a["closeness"], b["closeness"]) for a, b in zip(random_rows, retrieval_rows)
+             if a["closeness"] is not None and b["closeness"] is not None]
+    assert closeness.words == len(pairs) > 0
+    assert closeness.mean == pytest.approx(sum(b - a for a, b in pairs) / len(pairs))
+    assert closeness.low <= closeness.mean <= closeness.high
 
 
 def test_a_translation_model_gets_its_greedy_exact_match(runs, resources):

@@ -4,8 +4,8 @@ import pytest
 
 from seq2seq.baselines import RetrievalIndex, jaccard, padded_ngrams, random_baseline, retrieval_baseline
 from seq2seq.metrics import (Item, chrf, closeness, distinct, edit_distance, exact_match_rate, is_valid, is_wrong,
-                             nearest_correct, normalized_edit_distance, same_pos, same_script, score, script_of,
-                             shared_share)
+                             nearest_correct, normalized_edit_distance, paired_difference, same_pos, same_script,
+                             score, script_of, shared_share)
 
 POS = {"借りる": frozenset({"verb"}), "貸す": frozenset({"verb"}), "貸し出す": frozenset({"verb"}),
        "川": frozenset({"noun"}), "川岸": frozenset({"noun"})}
@@ -234,3 +234,24 @@ def test_retrieval_takes_the_nearest_training_words_distractors_never_its_own_or
     assert retrieval_baseline(["borrow"], rejected, train, 2) == [["貸し手", "弓"]]  # 借り手 is correct; 貸す is borrow's
     assert retrieval_baseline(["borrow"], rejected, train, 5) == [["貸し手", "弓"]]  # no more neighbours: fewer than n
     assert retrieval_baseline(["xyz"], [frozenset()], train, 2) == [[]]
+
+
+def test_a_constant_paired_difference_has_no_spread_and_is_clear():
+    reference = [0.2, 0.4, None, 0.6]
+    difference = paired_difference(reference, [0.7, 0.9, 0.5, 1.1])  # +0.5 on every word both know
+    assert difference.words == 3  # the word the reference has no value for is left out
+    assert difference.mean == pytest.approx(0.5) and difference.low == pytest.approx(0.5)
+    assert difference.high == pytest.approx(0.5) and difference.clear
+    assert paired_difference(reference, reference).clear is False  # no difference at all
+    assert paired_difference([None, 0.1], [0.3, None]) is None  # no word has both
+
+
+def test_a_paired_difference_that_changes_sign_is_not_clear_and_repeats_with_its_seed():
+    reference = [0.0] * 40
+    system = [1.0, -1.0] * 20  # mean 0: better on half the words, worse on the other half
+    difference = paired_difference(reference, system, seed=3)
+    assert difference.mean == 0.0 and difference.low < 0 < difference.high and not difference.clear
+    assert difference == paired_difference(reference, system, seed=3)
+    assert -0.5 < difference.low and difference.high < 0.5  # the mean of 40 ±1 values moves by about ±0.3
+    shifted = paired_difference(reference, [value + 0.8 for value in system], seed=3)
+    assert shifted.clear and shifted.low > 0  # the same spread around +0.8 leaves out 0

@@ -141,6 +141,28 @@ def test_a_source_template_model_reads_the_answer_in_training_and_inference(tmp_
     assert len(distractors_for(summary.trained, ["borrow"], DecodeConfig(n=2, max_attempts=50))[0]) == 2
 
 
+def test_the_auto_template_shows_the_answer_only_when_the_targets_are_distractors(tmp_path, pairs_csv,
+                                                                                  translation_csv):
+    assert tiny_config().data.src_template == "auto"  # the default
+    for name, data, expected in (("distractors", pairs_csv, TEMPLATE), ("translation", translation_csv, "")):
+        train_from_csv(tiny_config(epochs=1), data, tmp_path / name, progress=False, log=RunLog(echo=False))
+        saved = json.loads((tmp_path / name / "config.json").read_text(encoding="utf-8"))
+        assert saved["data"]["src_template"] == expected, name  # stored resolved, as inference reads it
+    word_alone = replace(tiny_config(epochs=1), data=replace(tiny_config().data, src_template=""))
+    train_from_csv(word_alone, pairs_csv, tmp_path / "alone", progress=False, log=RunLog(echo=False))
+    assert encoder_inputs(load_model(tmp_path / "alone"), ["borrow"], None, None) == ["borrow"]
+
+
+def test_a_folder_saved_before_templates_existed_reads_the_word_alone(trained, tmp_path):
+    import shutil
+
+    folder = shutil.copytree(trained[0], tmp_path / "old")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    del config["data"]["src_template"]
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    assert encoder_inputs(load_model(folder), ["borrow"], None, None) == ["borrow"]
+
+
 def test_a_template_in_translation_mode_is_refused(tmp_path, translation_csv):
     config = tiny_config(epochs=1)
     config = replace(config, data=replace(config.data, src_template=TEMPLATE))

@@ -101,6 +101,10 @@ def test_a_folder_of_other_settings_is_not_resumed_as_a_sweep_point(tmp_path, pa
         run_sweep(load_sweep(tmp_path / "sweep.toml"), pairs_csv, progress=False, log=RunLog(echo=False))
 
 
-def test_the_committed_example_sweep_loads():
-    plan = load_sweep(ROOT / "sweep.toml")
+def test_the_committed_sweeps_load():
+    plan = load_sweep(ROOT / "sweep.toml")  # GRU widths around the default run
+    assert [(p.config.model.d_model, p.config.train.epochs) for p in plan.points] == [(192, 5), (192, 6), (320, 3)]
+    assert {(p.config.model.arch, p.config.data.src_template) for p in plan.points} == {("gru", "auto")}
+    plan = load_sweep(ROOT / "configs" / "sweep-transformer-size.toml")
     assert [point.config.model.d_model for point in plan.points] == [128, 192, 256]
+    assert {(p.config.model.arch, p.config.data.src_template) for p in plan.points} == {("transformer", "")}

@@ -62,7 +62,7 @@ def test_precision_choices():
         choose_precision("fp16", cpu)
 
 
-TRANSFORMER = dict(d_model=64, n_heads=4, n_encoder_layers=2, n_decoder_layers=2, d_ff=128)
+TRANSFORMER = dict(arch="transformer", d_model=64, n_heads=4, n_encoder_layers=2, n_decoder_layers=2, d_ff=128)
 
 
 def test_tiny_transformer_overfits_thirty_pairs():
