@@ -90,7 +90,7 @@ def main() -> None:
     tokenizer = train_tokenizer(list(pairs["source"]) + list(pairs["target"]), args.vocab_size)
     examples, _ = encode_pairs(pairs, tokenizer, max_len=64)
     batches = make_batches(examples, tokenizer, args.batch_size, np.random.default_rng(0))
-    config = ModelConfig(vocab_size=tokenizer.vocab_size, d_model=args.d_model, n_heads=args.heads,
+    config = ModelConfig(arch="transformer", vocab_size=tokenizer.vocab_size, d_model=args.d_model, n_heads=args.heads,
                          n_encoder_layers=args.layers, n_decoder_layers=args.layers, d_ff=args.d_ff)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; d_model {args.d_model}, layers "
           f"{args.layers}+{args.layers}, d_ff {args.d_ff}, vocab {tokenizer.vocab_size}, batch {args.batch_size}, "
