@@ -29,7 +29,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", help="write a CSV (English, distractor_1..N) instead of printing")
     parser.add_argument("--n", type=int, help="distinct distractors per word (default 5)")
     parser.add_argument("--exclude", action="append", default=[],
-                        help="correct answer(s) never to output, '|'-separated (repeatable; applies to every word)")
+                        help="correct answer(s) never to output, '|'-separated (repeatable; applies to every word); "
+                             "a model that reads the answer (the default) is shown them when it does not know the word")
     parser.add_argument("--lexicon", default="auto",
                         help="rejection index CSV of correct answers per word; auto: the bundled one; none: off")
     parser.add_argument("--known-words", default="auto",
