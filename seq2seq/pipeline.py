@@ -19,7 +19,7 @@ import torch
 from seq2seq.batching import encode_pairs, encode_source, make_batches
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
-from seq2seq.data import (AUTO_TEMPLATE, DataError, check_template, correct_answers_by_word, load_pairs, load_words,
+from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words,
                           normalize_text, resolved_template, source_text, split_by_word, word_key)
 from seq2seq.decoding import distinct_outputs
 from seq2seq.errors import UserError
@@ -197,7 +197,8 @@ def read_and_split(config: Config, data_path: str | Path,
     check_template(data.src_template, data.src_col, data.ref_col)
     pairs = load_pairs(data_path, data.src_col, data.tgt_col, data.ref_col or None)
     translation_mode = targets_are_correct(config, pairs["correct"].map(len).any())
-    if data.src_template not in ("", AUTO_TEMPLATE) and translation_mode:
+    template = resolved_template(data.src_template, data.src_col, data.ref_col, translation_mode)
+    if template and translation_mode:  # a template given explicitly ("auto" is the word alone here)
         raise UserError(f"--src-template shows the model the correct answer, which in translation mode is its "
                         f"target: it would learn to copy; use it with distractor targets ({data.ref_col})")
     if data.held_out_words:
@@ -207,7 +208,6 @@ def read_and_split(config: Config, data_path: str | Path,
     log(f"{data_path}: {len(pairs)} pairs, {pairs['source'].map(word_key).nunique()} words; "
         f"train/valid/test pairs {len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])}; "
         f"targets are {'correct translations' if translation_mode else 'distractors'}")
-    template = resolved_template(data.src_template, data.src_col, data.ref_col, translation_mode)
     return replace(config, data=replace(data, src_template=template)), pairs, splits, translation_mode
 
 
