@@ -1,10 +1,12 @@
-"""Two systems with no neural network, so a model's scores mean something: does it beat these?
+"""Systems with no neural network, so a model's scores mean something: does it beat these?
 
     random     common words of the answer's part of speech and script, drawn at random
+    kanji      common words of the answer's part of speech that share a kanji with an answer, at random
+    corpus     the word's own mined distractors from the training CSV: the teacher's level
     retrieval  the distractors of the training word spelled most like the test word
 
 Each returns, like `pipeline.distractors_for`, a list of up to `n` distinct candidates per word, none of
-them in that word's `rejected` set (its known correct forms). Neither needs torch.
+them in that word's `rejected` set (its known correct forms). None needs torch.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from seq2seq.data import word_key
-from seq2seq.metrics import script_of
+from seq2seq.metrics import char_class, script_of
 
 NGRAM = 3  # retrieval compares spellings by padded character trigrams: '<bo', 'bor', ..., 'ow>'
 
@@ -56,6 +58,17 @@ def word_rng(word: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(word_key(word).encode("utf-8"))])
 
 
+def draw(pool: list[str], rng: np.random.Generator, n: int, banned: frozenset[str]) -> list[str]:
+    """Up to n forms of the pool in a random order, skipping banned ones."""
+    picked = []
+    for index in rng.permutation(len(pool)):
+        if len(picked) == n:
+            break
+        if pool[index] not in banned:
+            picked.append(pool[index])
+    return picked
+
+
 def random_baseline(words: list[str], correct: list[frozenset[str]], rejected: list[frozenset[str]],
                     pos_table: dict[str, frozenset[str]], n: int, seed: int = 0,
                     answer_pos: list[frozenset[str] | None] | None = None) -> list[list[str]]:
@@ -66,18 +79,72 @@ def random_baseline(words: list[str], correct: list[frozenset[str]], rejected: l
     the same lists.
     """
     pools = pools_by_class(pos_table)
+    return [draw(candidate_pool(answers, pos_table, pools, word_pos), word_rng(word, seed), n, banned | answers)
+            for word, answers, banned, word_pos in zip(words, correct, rejected, answer_pos or [None] * len(words))]
+
+
+# --- random words sharing a kanji with the answer ---------------------------------------------------------
+
+
+def kanji_in(text: str) -> set[str]:
+    """The CJK ideographs of a text: 借り入れる → {借, 入}. 々 (repeat the last kanji) is no ideograph of its own."""
+    return {char for char in text if char_class(char) == "kanji" and char != "々"}
+
+
+def headwords_by_kanji(pos_table: dict[str, frozenset[str]]) -> dict[str, list[str]]:
+    """kanji → the headwords written with it, sorted so that a seed means the same draw."""
+    holders: dict[str, list[str]] = {}
+    for form in sorted(pos_table):
+        for kanji in kanji_in(form):
+            holders.setdefault(kanji, []).append(form)
+    return holders
+
+
+def kanji_baseline(words: list[str], correct: list[frozenset[str]], rejected: list[frozenset[str]],
+                   pos_table: dict[str, frozenset[str]], n: int, seed: int = 0,
+                   answer_pos: list[frozenset[str] | None] | None = None) -> list[list[str]]:
+    """Up to n random common words per word that share a kanji with a correct answer, of the answer's POS.
+
+    Look-alikes drawn with no sense of meaning (貸す → 貸し出す, 犬 → 番犬, 橋 → 陸橋). The POS
+    is `answer_pos[i]` when known, else what the table says of the answers, and any POS when neither is
+    known. A word whose answers have no kanji (ペット), or share none with a headword of that POS, gets
+    fewer candidates, down to none: no fallback to other words, so the baseline is only what it says.
+    Seeded per word like the random baseline; `rejected[i]` is never drawn.
+    """
+    holders = headwords_by_kanji(pos_table)
     results = []
     for word, answers, banned, word_pos in zip(words, correct, rejected, answer_pos or [None] * len(words)):
-        pool = candidate_pool(answers, pos_table, pools, word_pos)
-        order = word_rng(word, seed).permutation(len(pool))
-        picked = []
-        for index in order:
-            if len(picked) == n:
-                break
-            if pool[index] not in banned and pool[index] not in answers:
-                picked.append(pool[index])
-        results.append(picked)
+        wanted_pos = word_pos or frozenset().union(*(pos_table.get(answer, ()) for answer in answers))
+        pool = sorted({form for kanji in kanji_in("".join(answers)) for form in holders.get(kanji, ())
+                       if not wanted_pos or pos_table[form] & wanted_pos})
+        results.append(draw(pool, word_rng(word, seed), n, banned | answers))
     return results
+
+
+# --- the word's own mined distractors ---------------------------------------------------------------------
+
+
+def targets_by_key(pairs: pd.DataFrame, leave_out: set[str] = frozenset()) -> dict[str, list[str]]:
+    """word key → its distinct targets in the CSV's order; words whose key is in `leave_out` are left out."""
+    targets: dict[str, list[str]] = {}
+    for source, target in zip(pairs["source"], pairs["target"]):
+        key = word_key(source)
+        if key not in leave_out and target not in targets.setdefault(key, []):
+            targets[key].append(target)
+    return {key: found for key, found in targets.items() if found}
+
+
+def corpus_baseline(words: list[str], rejected: list[frozenset[str]], train_pairs: pd.DataFrame,
+                    n: int) -> list[list[str]]:
+    """The first n of each word's own targets in the training CSV, in its order, less `rejected[i]`.
+
+    On the bundled corpus these are the distractors the corpus builder mined for the word: what the models
+    learn to imitate, so this is the teacher's level. It looks the evaluated word itself up, unlike every
+    other system here (retrieval leaves it out): a word missing from the CSV gets nothing.
+    """
+    own = targets_by_key(train_pairs)
+    return [[target for target in own.get(word_key(word), []) if target not in banned][:n]
+            for word, banned in zip(words, rejected)]
 
 
 # --- retrieval: the nearest training word's distractors ----------------------------------------------------
@@ -101,12 +168,7 @@ class RetrievalIndex:
     def __init__(self, pairs: pd.DataFrame, leave_out: set[str] = frozenset()):
         """`pairs` as `data.load_pairs` returns them; words whose key is in `leave_out` are left out, so
         that a test word cannot retrieve its own distractors from a corpus that still holds it."""
-        self.targets: dict[str, list[str]] = {}
-        for source, target in zip(pairs["source"], pairs["target"]):
-            key = word_key(source)
-            if key not in leave_out and target not in self.targets.setdefault(key, []):
-                self.targets[key].append(target)
-        self.targets = {key: targets for key, targets in self.targets.items() if targets}
+        self.targets = targets_by_key(pairs, leave_out)
         self.grams = {key: padded_ngrams(key) for key in self.targets}
         self.holders: dict[str, list[str]] = {}
         for key, grams in self.grams.items():

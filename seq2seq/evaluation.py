@@ -1,43 +1,50 @@
 """Did the distractors get better? Models and baselines answer the same words and are scored alike.
 
     evaluation CSV ─► EvalSet: words, correct answers, rejected forms, the data's own distractors
-    model folders  ─► pipeline.distractors_for, as infer.py does ─┐
-    baselines      ─► random, retrieval (seq2seq.baselines)      ─┴► metrics.score ─► evaluation.md
-                                                                                   summary.json
-                                                                                   per_word.csv, per_candidate.csv
+    model folders  ─► pipeline.distractors_for, as infer.py does ───────────┐
+    baselines      ─► random, kanji, corpus, retrieval (seq2seq.baselines) ─┴► candidates per system
+    candidates     ─► metrics.score, meaning from their English glosses (seq2seq.meaning)
+                   ─► evaluation.md, summary.json, per_word.csv, per_candidate.csv
 
 The words are a model's test split (never trained on) unless a CSV is given; models with different
-test splits are refused without one, since their numbers would describe different words.
+test splits are refused without one, since their numbers would describe different words. Near misses
+(wrong, real, close in meaning) are the first measure; character closeness, script and POS come second.
+With --fit-words, each model is also asked for some of its own training words (seq2seq.training_fit).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
-from seq2seq.baselines import random_baseline, retrieval_baseline
+from seq2seq.baselines import corpus_baseline, kanji_baseline, random_baseline, retrieval_baseline
 from seq2seq.compare import describe_arch, greedy_outputs, is_translation_mode, read_test_split, targets_by_word
 from seq2seq.config import with_overrides
 from seq2seq.data import DataError, correct_answers_by_word, load_pairs, normalize_text, word_key
 from seq2seq.errors import UserError
 from seq2seq.lexicon import load_pos_table, normalize_gloss
-from seq2seq.metrics import Difference, Item, Scores, exact_match_rate, paired_difference, score
+from seq2seq.meaning import Embed, MeaningScorer, load_embedder, meaning_scorer
+from seq2seq.metrics import NEAR_THRESHOLD, Difference, Item, Scores, exact_match_rate, paired_difference, score
 from seq2seq.model_folder import TEST_SPLIT, TrainedModel, load_model, write_atomic
 from seq2seq.pipeline import BUNDLED_DATA, distractors_for, load_known_words, load_lexicon, targets_are_correct
+from seq2seq.training_fit import Fit, training_data, training_fit
 
-BUNDLED_LEXICON_TABLE = BUNDLED_DATA / "lexicon.csv.gz"  # headwords with their POS: the random baseline's pool
-BUNDLED_TRAIN_DATA = BUNDLED_DATA / "distractors.csv.gz"  # the retrieval baseline's training pairs
-BASELINES = ("random", "retrieval")
+BUNDLED_LEXICON_TABLE = BUNDLED_DATA / "lexicon.csv.gz"  # headwords with their POS: random and kanji baselines' pool
+BUNDLED_TRAIN_DATA = BUNDLED_DATA / "distractors.csv.gz"  # the corpus and retrieval baselines' pairs
+BASELINES = ("random", "kanji", "corpus", "retrieval")  # all by default: together they take seconds
 TABLE, SUMMARY, PER_WORD, PER_CANDIDATE = "evaluation.md", "summary.json", "per_word.csv", "per_candidate.csv"
 
-COLUMNS = {  # summary key → table heading, in table order
-    "distinct": "distinct", "wrong": "wrong", "valid": "real word", "closeness": "closeness (chrF)",
-    "edit_distance_norm": "edit distance (norm.)", "same_script": "same script", "same_pos": "same POS",
-    "mined": "mined match", "shared": "shared across words", "exact_match": "exact match (greedy)",
+COLUMNS = {  # summary key → table heading, in table order: near misses first among the quality columns
+    "distinct": "distinct", "wrong": "wrong", "valid": "real word", "near_miss": "near miss",
+    "meaning": "meaning (cos.)", "closeness": "closeness (chrF)", "edit_distance_norm": "edit distance (norm.)",
+    "same_script": "same script", "same_pos": "same POS", "mined": "mined match", "shared": "shared across words",
+    "exact_match": "exact match (greedy)", "fit": "fit (training words)",
 }
-DIFFERENCE_COLUMNS = ("closeness", "edit_distance_norm", "same_script", "same_pos", "mined", "shared")
+DIFFERENCE_COLUMNS = ("near_miss", "meaning", "closeness", "edit_distance_norm", "same_script", "same_pos", "mined",
+                      "shared")
 
 
 @dataclass
@@ -66,6 +73,7 @@ class Resources:
     known_words: frozenset[str] | None  # every JMdict form: what counts as a real word
     pos_table: dict[str, frozenset[str]] | None  # headword → its coarse parts of speech
     word_pos: dict[str, frozenset[str]] | None = None  # English key → the POS of its correct headwords
+    embed: Embed | None = None  # English texts → unit vectors (MiniLM), for the meaning columns
 
 
 @dataclass
@@ -74,6 +82,7 @@ class SystemResult:
     kind: str  # "transformer", "gru, additive attention", or "baseline"
     candidates: list[list[str]]  # aligned with the EvalSet's words
     exact_match: float | None = None  # greedy exact match, for a model trained on correct translations
+    fit: Fit | None = None  # its output for some of its training words (--fit-words)
     scores: Scores | None = field(default=None, repr=False)
 
 
@@ -84,19 +93,21 @@ class Evaluation:
     results: list[SystemResult]
 
 
-def load_resources() -> Resources:
-    """The bundled rejection index, form list and POS tables, as infer.py and the baselines use them."""
+def load_resources(embedder: Callable[[], Embed | None] = load_embedder) -> Resources:
+    """The bundled rejection index, form list and POS tables, as infer.py and the baselines use them, and
+    the embedder `embedder()` gives: the MiniLM model when it is installed (a note on stderr when not)."""
     have_lexicon = BUNDLED_LEXICON_TABLE.is_file()
     return Resources(load_lexicon("auto"), load_known_words("auto"),
                      load_pos_table(BUNDLED_LEXICON_TABLE) if have_lexicon else None,
-                     load_pos_table(BUNDLED_LEXICON_TABLE, key="English") if have_lexicon else None)
+                     load_pos_table(BUNDLED_LEXICON_TABLE, key="English") if have_lexicon else None,
+                     embedder())
 
 
 # --- what to evaluate on --------------------------------------------------------------------------------------
 
 
 def parse_baselines(text: str) -> list[str]:
-    """'random,retrieval' → ['random', 'retrieval']; 'none' or '' → []; an unknown name is refused."""
+    """'random,corpus' → ['random', 'corpus']; 'none' or '' → []; an unknown name is refused."""
     names = [name.strip() for name in text.split(",") if name.strip() and name.strip() != "none"]
     for name in names:
         if name not in BASELINES:
@@ -142,7 +153,7 @@ def read_eval_set(path: Path, resources: Resources) -> EvalSet:
 
 
 def read_train_pairs(train_data: str | Path) -> pd.DataFrame:
-    """The retrieval baseline's training pairs; errors name --train-data."""
+    """The corpus and retrieval baselines' pairs; errors name --train-data."""
     path = Path(train_data)
     if not path.is_file():
         raise UserError(f"{path}: file not found; pass an existing CSV of English/Japanese pairs with --train-data")
@@ -178,9 +189,12 @@ def run_model(folder: Path, name: str, trained: TrainedModel, eval_set: EvalSet,
 
 def run_baseline(name: str, eval_set: EvalSet, n: int, seed: int, train_pairs: pd.DataFrame | None,
                  resources: Resources) -> SystemResult:
-    if name == "random":
-        candidates = random_baseline(eval_set.words, eval_set.correct, eval_set.rejected, resources.pos_table, n, seed,
-                                     eval_set.answer_pos)
+    if name in ("random", "kanji"):
+        baseline = random_baseline if name == "random" else kanji_baseline
+        candidates = baseline(eval_set.words, eval_set.correct, eval_set.rejected, resources.pos_table, n, seed,
+                              eval_set.answer_pos)
+    elif name == "corpus":
+        candidates = corpus_baseline(eval_set.words, eval_set.rejected, train_pairs, n)
     else:
         candidates = retrieval_baseline(eval_set.words, eval_set.rejected, train_pairs, n)
     return SystemResult(f"{name} baseline", "baseline", candidates)
@@ -199,12 +213,18 @@ def format_value(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def summary_of(result: SystemResult) -> dict:
+    """The system's summary numbers with what only models have: greedy exact match and fit."""
+    return {**result.scores.summary, "exact_match": result.exact_match,
+            "fit": result.fit.rate if result.fit else None, "fit_words": len(result.fit.words) if result.fit else 0}
+
+
 def markdown_table(results: list[SystemResult]) -> str:
     """One row per system: the summary averages (per word, then over words)."""
     header = ["system", "kind", "words", *COLUMNS.values()]
     rows = []
     for result in results:
-        summary = {**result.scores.summary, "exact_match": result.exact_match}
+        summary = summary_of(result)
         rows.append([f"`{result.name}`", result.kind, str(summary["words"]),
                      *(format_value(summary[key]) for key in COLUMNS)])
     return markdown_rows(header, rows)
@@ -253,12 +273,16 @@ def markdown(table: str, eval_set: EvalSet, results: list[SystemResult], n: int,
         table,
         (f"{len(eval_set.words)} words of `{eval_set.path}`, {n} candidates asked per word. Each number is a mean "
          "over a word's candidates, then over words (n/a: nothing to measure). distinct: distinct candidates out of "
-         "n. wrong: not a correct form. real word: in the JMdict form list. closeness: character chrF (n = 1–2, "
+         "n. wrong: not a correct form. real word: in the JMdict form list. near miss: wrong real words whose "
+         f"meaning reaches {NEAR_THRESHOLD}, out of n. meaning: the highest cosine (all-MiniLM-L6-v2) between the "
+         "English word and an English JMdict gloss of the candidate, over wrong candidates with glosses. "
+         "closeness: character chrF (n = 1–2, "
          "β = 1) to the most similar correct answer, 0 for a copy. edit distance: normalised Levenshtein to the "
          "nearest correct answer (lower is closer). same script, same POS: like a correct answer (POS where the "
          "lexicon knows both). mined match: among the CSV's own distractors. shared across words: share of all "
          "outputs also given for another word (lower is better). exact match: greedy output is correct "
-         "(translation-mode models).\n"),
+         "(translation-mode models). fit: share of a model's outputs for its own training words (--fit-words) "
+         "that are among those words' training targets.\n"),
         differences_table(by_system, results[0].name) if by_system else "",
         "Most repeated output:\n\n" + "\n".join(repeated) + "\n" if repeated else "",
         f"Made with:\n\n```\n{command}\n```\n",
@@ -277,8 +301,7 @@ def write_files(out: Path, eval_set: EvalSet, results: list[SystemResult], n: in
     out.mkdir(parents=True, exist_ok=True)
     by_system = differences(results)
     summary = {"data": str(eval_set.path), "words": len(eval_set.words), "n": n, "seed": seed, "command": command,
-               "systems": [{"name": r.name, "kind": r.kind, **r.scores.summary, "exact_match": r.exact_match}
-                           for r in results],
+               "systems": [{"name": r.name, "kind": r.kind, **summary_of(r)} for r in results],
                "differences_from": results[0].name,
                "differences": {name: {metric: difference._asdict() if difference else None
                                       for metric, difference in by_metric.items()}
@@ -297,27 +320,44 @@ def write_files(out: Path, eval_set: EvalSet, results: list[SystemResult], n: in
 def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int = 5,
              baselines: list[str] = BASELINES, train_data: str | Path = BUNDLED_TRAIN_DATA,
              out: str | Path = "runs/evaluation", seed: int = 0, command: str = "",
-             resources: Resources | None = None) -> Evaluation:
+             resources: Resources | None = None, fit_words: int = 0) -> Evaluation:
     """Score every model folder and baseline on the same words and write the four files into `out`.
 
-    Every input is checked before the first model generates anything.
+    Every input is checked before the first model generates anything. `fit_words` > 0 also asks each
+    model for that many of its training words (seq2seq.training_fit).
     """
     if n < 1:
         raise UserError(f"--n must be at least 1 (got {n})")
+    if fit_words < 0:
+        raise UserError(f"--fit-words must be 0 (off) or more (got {fit_words})")
     baselines = parse_baselines(",".join(baselines))
     folders = [Path(folder) for folder in folders]
     path = choose_data(folders, data)
-    train_pairs = read_train_pairs(train_data) if "retrieval" in baselines else None
+    train_pairs = read_train_pairs(train_data) if {"corpus", "retrieval"} & set(baselines) else None
+    fit_data = [training_data(folder) for folder in folders] if fit_words else [None] * len(folders)
     resources = resources or load_resources()
-    if "random" in baselines and resources.pos_table is None:
-        raise UserError(f"{BUNDLED_LEXICON_TABLE}: not found; the random baseline draws its words from it "
-                        "(see data/README.md), or leave it out with --baselines retrieval")
+    if {"random", "kanji"} & set(baselines) and resources.pos_table is None:
+        raise UserError(f"{BUNDLED_LEXICON_TABLE}: not found; the random and kanji baselines draw their words from "
+                        "it (see data/README.md), or leave them out with --baselines corpus,retrieval")
     eval_set = read_eval_set(path, resources)
     models = [load_model(folder) for folder in folders]
     results = [run_model(folder, name, trained, eval_set, n, seed, resources)
                for folder, name, trained in zip(folders, system_names(folders), models)]
+    for folder, trained, data_path, result in zip(folders, models, fit_data, results):
+        if data_path is not None:
+            result.fit = training_fit(folder, trained, data_path, fit_words, n, seed, resources.lexicon,
+                                      resources.known_words)
     results += [run_baseline(name, eval_set, n, seed, train_pairs, resources) for name in baselines]
+    scorer = meaning_scorer_for(results, eval_set, resources)
     for result in results:
-        result.scores = score(eval_set.items(result.candidates), n, resources.known_words, resources.pos_table)
+        result.scores = score(eval_set.items(result.candidates), n, resources.known_words, resources.pos_table,
+                              scorer.meaning if scorer else None)
     table = markdown_table(results)
     return Evaluation(table, write_files(Path(out), eval_set, results, n, seed, command, table), results)
+
+
+def meaning_scorer_for(results: list[SystemResult], eval_set: EvalSet, resources: Resources) -> MeaningScorer | None:
+    """One meaning scorer for every system's candidates; None without the model or the rejection index."""
+    if resources.embed is None or resources.lexicon is None:
+        return None
+    return meaning_scorer(resources.embed, resources.lexicon, eval_set.words, [r.candidates for r in results])

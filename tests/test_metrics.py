@@ -2,7 +2,8 @@
 import pandas as pd
 import pytest
 
-from seq2seq.baselines import RetrievalIndex, jaccard, padded_ngrams, random_baseline, retrieval_baseline
+from seq2seq.baselines import (RetrievalIndex, corpus_baseline, jaccard, kanji_baseline, kanji_in, padded_ngrams,
+                               random_baseline, retrieval_baseline)
 from seq2seq.metrics import (Item, chrf, closeness, distinct, edit_distance, exact_match_rate, is_valid, is_wrong,
                              nearest_correct, normalized_edit_distance, paired_difference, same_pos, same_script,
                              score, script_of, shared_share)
@@ -212,6 +213,49 @@ def test_random_baseline_takes_the_english_words_pos_when_given():
 def test_random_baseline_falls_back_to_the_script_when_the_pos_is_unknown():
     [found] = random_baseline(["thing"], [frozenset({"未知語"})], [frozenset({"未知語"})], TABLE, 20, seed=0)
     assert set(found) == {form for form in TABLE if script_of(form) == "kanji"}  # every kanji headword, any POS
+
+
+# the kanji baseline's table: TABLE and words sharing 借, 貸, 川 or 知 with an answer
+KANJI_TABLE = {**TABLE, **{form: frozenset({"verb"}) for form in ("借り切る", "貸し出す", "知る")},
+               **{form: frozenset({"noun"}) for form in ("借金", "借家", "貸家", "川岸", "小川", "川上", "語学")}}
+
+
+def test_kanji_in_takes_ideographs_only():
+    assert kanji_in("借り入れる") == {"借", "入"}
+    assert kanji_in("時々") == {"時"}  # 々 repeats a kanji, it is none of its own
+    assert kanji_in("ペット") == set()
+
+
+def test_kanji_baseline_shares_a_kanji_and_the_pos_never_a_rejected_form():
+    words = ["borrow", "river", "pet"]
+    correct = [frozenset({"借りる"}), frozenset({"川"}), frozenset({"ペット"})]
+    rejected = [frozenset({"借りる", "かりる", "借り入れる"}), frozenset({"川", "かわ"}), frozenset({"ペット"})]
+    borrow, river, pet = kanji_baseline(words, correct, rejected, KANJI_TABLE, 3, seed=5)
+    assert borrow == ["借り切る"]  # 借り入れる rejected; 借金 and 借家 are nouns: fewer than n, no fallback
+    assert len(river) == 3 and set(river) == {"川岸", "小川", "川上"}  # every noun with 川 but 川 itself
+    assert pet == []  # no kanji in the answer
+    [unrejected] = kanji_baseline(["borrow"], correct[:1], [frozenset({"借りる"})], KANJI_TABLE, 3, seed=5)
+    assert sorted(unrejected) == ["借り入れる", "借り切る"]  # not rejected now: drawn too
+
+
+def test_kanji_baseline_repeats_with_a_seed_and_takes_the_given_pos():
+    args = (["river"], [frozenset({"川"})], [frozenset({"川"})], KANJI_TABLE, 2)
+    draws = {tuple(kanji_baseline(*args, seed=seed)[0]) for seed in range(10)}
+    assert kanji_baseline(*args, seed=3) == kanji_baseline(*args, seed=3)
+    assert len(draws) > 1 and all(set(draw) <= {"川岸", "小川", "川上"} and len(draw) == 2 for draw in draws)
+    lend = kanji_baseline(["lend"], [frozenset({"貸す"})], [frozenset({"貸す"})], KANJI_TABLE, 3, 0,
+                          answer_pos=[frozenset({"noun"})])
+    assert lend == [["貸家"]]  # the English word's POS wins over the table's (貸し出す is a verb)
+    [unknown] = kanji_baseline(["knowledge"], [frozenset({"知識語"})], [frozenset()], KANJI_TABLE, 5, 0)
+    assert set(unknown) == {"知る", "語学"}  # no POS known for the answer: any POS
+
+
+def test_corpus_baseline_is_the_words_own_targets_in_order_less_rejected():
+    train = pairs([("borrow", "貸す"), ("lend", "借りる"), ("Borrow", "借りる"), ("borrow", "返す"), ("borrow", "貸す"),
+                   ("borrow", "盗む")])
+    rejected = [frozenset({"借りる"}), frozenset()]
+    assert corpus_baseline(["borrow", "xyz"], rejected, train, 5) == [["貸す", "返す", "盗む"], []]
+    assert corpus_baseline(["borrow"], rejected[:1], train, 2) == [["貸す", "返す"]]  # the first n
 
 
 def pairs(rows):
