@@ -17,7 +17,7 @@ from seq2seq.config import with_overrides
 from seq2seq.data import load_words, split_answers, write_distractor_csv
 from seq2seq.errors import UserError
 from seq2seq.model_folder import load_model
-from seq2seq.pipeline import distractors_for, load_known_words, load_lexicon
+from seq2seq.pipeline import distractors_for, load_candidate_lexicon, load_known_words, load_lexicon
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -35,12 +35,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="rejection index CSV of correct answers per word; auto: the bundled one; none: off")
     parser.add_argument("--known-words", default="auto",
                         help="only output words in this list (one a line, .gz ok); auto: the bundled JMdict forms; none: any")
-    parser.add_argument("--method", choices=["sample", "greedy", "beam"], help="decoding method (default sample)")
-    parser.add_argument("--temperature", type=float, help="sampling temperature (default 1.0)")
+    parser.add_argument("--candidates", default="auto",
+                        help="lexicon whose words sharing a kanji with the answer are ranked beside the model's samples "
+                             "(--method rank); auto: the bundled data/lexicon.csv.gz; none: the samples alone")
+    parser.add_argument("--method", choices=["rank", "sample", "greedy", "beam"],
+                        help="rank: samples and lexicon candidates, scored by the model, best first; sample: the first "
+                             "distinct samples; greedy; beam (default: the model's, rank for new models)")
+    parser.add_argument("--temperature", type=float, help="sampling temperature (default 0.6)")
     parser.add_argument("--top-k", type=int, help="sample among the k likeliest pieces; 0 = all (default 50)")
     parser.add_argument("--top-p", type=float, help="nucleus sampling threshold (default 0.95)")
     parser.add_argument("--beam-size", type=int, help="beam width for --method beam (default 5)")
     parser.add_argument("--max-attempts", type=int, help="sampling rounds before giving up (default 20)")
+    parser.add_argument("--rank-samples", type=int, help="rank: samples drawn and scored per word (default 30)")
+    parser.add_argument("--rank-lexicon", type=int,
+                        help="rank: most lexicon words sharing a kanji with the answer scored per word (default 100)")
+    parser.add_argument("--generic-weight", type=float,
+                        help="rank: λ in log p(d | word) − λ·log p(d | no word), which pushes down outputs that fit "
+                             "any word (default 0.5)")
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
     return parser.parse_args(argv)
 
@@ -53,22 +64,30 @@ def main(argv: list[str] | None = None) -> None:
     trained = load_model(args.model)
     decode = with_overrides(trained.config, "decode", n=args.n, method=args.method, temperature=args.temperature,
                             top_k=args.top_k, top_p=args.top_p, beam_size=args.beam_size,
-                            max_attempts=args.max_attempts, seed=args.seed).decode
+                            max_attempts=args.max_attempts, seed=args.seed, rank_samples=args.rank_samples,
+                            rank_lexicon=args.rank_lexicon, generic_weight=args.generic_weight).decode
     if decode.n < 1:
         raise UserError(f"--n must be at least 1 (got {decode.n})")
     exclude = {answer for cell in args.exclude for answer in split_answers(cell)}
     results = distractors_for(trained, words, decode, [exclude] * len(words), load_lexicon(args.lexicon),
-                              load_known_words(args.known_words))
+                              load_known_words(args.known_words), load_candidate_lexicon(args.candidates))
     for word, found in zip(words, results):
         if len(found) < decode.n:
-            print(f"note: '{word}': only {len(found)} distinct distractors of {decode.n} found in {decode.max_attempts} "
-                  "rounds; try a higher --temperature or --max-attempts, or --known-words none", file=sys.stderr)
+            print(f"note: '{word}': only {len(found)} distinct distractors of {decode.n} found; {more_candidates(decode)}",
+                  file=sys.stderr)
     if args.output:
         write_distractor_csv(args.output, words, results, decode.n)
         print(f"wrote {len(words)} words to {args.output}")
     else:
         for word, found in zip(words, results):
             print(f"{word}: {', '.join(found)}" if len(words) > 1 else "\n".join(found))
+
+
+def more_candidates(decode) -> str:
+    """What to change when a word gets fewer than --n answers."""
+    if decode.method == "rank":
+        return f"{decode.rank_samples} samples were ranked; try a higher --rank-samples or --temperature"
+    return f"tried {decode.max_attempts} rounds; try a higher --temperature or --max-attempts, or --known-words none"
 
 
 if __name__ == "__main__":

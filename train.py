@@ -17,8 +17,8 @@ from seq2seq.config import Config, load_toml, with_overrides
 from seq2seq.data import word_key
 from seq2seq.errors import UserError
 from seq2seq.sweep import SWEEP_TABLE, load_sweep, run_sweep
-from seq2seq.pipeline import (TrainSummary, distractors_for, load_known_words, load_lexicon, resume_training,
-                              train_from_csv)
+from seq2seq.pipeline import (TrainSummary, distractors_for, load_candidate_lexicon, load_known_words, load_lexicon,
+                              resume_training, train_from_csv)
 
 BUNDLED_DATA = Path(__file__).resolve().parent / "data" / "distractors.csv.gz"
 
@@ -147,7 +147,7 @@ def print_samples(summary: TrainSummary) -> None:
     words = valid_words[:: len(valid_words) // count][:count]  # spread over the list, not just its start
     print("sample distractors for validation words:")
     results = distractors_for(trained, words, trained.config.decode, lexicon=load_lexicon("auto"),
-                              known_words=load_known_words("auto"))
+                              known_words=load_known_words("auto"), candidates=load_candidate_lexicon("auto"))
     for word, found in zip(words, results):
         correct = "|".join(trained.answers.get(word_key(word), [])) or "?"
         print(f"  {word} (correct: {correct}) → {', '.join(found)}")

@@ -88,6 +88,8 @@ class TrainConfig:
     plateau_patience: int = 1  # "plateau": validations without improvement before reducing
     weight_decay: float = 0.01  # AdamW decoupled weight decay (not applied to biases, norms, embeddings)
     label_smoothing: float = 0.0  # share of probability spread over the other pieces (0: sampling wants the true shape)
+    empty_source_share: float = 0.1  # share of training pairs shown an empty source, so the model also learns which
+    # outputs fit any word: ranking subtracts that (decode rank_generic_weight); 0 = off
     clip_norm: float = 1.0  # gradient-norm clipping threshold
     metric: str = "valid_loss"  # validation metric that picks the best weights: "valid_loss" or "valid_acc"
     patience: int = 0  # stop after this many validations without improvement (0: run every epoch)
@@ -101,13 +103,16 @@ class TrainConfig:
 @dataclass
 class DecodeConfig:
     n: int = 5  # distinct outputs wanted per source word
-    method: str = "sample"  # "sample", "greedy" or "beam"
+    method: str = "rank"  # "rank" (samples and lexicon candidates, best first), "sample", "greedy" or "beam"
     temperature: float = 0.6  # divides the logits before sampling; >1 flatter, <1 sharper
     top_k: int = 50  # sample among the k most likely pieces (0 = no limit)
     top_p: float = 0.95  # sample among the smallest set of pieces holding this probability (1 = no limit)
     beam_size: int = 5  # hypotheses kept by beam search
     max_len: int = 24  # most pieces generated per output
     max_attempts: int = 20  # sampling rounds before giving up on finding n distinct outputs
+    rank_samples: int = 30  # rank: samples drawn per word and scored
+    rank_lexicon: int = 100  # rank: most lexicon words sharing a kanji with the answer scored per word (0 = none)
+    generic_weight: float = 0.5  # rank: λ in log p(d | word) − λ·log p(d | no word); 0 ranks by likelihood alone
     seed: int = 0  # seeds sampling, so a run can be repeated exactly
 
 
@@ -179,4 +184,5 @@ def load_json(path: str | Path) -> Config:
     path = Path(path)
     values = json.loads(path.read_text(encoding="utf-8"))
     values.setdefault("data", {}).setdefault("src_template", "")
+    values.setdefault("train", {}).setdefault("empty_source_share", 0.0)  # older folders never saw an empty source
     return config_from_dict(values, str(path))

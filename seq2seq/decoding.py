@@ -22,6 +22,7 @@ from tokenizer import Tokenizer
 
 PickNext = Callable[[torch.Tensor], torch.Tensor]  # logits (batch, vocab) → next ids (batch,)
 WORDS_PER_CHUNK = 64  # source words encoded together; bounds memory when generating for a long list
+SCORE_BATCH = 512  # candidates scored in one teacher-forced pass when ranking
 
 
 # --- choosing the next token -------------------------------------------------------------------------
@@ -76,14 +77,18 @@ def forbid(logits: torch.Tensor, token_ids: Iterable[int]) -> torch.Tensor:
 # --- the decoding loops -------------------------------------------------------------------------------
 
 
-def encode_sources(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], max_len: int | None = None) -> Memory:
-    """Encode a list of source strings together; with `max_len`, a longer one is a clear error."""
+def source_ids(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], max_len: int | None = None) -> torch.Tensor:
+    """(batch, src_len) padded ids of the source strings; with `max_len`, a longer one is a clear error."""
     ids = [encode_source(tokenizer, text) for text in sources]
     for text, pieces in zip(sources, ids):
         if max_len is not None and len(pieces) > max_len:
             raise UserError(f"source '{text[:40]}' is {len(pieces)} pieces long; this model reads at most {max_len}")
-    device = next(model.parameters()).device
-    src = pad(ids, tokenizer.pad_id).to(device)  # (batch, src_len)
+    return pad(ids, tokenizer.pad_id).to(next(model.parameters()).device)
+
+
+def encode_sources(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], max_len: int | None = None) -> Memory:
+    """Encode a list of source strings together; with `max_len`, a longer one is a clear error."""
+    src = source_ids(model, tokenizer, sources, max_len)  # (batch, src_len)
     return model.encode(src, src != tokenizer.pad_id)
 
 
@@ -181,35 +186,48 @@ class AnswerSets:
     def is_full(self, i: int) -> bool:
         return len(self.found[i]) >= self.n
 
+    def allows(self, i: int, text: str) -> bool:
+        """Whether `text` (normalised) may be an answer of source i at all, found already or not."""
+        if not text or "\ufffd" in text or text in self.excluded[i]:
+            return False
+        return self.known_words is None or text in self.known_words
+
     def offer(self, i: int, text: str) -> None:
         text = normalize_text(text)
-        if not text or "\ufffd" in text or self.is_full(i) or text in self.found[i] or text in self.excluded[i]:
-            return
-        if self.known_words is None or text in self.known_words:
+        if not self.is_full(i) and text not in self.found[i] and self.allows(i, text):
             self.found[i].append(text)
 
 
 def distinct_outputs(
     model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]], n: int, config: DecodeConfig,
     max_source_len: int | None = None, known_words: frozenset[str] | None = None,
+    proposals: list[list[str]] | None = None,
 ) -> list[list[str]]:
     """Up to `n` distinct outputs per source, none in that source's `excluded` set (and, given
     `known_words`, each one of them).
 
     Sampling draws 2·n candidates per unfinished word per round, for at most `config.max_attempts` rounds,
-    so it always ends; a word whose model cannot produce n distinct allowed answers gets fewer.
+    so it always ends; a word whose model cannot produce n distinct allowed answers gets fewer. Ranking
+    scores `config.rank_samples` samples per word together with the word's `proposals` (candidates from
+    elsewhere, e.g. the lexicon) and keeps the n best.
     """
     answers = AnswerSets([{normalize_text(text) for text in known} for known in excluded], n, known_words)
     generator = torch.Generator().manual_seed(config.seed)
     for start in range(0, len(sources), WORDS_PER_CHUNK):
         chunk = range(start, min(start + WORDS_PER_CHUNK, len(sources)))
-        memory = encode_sources(model, tokenizer, [sources[i] for i in chunk], max_source_len)
-        if config.method == "sample":
+        src = source_ids(model, tokenizer, [sources[i] for i in chunk], max_source_len)  # (words, src_len)
+        memory = model.encode(src, src != tokenizer.pad_id)
+        if config.method == "rank":
+            check_rank_settings(config)
+            found = _sampled_texts(model, tokenizer, memory, chunk, config, generator)
+            extra = [proposals[i] if proposals else [] for i in chunk]
+            _rank(model, tokenizer, src, chunk, [a + b for a, b in zip(found, extra)], answers, config)
+        elif config.method == "sample":
             _sample_rounds(model, tokenizer, memory, chunk, answers, config, generator)
         elif config.method in ("greedy", "beam"):
             _search_each(model, tokenizer, memory, chunk, answers, config)
         else:
-            raise UserError(f"decoding method '{config.method}' is not known; use sample, greedy or beam")
+            raise UserError(f"decoding method '{config.method}' is not known; use rank, sample, greedy or beam")
     return answers.found
 
 
@@ -238,3 +256,67 @@ def _search_each(model, tokenizer, memory: Memory, chunk: range, answers: Answer
             candidates = [h.tokens for h in beam_search(model, one, tokenizer, beam_size, config.max_len)]
         for ids in candidates:
             answers.offer(i, tokenizer.decode(ids))
+
+
+# --- ranking: many candidates, scored by how specific they are to this word -----------------------------------
+
+
+@torch.no_grad()
+def sequence_log_probs(model: Seq2SeqModel, tokenizer: Tokenizer, src: torch.Tensor, src_index: torch.Tensor,
+                       candidates: list[list[int]]) -> torch.Tensor:
+    """log p(candidate | source) for each candidate (its pieces, then EOS), by teacher forcing.
+
+    src (sources, src_len) holds each source once; src_index (candidates,) says which one a candidate
+    continues. Scored SCORE_BATCH candidates at a time, so a long list never holds all the logits at once.
+    """
+    totals = []
+    for first in range(0, len(candidates), SCORE_BATCH):
+        part = candidates[first : first + SCORE_BATCH]
+        tgt_in = pad([[tokenizer.bos_id] + ids for ids in part], tokenizer.pad_id).to(src.device)  # (part, len)
+        tgt_out = pad([ids + [tokenizer.eos_id] for ids in part], tokenizer.pad_id).to(src.device)  # (part, len)
+        logits = model(src, tgt_in, src_index[first : first + SCORE_BATCH])  # (part, len, vocab)
+        token_log_probs = logits.float().log_softmax(-1).gather(-1, tgt_out[..., None]).squeeze(-1)  # (part, len)
+        totals.append(token_log_probs.masked_fill(tgt_out == tokenizer.pad_id, 0.0).sum(dim=1))  # (part,)
+    return torch.cat(totals) if totals else torch.zeros(0)
+
+
+def check_rank_settings(config: DecodeConfig) -> None:
+    if config.rank_samples < 1:
+        raise UserError(f"rank samples must be at least 1 (got {config.rank_samples})")
+    if config.generic_weight < 0:
+        raise UserError(f"generic weight must be at least 0 (got {config.generic_weight})")
+
+
+def _sampled_texts(model, tokenizer, memory: Memory, chunk: range, config, generator) -> list[list[str]]:
+    """`config.rank_samples` samples for every word of the chunk, as text (unfinished ones dropped)."""
+    pick = sampling_pick(config.temperature, config.top_k, config.top_p, generator)
+    rows = torch.arange(len(chunk), device=memory.states.device).repeat_interleave(config.rank_samples)
+    outputs = generate(model, select_batch(memory, rows), tokenizer, config.max_len, pick)
+    texts: list[list[str]] = [[] for _ in chunk]
+    for offset, ids in zip(rows.tolist(), outputs):
+        if ids is not None:
+            texts[offset].append(tokenizer.decode(ids))
+    return texts
+
+
+def _rank(model, tokenizer, src: torch.Tensor, chunk: range, candidates: list[list[str]], answers: AnswerSets,
+          config) -> None:
+    """Score every allowed candidate of each word and offer them best first.
+
+    score = log p(d | word) − λ·log p(d | empty source), λ = config.generic_weight. The second term is
+    what the model expects when it knows nothing of the word (the training's empty sources taught it):
+    a word likely everywhere (どこ, ある) loses what it gains from being generic.
+    """
+    allowed = [sorted({text for text in map(normalize_text, texts) if answers.allows(i, text)})
+               for i, texts in zip(chunk, candidates)]
+    owner = torch.tensor([offset for offset, texts in enumerate(allowed) for _ in texts], dtype=torch.long)
+    flat = [text for texts in allowed for text in texts]
+    ids = [tokenizer.encode(text) for text in flat]
+    scores = sequence_log_probs(model, tokenizer, src, owner.to(src.device), ids)  # (candidates,)
+    if config.generic_weight:
+        empty = torch.full((1, 1), tokenizer.eos_id, dtype=torch.long, device=src.device)  # EOS alone
+        no_word = torch.zeros(len(ids), dtype=torch.long, device=src.device)
+        scores = scores - config.generic_weight * sequence_log_probs(model, tokenizer, empty, no_word, ids)
+    ranked = sorted(zip(owner.tolist(), scores.tolist(), flat), key=lambda item: (item[0], -item[1], item[2]))
+    for offset, _, text in ranked:
+        answers.offer(chunk[offset], text)

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seq2seq.batching import encode_pairs, encode_source, make_batches
+from seq2seq.batching import encode_pairs, encode_source, make_batches, with_empty_sources
+from seq2seq.candidates import CandidateLexicon
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
 from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words,
@@ -34,6 +35,7 @@ from tokenizer import Tokenizer, train_tokenizer
 BUNDLED_DATA = Path(__file__).resolve().parent.parent / "data"
 BUNDLED_REJECTION_INDEX = BUNDLED_DATA / "rejection.csv.gz"  # every JMdict form per English gloss
 BUNDLED_FORMS = BUNDLED_DATA / "ja_forms.txt.gz"  # every Japanese form in JMdict
+BUNDLED_LEXICON = BUNDLED_DATA / "lexicon.csv.gz"  # common headwords with their POS: candidates to rank
 
 
 @dataclass
@@ -176,7 +178,8 @@ def run_training(trainer: Trainer, examples: dict[str, list], config: Config, to
     def epoch_batches(epoch: int) -> list:
         """The same shuffle for an epoch every time it is asked for: that is what makes resume exact."""
         rng = np.random.default_rng([train.seed, epoch])
-        return make_batches(examples["train"], tokenizer, train.batch_size, rng, train.max_tokens)
+        pairs = with_empty_sources(examples["train"], train.empty_source_share, rng, tokenizer.eos_id)
+        return make_batches(pairs, tokenizer, train.batch_size, rng, train.max_tokens)
 
     valid_batches = make_batches(examples["valid"], tokenizer, train.batch_size, max_tokens=train.max_tokens)
     fit = trainer.fit(epoch_batches, valid_batches)
@@ -262,34 +265,57 @@ def load_known_words(setting: str) -> frozenset[str] | None:
     return load_forms(setting)
 
 
+def load_candidate_lexicon(setting: str) -> CandidateLexicon | None:
+    """'auto': the bundled JMdict lexicon if it is there; 'none': rank the model's samples alone; else a path."""
+    if setting == "none":
+        return None
+    if setting == "auto":
+        return CandidateLexicon.load(BUNDLED_LEXICON) if BUNDLED_LEXICON.is_file() else None
+    return CandidateLexicon.load(setting)
+
+
 def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfig, exclude: list[set[str]] | None = None,
                     lexicon: dict[str, frozenset[str]] | None = None,
-                    known_words: frozenset[str] | None = None) -> list[list[str]]:
+                    known_words: frozenset[str] | None = None,
+                    candidates: CandidateLexicon | None = None) -> list[list[str]]:
     """`decode.n` distinct near misses per word, none of them a known correct answer, and each one of
-    `known_words` when that is given."""
+    `known_words` when that is given.
+
+    Ranking (decode.method "rank") also scores the words of `candidates` that share a kanji with the
+    answer. Its generic-output term needs a model trained with empty sources; for one trained without
+    (folders from before it existed), λ is 0 and candidates are ranked by likelihood alone.
+    """
     words = [normalize_text(word) for word in words]
-    excluded = [known_answers(trained, word, lexicon) | (exclude[i] if exclude else set()) for i, word in enumerate(words)]
-    inputs = encoder_inputs(trained, words, exclude, lexicon)
+    given = exclude or [set() for _ in words]
+    excluded = [known_answers(trained, word, lexicon) | given[i] for i, word in enumerate(words)]
+    answers = [answers_shown(trained, word, given[i], lexicon) for i, word in enumerate(words)]
+    inputs = encoder_inputs(trained, words, answers)
+    proposals = None
+    if decode.method == "rank" and candidates is not None and decode.rank_lexicon > 0:
+        proposals = [candidates.sharing_kanji(word, shown, decode.rank_lexicon) for word, shown in zip(words, answers)]
+    if not trained.config.train.empty_source_share:
+        decode = replace(decode, generic_weight=0.0)
     return distinct_outputs(trained.model, trained.tokenizer, inputs, excluded, decode.n, decode,
-                            trained.config.model.max_len, known_words)
+                            trained.config.model.max_len, known_words, proposals)
 
 
-def encoder_inputs(trained: TrainedModel, words: list[str], exclude: list[set[str]] | None,
-                   lexicon: dict[str, frozenset[str]] | None) -> list[str]:
-    """What the encoder reads for each word. A model trained with a source template reads the word's
-    correct answers too: those stored with the model, else the ones given (--exclude), else the lexicon's."""
+def answers_shown(trained: TrainedModel, word: str, given: set[str], lexicon: dict[str, frozenset[str]] | None) -> list[str]:
+    """The correct answers a word is read and ranked with: those stored with the model, else the ones
+    given (--exclude), else the lexicon's; empty when nobody knows them."""
+    return sorted(trained.answers.get(word_key(word)) or given or (lexicon or {}).get(normalize_gloss(word), ()))
+
+
+def encoder_inputs(trained: TrainedModel, words: list[str], answers: list[list[str]]) -> list[str]:
+    """What the encoder reads for each word: the word, or, for a model trained with a source template,
+    the template filled with the word and its correct answers (see `answers_shown`)."""
     data = trained.config.data
     if not data.src_template:
         return words
-    inputs = []
-    for i, word in enumerate(words):
-        correct = (trained.answers.get(word_key(word)) or (exclude[i] if exclude else None)
-                   or (lexicon or {}).get(normalize_gloss(word)))
+    for word, correct in zip(words, answers):
         if not correct:
             raise UserError(f"'{word}': this model reads the correct answer beside the word (source template "
                             f"{data.src_template!r}); give it with --exclude")
-        inputs.append(fitted_source(trained, word, correct))
-    return inputs
+    return [fitted_source(trained, word, correct) for word, correct in zip(words, answers)]
 
 
 def fitted_source(trained: TrainedModel, word: str, correct: Iterable[str]) -> str:

@@ -82,6 +82,8 @@ def check_train_config(config: TrainConfig) -> None:
     for name, lowest in at_least.items():
         if getattr(config, name) < lowest:
             raise ConfigError(f"train setting '{name}' must be at least {lowest}, got {getattr(config, name)}")
+    if not 0 <= config.empty_source_share < 1:
+        raise ConfigError(f"train setting 'empty_source_share' must lie in [0, 1), got {config.empty_source_share}")
     if config.metric not in METRIC_GOALS:
         raise ConfigError(f"train setting 'metric' is '{config.metric}'; use one of: {', '.join(METRIC_GOALS)}")
 
@@ -225,7 +227,7 @@ class Trainer:
     def batch_loss(self, batch: Batch) -> torch.Tensor:
         """Training loss summed over the batch's target tokens."""
         with autocast(self.device, self.dtype):
-            logits = self.network(batch.src, batch.tgt_in)  # (batch, tgt_len, vocab)
+            logits = self.network(batch.src, batch.tgt_in, batch.src_index)  # (batch, tgt_len, vocab)
         return sequence_loss(logits, batch.tgt_out, self.pad_id, self.config.label_smoothing, reduction="sum")
 
     def train_step(self, batches: list[Batch]) -> tuple[float, float]:
@@ -260,7 +262,7 @@ class Trainer:
         for batch in self.dist.shard(batches, equal=False):
             batch = batch.to(self.device)
             with autocast(self.device, self.dtype):
-                logits = self.model(batch.src, batch.tgt_in)  # (batch, tgt_len, vocab)
+                logits = self.model(batch.src, batch.tgt_in, batch.src_index)  # (batch, tgt_len, vocab)
             real = batch.tgt_out != self.pad_id
             loss_sum += sequence_loss(logits, batch.tgt_out, self.pad_id, reduction="sum").item()
             correct += int((logits.argmax(-1) == batch.tgt_out)[real].sum())

@@ -31,7 +31,7 @@ def model_dir(tmp_path_factory):
 
 
 def test_infer_prints_n_distinct_answers_without_the_correct_one(model_dir):
-    result = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--n", "3", "--max-attempts", "100",
+    result = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--n", "3", "--method", "sample", "--max-attempts", "100",
                  "--exclude", "貸す|返す", "--lexicon", "none", "--known-words", "none")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -44,7 +44,7 @@ def test_infer_csv_in_and_out(model_dir):
     out = model_dir / "out.csv"
     known = model_dir / "known.txt"
     known.write_text("\n".join(japanese for _, japanese, _ in PAIRS) + "\n", encoding="utf-8")
-    result = run("infer.py", "--model", model_dir / "run", "--input", words, "--output", out, "--n", "2",
+    result = run("infer.py", "--model", model_dir / "run", "--input", words, "--output", out, "--n", "2", "--method", "sample",
                  "--max-attempts", "100", "--lexicon", "none", "--known-words", known, "--temperature", "1.5",
                  "--top-k", "0", "--top-p", "1")
     assert result.returncode == 0, result.stderr

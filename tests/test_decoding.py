@@ -7,8 +7,9 @@ import torch
 from torch import nn
 
 from seq2seq.config import DecodeConfig
-from seq2seq.decoding import (beam_search, distinct_outputs, generate, greedy_pick, sampling_pick, top_k_filter,
-                              top_p_filter)
+from seq2seq.decoding import (beam_search, distinct_outputs, generate, greedy_pick, sampling_pick, sequence_log_probs,
+                              top_k_filter, top_p_filter)
+from seq2seq.errors import UserError
 from seq2seq.models.base import Memory, Seq2SeqModel
 
 PAD, UNK, BOS, EOS, A, B, C, D = range(8)
@@ -128,3 +129,80 @@ def test_known_words_restrict_the_outputs():
     found = distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x"], [set()], n=3, config=config,
                              known_words=frozenset({"ad", "b", "zz"}))
     assert sorted(found[0]) == ["ad", "b"]
+
+
+# --- ranking ------------------------------------------------------------------------------------------------
+
+# What the same model expects with no word to go on (the empty source): "b" fits anything.
+#   P(b) = .8,  P(ac) = P(ad) = .2 · .5 = .1
+GENERIC_TABLE = {(): {A: 0.2, B: 0.8}, (A,): {C: 0.5, D: 0.5}, (B,): {EOS: 1.0}, (A, C): {EOS: 1.0}, (A, D): {EOS: 1.0}}
+
+
+class SourceTableModel(TableModel):
+    """TABLE for a source with a word in it, GENERIC_TABLE for the empty source (EOS alone)."""
+
+    def encode(self, src_ids, src_mask):
+        has_word = ((src_ids != EOS) & src_mask).any(dim=1).float()  # (batch,)
+        return Memory(has_word[:, None, None], src_mask)
+
+    def decode_step(self, prev_ids, memory, state=None):
+        prefix = prev_ids[:, None] if state is None else torch.cat([state, prev_ids[:, None]], dim=1)
+        logits = torch.full((prev_ids.size(0), 8), float("-inf"))
+        for row, tokens in enumerate(prefix[:, 1:].tolist()):
+            table = TABLE if memory.states[row, 0, 0] > 0 else GENERIC_TABLE
+            for token, prob in table.get(tuple(tokens), {EOS: 1.0}).items():
+                logits[row, token] = math.log(prob)
+        return logits, prefix
+
+    def forward(self, src_ids, tgt_in_ids, src_index=None):
+        memory = self.encode_for_targets(src_ids, src_index)
+        state, steps = None, []
+        for t in range(tgt_in_ids.size(1)):
+            logits, state = self.decode_step(tgt_in_ids[:, t], memory, state)
+            steps.append(logits)
+        return torch.stack(steps, dim=1)
+
+
+class SpellingTokenizer(LetterTokenizer):
+    """Spells a, b, c, d as their ids; any other character is <unk> (so a source word is not empty)."""
+
+    def encode(self, text):
+        ids = {letter: token for token, letter in LETTERS.items()}
+        return [ids.get(char, UNK) for char in text]
+
+
+def rank(weight, excluded=frozenset(), n=2):
+    config = DecodeConfig(method="rank", rank_samples=1, generic_weight=weight, seed=0)
+    model = SourceTableModel(TABLE)
+    model.config = type("Config", (), {"pad_id": PAD})  # what encode_for_targets asks of a model
+    return distinct_outputs(model, SpellingTokenizer(), ["word"], [set(excluded)], n=n, config=config,
+                            proposals=[["b", "ad", "ac"]])[0]
+
+
+def test_sequence_log_probs_are_the_table_products():
+    model = SourceTableModel(TABLE)
+    model.config = type("Config", (), {"pad_id": PAD})
+    src = torch.tensor([[UNK, EOS], [EOS, PAD]])  # a word; the empty source
+    scores = sequence_log_probs(model, SpellingTokenizer(), src, torch.tensor([0, 0, 1, 1]), [[B], [A, C], [B], [A, D]])
+    assert scores.exp().tolist() == pytest.approx([0.4, 0.3, 0.8, 0.1])
+
+
+def test_rank_by_likelihood_alone_keeps_the_likeliest():
+    assert rank(weight=0.0) == ["b", "ac"]  # .4, then .3 and .3 tied: by spelling
+
+
+def test_rank_pushes_down_what_fits_any_word():
+    # λ = 1: log(.3/.1) = 1.10 for ac and ad, log(.4/.8) = -0.69 for b
+    assert rank(weight=1.0, n=3) == ["ac", "ad", "b"]
+    # λ = .5: ac log .3 − .5 log .1 = −0.05 beats b log .4 − .5 log .8 = −0.80
+    assert rank(weight=0.5) == ["ac", "ad"]
+
+
+def test_rank_never_offers_an_excluded_candidate():
+    assert rank(weight=1.0, excluded={"ac"}, n=3) == ["ad", "b"]
+
+
+def test_rank_settings_are_checked():
+    with pytest.raises(UserError, match="rank samples must be at least 1"):
+        distinct_outputs(SourceTableModel(TABLE), SpellingTokenizer(), ["word"], [set()], n=1,
+                         config=DecodeConfig(method="rank", rank_samples=0))

@@ -10,7 +10,7 @@ from seq2seq.config import DecodeConfig
 from seq2seq.data import load_pairs
 from seq2seq.errors import UserError
 from seq2seq.model_folder import load_model
-from seq2seq.pipeline import distractors_for, encoder_inputs, train_from_csv
+from seq2seq.pipeline import answers_shown, distractors_for, encoder_inputs, train_from_csv
 from seq2seq.run_log import RunLog
 from tests.conftest import tiny_config
 
@@ -56,7 +56,7 @@ def test_reload_gives_identical_logits_and_identical_samples(trained):
 def test_distractors_are_distinct_and_never_a_correct_answer(trained):
     folder, _, _ = trained
     reloaded = load_model(folder)
-    results = distractors_for(reloaded, ["borrow", "dog", "river"], DecodeConfig(n=5, top_k=0, top_p=1.0, max_attempts=100),
+    results = distractors_for(reloaded, ["borrow", "dog", "river"], DecodeConfig(n=5, method="sample", top_k=0, top_p=1.0, max_attempts=100),
                               exclude=[{"貸す"}, set(), set()])
     for found, correct in zip(results, [{"借りる", "貸す"}, {"犬"}, {"川"}]):
         assert len(found) == 5 and len(set(found)) == 5
@@ -126,11 +126,13 @@ def test_a_source_template_model_reads_the_answer_in_training_and_inference(tmp_
     trained = load_model(tmp_path / "run")
     assert trained.config.data.src_template == TEMPLATE
     assert "⟨sep⟩" in "".join(trained.tokenizer.pieces("borrow ⟨sep⟩ 借りる"))  # the tokenizer saw the template
-    inputs = encoder_inputs(trained, ["borrow", "tiger", "tiger"], [set(), {"虎"}, set()],
-                            {"tiger": frozenset({"とら", "虎"})})
+    lexicon = {"tiger": frozenset({"とら", "虎"})}
+    answers = [answers_shown(trained, word, given, lexicon) for word, given in
+               zip(["borrow", "tiger", "tiger"], [set(), {"虎"}, set()])]
+    inputs = encoder_inputs(trained, ["borrow", "tiger", "tiger"], answers)
     assert inputs == ["borrow ⟨sep⟩ 借りる", "tiger ⟨sep⟩ 虎", "tiger ⟨sep⟩ とら|虎"]  # stored, given, lexicon
     many = {f"答{i:02d}" for i in range(40)}  # far more answers than max_len pieces can hold
-    fitted = encoder_inputs(trained, ["tiger"], [many], None)[0]
+    fitted = encoder_inputs(trained, ["tiger"], [sorted(many)])[0]
     shown = fitted.split(" ⟨sep⟩ ")[1].split("|")
     assert shown == sorted(many)[:len(shown)] and 1 <= len(shown) < 40  # the first answers that fit
     assert len(trained.tokenizer.encode(fitted)) + 1 <= trained.config.model.max_len
@@ -138,7 +140,7 @@ def test_a_source_template_model_reads_the_answer_in_training_and_inference(tmp_
     assert len(trained.tokenizer.encode(cut_one_more)) + 1 > trained.config.model.max_len  # as many as fit
     with pytest.raises(UserError, match="'tiger': this model reads the correct answer"):
         distractors_for(trained, ["tiger"], DecodeConfig(n=2))
-    assert len(distractors_for(summary.trained, ["borrow"], DecodeConfig(n=2, max_attempts=50))[0]) == 2
+    assert len(distractors_for(summary.trained, ["borrow"], DecodeConfig(n=2, method="sample", temperature=1.5, max_attempts=50))[0]) == 2
 
 
 def test_the_auto_template_shows_the_answer_only_when_the_targets_are_distractors(tmp_path, pairs_csv,
@@ -150,7 +152,7 @@ def test_the_auto_template_shows_the_answer_only_when_the_targets_are_distractor
         assert saved["data"]["src_template"] == expected, name  # stored resolved, as inference reads it
     word_alone = replace(tiny_config(epochs=1), data=replace(tiny_config().data, src_template=""))
     train_from_csv(word_alone, pairs_csv, tmp_path / "alone", progress=False, log=RunLog(echo=False))
-    assert encoder_inputs(load_model(tmp_path / "alone"), ["borrow"], None, None) == ["borrow"]
+    assert encoder_inputs(load_model(tmp_path / "alone"), ["borrow"], [[]]) == ["borrow"]
 
 
 def test_a_folder_saved_before_templates_existed_reads_the_word_alone(trained, tmp_path):
@@ -160,7 +162,7 @@ def test_a_folder_saved_before_templates_existed_reads_the_word_alone(trained, t
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     del config["data"]["src_template"]
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    assert encoder_inputs(load_model(folder), ["borrow"], None, None) == ["borrow"]
+    assert encoder_inputs(load_model(folder), ["borrow"], [[]]) == ["borrow"]
 
 
 def test_a_template_in_translation_mode_is_refused(tmp_path, translation_csv):

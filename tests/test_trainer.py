@@ -94,6 +94,7 @@ def random_examples(count: int, seed: int = 0) -> list[Example]:
 
 
 IDS = SimpleNamespace(bos_id=2, eos_id=3, pad_id=PAD)  # what collate asks of a tokenizer
+EOS = IDS.eos_id
 
 
 @pytest.mark.parametrize("arch", ["transformer", "gru"])
@@ -119,7 +120,7 @@ def test_a_step_of_accumulated_batches_is_the_token_weighted_mean():
     fresh = tiny_trainer()
     with torch.no_grad():
         whole = collate(examples, IDS)
-        expected = sequence_loss(fresh.model(whole.src, whole.tgt_in), whole.tgt_out, PAD, reduction="sum").item()
+        expected = sequence_loss(fresh.model(whole.src, whole.tgt_in, whole.src_index), whole.tgt_out, PAD, reduction="sum").item()
     assert tokens == whole.n_target_tokens
     assert loss_sum == pytest.approx(expected, rel=1e-5)
 
@@ -150,7 +151,7 @@ def test_validation_accuracy_counts_real_tokens_ranked_first():
     trainer = tiny_trainer()
     batch = collate(examples, IDS)
     with torch.no_grad():
-        logits = trainer.model(batch.src, batch.tgt_in)
+        logits = trainer.model(batch.src, batch.tgt_in, batch.src_index)
     real = batch.tgt_out != PAD
     expected = ((logits.argmax(-1) == batch.tgt_out) & real).sum().item() / real.sum().item()
     scores = trainer.validate([batch])
@@ -189,12 +190,41 @@ def test_bad_training_settings_are_refused_by_name():
 def test_token_batches_hold_at_most_max_tokens_and_every_pair_once():
     examples = random_examples(200, seed=5)
     batches = make_batches(examples, IDS, batch_size=1, rng=np.random.default_rng(0), max_tokens=40)
-    assert sum(b.src.shape[0] for b in batches) == 200
+    assert sum(b.tgt_in.shape[0] for b in batches) == 200
     for batch in batches:
-        assert batch.src.shape[0] * max(batch.src.shape[1], batch.tgt_in.shape[1]) <= 40
-    seen = sorted(tuple(row[row != PAD].tolist()) for b in batches for row in b.src)
+        assert batch.tgt_in.shape[0] * max(batch.src.shape[1], batch.tgt_in.shape[1]) <= 40
+    seen = sorted(tuple(row[row != PAD].tolist()) for b in batches for row in b.pair_src)
     assert seen == sorted(tuple(ex.src) for ex in examples)
-    assert len({b.src.shape[0] for b in batches}) > 1  # short pairs share a batch with more of their kind
+    assert len({b.tgt_in.shape[0] for b in batches}) > 1  # short pairs share a batch with more of their kind
+
+
+def test_a_batch_stores_each_source_once_and_every_pair_finds_its_own():
+    shared, other = [5, 6, EOS], [7, EOS]
+    examples = [Example(shared, [8]), Example(other, [9, 10]), Example(shared, [11])]
+    batch = collate(examples, IDS)
+    assert batch.src.tolist() == [shared, other + [PAD]]
+    assert batch.src_index.tolist() == [0, 1, 0]
+    assert [row[row != PAD].tolist() for row in batch.pair_src] == [ex.src for ex in examples]
+
+
+def test_the_pairs_of_one_source_share_a_batch():
+    """Five targets per source, as in the bundled corpus: each source lands in one batch, not five."""
+    sources = [[4 + i, EOS] for i in range(40)]
+    examples = [Example(source, [50 + k]) for source in sources for k in range(5)]
+    batches = make_batches(examples, IDS, batch_size=25, rng=np.random.default_rng(1))
+    assert sum(b.src.shape[0] for b in batches) == 40  # every source encoded once
+    assert sum(b.tgt_in.shape[0] for b in batches) == 200
+
+
+@pytest.mark.parametrize("arch", ["transformer", "gru"])
+def test_encoding_a_shared_source_once_gives_the_logits_of_repeating_it(arch):
+    examples = random_examples(6, seed=4)
+    examples += [Example(ex.src, ex.tgt[::-1]) for ex in examples]  # every source twice
+    batch = collate(examples, IDS)
+    assert batch.src.shape[0] == 6
+    model = tiny_trainer(arch).model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch.src, batch.tgt_in, batch.src_index), model(batch.pair_src, batch.tgt_in))
 
 
 def test_best_row_is_the_epoch_model_pt_holds():

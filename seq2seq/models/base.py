@@ -5,7 +5,7 @@ whether they hold a Transformer or a recurrent network:
 
     memory = model.encode(src_ids, src_mask)                   # read the source once
     logits, state = model.decode_step(prev_ids, memory, state)  # one target token at a time, cached
-    logits = model(src_ids, tgt_in_ids)                         # all target positions at once (training)
+    logits = model(src_ids, tgt_in_ids, src_index)              # all target positions at once (training)
 
 Convention that lets one decoding loop serve every family: every tensor inside a `Memory` and inside a
 decoder `state` keeps the batch in dimension 0. Beam search and sampling can then repeat or reorder whole
@@ -62,6 +62,16 @@ class Seq2SeqModel(nn.Module):
         """
         raise NotImplementedError
 
-    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor) -> torch.Tensor:
-        """Teacher forcing: src_ids (batch, src_len), tgt_in_ids (batch, tgt_len) → (batch, tgt_len, vocab)."""
+    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor,
+                src_index: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher forcing: tgt_in_ids (batch, tgt_len) → logits (batch, tgt_len, vocab).
+
+        src_ids is (batch, src_len), one source per target; or, with src_index (batch,), (sources, src_len)
+        holding each distinct source once, and src_index says which one each target reads.
+        """
         raise NotImplementedError
+
+    def encode_for_targets(self, src_ids: torch.Tensor, src_index: torch.Tensor | None) -> Memory:
+        """Encode each distinct source once, then hand every target the memory of its own source."""
+        memory = self.encode(src_ids, src_ids != self.config.pad_id)  # (sources, src_len, d_model) states
+        return memory if src_index is None else select_batch(memory, src_index)  # (batch, src_len, d_model)

@@ -286,13 +286,15 @@ class RecurrentSeq2Seq(Seq2SeqModel):
         attentional, state = self.decoder(self.embed(prev_ids), memory, state)  # (batch, d_model)
         return self.output(self.dropout(attentional)), state
 
-    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor) -> torch.Tensor:
-        """Teacher forcing: src_ids (batch, src_len), tgt_in_ids (batch, tgt_len) → (batch, tgt_len, vocab).
+    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor,
+                src_index: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher forcing: tgt_in_ids (batch, tgt_len) → (batch, tgt_len, vocab); the sources as in
+        `Seq2SeqModel.forward`.
 
         A recurrent decoder cannot take all target positions at once, since each step needs the last
         one's state, so training feeds the true previous tokens through `decode_step`, one step at a time.
         """
-        memory = self.encode(src_ids, src_ids != self.config.pad_id)
+        memory = self.encode_for_targets(src_ids, src_index)
         state, logits = None, []
         for t in range(tgt_in_ids.size(1)):
             step_logits, state = self.decode_step(tgt_in_ids[:, t], memory, state)  # (batch, vocab)

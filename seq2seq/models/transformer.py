@@ -214,10 +214,11 @@ class Transformer(Seq2SeqModel):
             x = layer(x, memory.states, tgt_mask, memory_mask)
         return self.output(self.decoder_norm(x))
 
-    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor) -> torch.Tensor:
-        """Teacher forcing: src_ids (batch, src_len), tgt_in_ids (batch, tgt_len) → (batch, tgt_len, vocab)."""
-        memory = self.encode(src_ids, src_ids != self.config.pad_id)
-        return self.decode(tgt_in_ids, memory)
+    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor,
+                src_index: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher forcing: tgt_in_ids (batch, tgt_len) → (batch, tgt_len, vocab); the sources as in
+        `Seq2SeqModel.forward`."""
+        return self.decode(tgt_in_ids, self.encode_for_targets(src_ids, src_index))
 
     def start_state(self, memory: Memory) -> DecoderState:
         """The state before the first target token: empty self-attention caches, memory projected once."""

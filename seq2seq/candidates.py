@@ -1,0 +1,74 @@
+"""Candidates from the bundled JMdict lexicon, for the model to score beside its own samples.
+
+    correct answers 借りる ─► kanji 借 ─► common headwords written with 借, of the answer's part of speech
+                                        (借金, 借用, 借家, 拝借, …) ─► decoding.py ranks them with the model
+
+Why: a small model trained for minutes samples many words that fit any input, and the near misses it
+knows best may never come up in a few dozen samples. Published distractor generators propose candidates
+and then rank them; here the lexicon proposes look-alikes that share a kanji with the answer (the classic
+confusable of Chinese and Japanese tests), and the model, which has read the word and its answer, decides
+which of them, and of its own samples, are the near misses. The lexicon only proposes: it knows nothing
+of meaning, and a candidate the model finds unlikely is never chosen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from seq2seq.lexicon import load_pos_table, normalize_gloss
+from seq2seq.metrics import char_class
+
+REPEAT_MARK = "々"  # repeats the kanji before it: 人々; no kanji of its own
+
+
+def kanji_in(text: str) -> set[str]:
+    """The CJK ideographs of a text: 借り入れる → {借, 入}."""
+    return {char for char in text if char_class(char) == "kanji" and char != REPEAT_MARK}
+
+
+@dataclass
+class CandidateLexicon:
+    """Common headwords by kanji, with the parts of speech of headwords and of English keys."""
+
+    pos_by_form: dict[str, frozenset[str]]  # headword → its coarse parts of speech
+    pos_by_word: dict[str, frozenset[str]]  # normalised English key → the parts of speech of its headwords
+    by_kanji: dict[str, list[str]]  # kanji → the headwords written with it, sorted
+
+    @classmethod
+    def from_pos_tables(cls, pos_by_form: dict[str, frozenset[str]],
+                        pos_by_word: dict[str, frozenset[str]]) -> "CandidateLexicon":
+        by_kanji: dict[str, list[str]] = {}
+        for form in sorted(pos_by_form):
+            for kanji in kanji_in(form):
+                by_kanji.setdefault(kanji, []).append(form)
+        return cls(pos_by_form, pos_by_word, by_kanji)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CandidateLexicon":
+        """From a lexicon table such as data/lexicon.csv.gz (English, Japanese, pos columns)."""
+        return cls.from_pos_tables(load_pos_table(path), load_pos_table(path, key="English"))
+
+    def wanted_pos(self, word: str, answers: Iterable[str]) -> frozenset[str]:
+        """The English word's parts of speech if the lexicon knows it, else its answers'; empty: any."""
+        answers = list(answers)
+        known = self.pos_by_word.get(normalize_gloss(word))
+        return known or frozenset().union(*(self.pos_by_form.get(answer, frozenset()) for answer in answers))
+
+    def sharing_kanji(self, word: str, answers: Iterable[str], limit: int) -> list[str]:
+        """Up to `limit` headwords of the word's part of speech sharing a kanji with an answer, answers left out.
+
+        Most shared kanji first, then nearest in length to an answer, then by spelling, so the cut keeps
+        the likeliest look-alikes and the same ones every time (人 alone is in over 800 headwords).
+        """
+        answers = set(answers)
+        answer_kanji = kanji_in("".join(answers))
+        pos = self.wanted_pos(word, answers)
+        found = {form for kanji in answer_kanji for form in self.by_kanji.get(kanji, ())
+                 if form not in answers and (not pos or self.pos_by_form[form] & pos)}
+        lengths = [len(answer) for answer in answers]
+
+        def closeness(form: str) -> tuple[int, int, str]:
+            return -len(kanji_in(form) & answer_kanji), min(abs(len(form) - n) for n in lengths), form
+
+        return sorted(found, key=closeness)[:limit]
