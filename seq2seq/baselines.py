@@ -16,8 +16,9 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from seq2seq.candidates import CandidateLexicon
 from seq2seq.data import word_key
-from seq2seq.metrics import char_class, script_of
+from seq2seq.metrics import script_of
 
 NGRAM = 3  # retrieval compares spellings by padded character trigrams: '<bo', 'bor', ..., 'ow>'
 
@@ -86,20 +87,6 @@ def random_baseline(words: list[str], correct: list[frozenset[str]], rejected: l
 # --- random words sharing a kanji with the answer ---------------------------------------------------------
 
 
-def kanji_in(text: str) -> set[str]:
-    """The CJK ideographs of a text: 借り入れる → {借, 入}. 々 (repeat the last kanji) is no ideograph of its own."""
-    return {char for char in text if char_class(char) == "kanji" and char != "々"}
-
-
-def headwords_by_kanji(pos_table: dict[str, frozenset[str]]) -> dict[str, list[str]]:
-    """kanji → the headwords written with it, sorted so that a seed means the same draw."""
-    holders: dict[str, list[str]] = {}
-    for form in sorted(pos_table):
-        for kanji in kanji_in(form):
-            holders.setdefault(kanji, []).append(form)
-    return holders
-
-
 def kanji_baseline(words: list[str], correct: list[frozenset[str]], rejected: list[frozenset[str]],
                    pos_table: dict[str, frozenset[str]], n: int, seed: int = 0,
                    answer_pos: list[frozenset[str] | None] | None = None) -> list[list[str]]:
@@ -111,12 +98,11 @@ def kanji_baseline(words: list[str], correct: list[frozenset[str]], rejected: li
     fewer candidates, down to none: no fallback to other words, so the baseline is only what it says.
     Seeded per word like the random baseline; `rejected[i]` is never drawn.
     """
-    holders = headwords_by_kanji(pos_table)
+    lexicon = CandidateLexicon.from_pos_tables(pos_table, {})
     results = []
     for word, answers, banned, word_pos in zip(words, correct, rejected, answer_pos or [None] * len(words)):
         wanted_pos = word_pos or frozenset().union(*(pos_table.get(answer, ()) for answer in answers))
-        pool = sorted({form for kanji in kanji_in("".join(answers)) for form in holders.get(kanji, ())
-                       if not wanted_pos or pos_table[form] & wanted_pos})
+        pool = sorted(lexicon.kanji_neighbours(answers, wanted_pos))
         results.append(draw(pool, word_rng(word, seed), n, banned | answers))
     return results
 

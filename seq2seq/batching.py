@@ -116,9 +116,10 @@ def make_batches(examples: list[Example], tokenizer: Tokenizer, batch_size: int,
     """
     order = shuffled_by_source(examples, rng)
     rank = {pair: position for position, pair in enumerate(order)}  # keeps a source's pairs together in a sort
+    longest_target = longest_target_per_source(examples)
     batches = []
     for bucket in buckets(order, examples, batch_size, max_tokens):
-        bucket = sorted(bucket, key=lambda i: (len(examples[i].src), rank[i]))
+        bucket = sorted(bucket, key=lambda i: (len(examples[i].src), longest_target[tuple(examples[i].src)], rank[i]))
         cut = cut_by_tokens(bucket, examples, max_tokens) if max_tokens else cut_by_count(bucket, batch_size)
         batches.extend(collate([examples[i] for i in indices], tokenizer) for indices in cut)
     if rng is not None:
@@ -135,6 +136,16 @@ def shuffled_by_source(examples: list[Example], rng: np.random.Generator | None)
     if rng is not None:
         grouped = [grouped[g] for g in rng.permutation(len(grouped))]
     return np.array([i for group in grouped for i in group], dtype=np.int64)
+
+
+def longest_target_per_source(examples: list[Example]) -> dict[tuple[int, ...], int]:
+    """Source → the length of its longest target: sorting by it too keeps batches' targets alike in length,
+    which matters for a recurrent decoder, whose every step serves the whole batch."""
+    longest: dict[tuple[int, ...], int] = {}
+    for example in examples:
+        key = tuple(example.src)
+        longest[key] = max(longest.get(key, 0), len(example.tgt))
+    return longest
 
 
 def padded_size(example: Example) -> int:

@@ -55,20 +55,24 @@ class CandidateLexicon:
         known = self.pos_by_word.get(normalize_gloss(word))
         return known or frozenset().union(*(self.pos_by_form.get(answer, frozenset()) for answer in answers))
 
+    def kanji_neighbours(self, answers: Iterable[str], pos: frozenset[str]) -> set[str]:
+        """Headwords sharing a kanji with an answer, of a part of speech in `pos` (any when empty),
+        the answers themselves left out."""
+        answers = set(answers)
+        return {form for kanji in kanji_in("".join(answers)) for form in self.by_kanji.get(kanji, ())
+                if form not in answers and (not pos or self.pos_by_form[form] & pos)}
+
     def sharing_kanji(self, word: str, answers: Iterable[str], limit: int) -> list[str]:
-        """Up to `limit` headwords of the word's part of speech sharing a kanji with an answer, answers left out.
+        """Up to `limit` kanji neighbours of the answers, of the word's part of speech.
 
         Most shared kanji first, then nearest in length to an answer, then by spelling, so the cut keeps
         the likeliest look-alikes and the same ones every time (人 alone is in over 800 headwords).
         """
-        answers = set(answers)
+        answers = list(answers)
         answer_kanji = kanji_in("".join(answers))
-        pos = self.wanted_pos(word, answers)
-        found = {form for kanji in answer_kanji for form in self.by_kanji.get(kanji, ())
-                 if form not in answers and (not pos or self.pos_by_form[form] & pos)}
         lengths = [len(answer) for answer in answers]
 
         def closeness(form: str) -> tuple[int, int, str]:
             return -len(kanji_in(form) & answer_kanji), min(abs(len(form) - n) for n in lengths), form
 
-        return sorted(found, key=closeness)[:limit]
+        return sorted(self.kanji_neighbours(answers, self.wanted_pos(word, answers)), key=closeness)[:limit]

@@ -14,15 +14,16 @@ With --fit-words, each model is also asked for some of its own training words (s
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
 from seq2seq.baselines import corpus_baseline, kanji_baseline, random_baseline, retrieval_baseline
+from seq2seq.candidates import CandidateLexicon
 from seq2seq.compare import describe_arch, greedy_outputs, is_translation_mode, read_test_split, targets_by_word
-from seq2seq.config import with_overrides
+from seq2seq.config import DecodeConfig, with_overrides
 from seq2seq.data import DataError, correct_answers_by_word, load_pairs, normalize_text, word_key
 from seq2seq.errors import UserError
 from seq2seq.lexicon import load_pos_table, normalize_gloss
@@ -74,6 +75,7 @@ class Resources:
     pos_table: dict[str, frozenset[str]] | None  # headword → its coarse parts of speech
     word_pos: dict[str, frozenset[str]] | None = None  # English key → the POS of its correct headwords
     embed: Embed | None = None  # English texts → unit vectors (MiniLM), for the meaning columns
+    candidates: CandidateLexicon | None = None  # lexicon words a ranking model scores beside its samples
 
 
 @dataclass
@@ -97,10 +99,10 @@ def load_resources(embedder: Callable[[], Embed | None] = load_embedder) -> Reso
     """The bundled rejection index, form list and POS tables, as infer.py and the baselines use them, and
     the embedder `embedder()` gives: the MiniLM model when it is installed (a note on stderr when not)."""
     have_lexicon = BUNDLED_LEXICON_TABLE.is_file()
-    return Resources(load_lexicon("auto"), load_known_words("auto"),
-                     load_pos_table(BUNDLED_LEXICON_TABLE) if have_lexicon else None,
-                     load_pos_table(BUNDLED_LEXICON_TABLE, key="English") if have_lexicon else None,
-                     embedder())
+    pos_table = load_pos_table(BUNDLED_LEXICON_TABLE) if have_lexicon else None
+    word_pos = load_pos_table(BUNDLED_LEXICON_TABLE, key="English") if have_lexicon else None
+    candidates = CandidateLexicon.from_pos_tables(pos_table, word_pos) if have_lexicon else None
+    return Resources(load_lexicon("auto"), load_known_words("auto"), pos_table, word_pos, embedder(), candidates)
 
 
 # --- what to evaluate on --------------------------------------------------------------------------------------
@@ -174,13 +176,14 @@ def model_translates(folder: Path, trained: TrainedModel, eval_set: EvalSet) -> 
     return targets_are_correct(trained.config, not eval_set.translation)
 
 
-def run_model(folder: Path, name: str, trained: TrainedModel, eval_set: EvalSet, n: int, seed: int,
+def run_model(system: System, name: str, trained: TrainedModel, eval_set: EvalSet, n: int, seed: int,
               resources: Resources) -> SystemResult:
-    """N distractors per word exactly as infer.py makes them, the CSV's correct answers excluded too;
-    and, for a translation-mode model, its greedy exact match."""
-    decode = with_overrides(trained.config, "decode", n=n, seed=seed).decode
+    """N distractors per word exactly as infer.py makes them (with the system's decoding settings), the
+    CSV's correct answers excluded too; and, for a translation-mode model, its greedy exact match."""
+    folder = system.folder
+    decode = with_overrides(trained.config, "decode", n=n, seed=seed, **system.decode).decode
     candidates = distractors_for(trained, eval_set.words, decode, [set(c) for c in eval_set.correct],
-                                 resources.lexicon, resources.known_words)
+                                 resources.lexicon, resources.known_words, resources.candidates)
     exact = None
     if model_translates(folder, trained, eval_set):
         exact = exact_match_rate(greedy_outputs(trained, eval_set.words), eval_set.correct)
@@ -198,6 +201,32 @@ def run_baseline(name: str, eval_set: EvalSet, n: int, seed: int, train_pairs: p
     else:
         candidates = retrieval_baseline(eval_set.words, eval_set.rejected, train_pairs, n)
     return SystemResult(f"{name} baseline", "baseline", candidates)
+
+
+@dataclass
+class System:
+    """A model folder and the decoding settings it is evaluated with (its own, less any given here)."""
+
+    folder: Path
+    decode: dict  # DecodeConfig fields to override
+
+
+def parse_system(spec: str | Path) -> System:
+    """'runs/x' or 'runs/x@generic_weight=0,method=sample': the same model decoded another way is
+    another system, scored word by word against the rest."""
+    folder, _, settings = str(spec).partition("@")
+    types = {f.name: f.type for f in fields(DecodeConfig)}
+    decode = {}
+    for setting in filter(None, settings.split(",")):
+        key, _, value = setting.partition("=")
+        if key not in types or not value:
+            raise UserError(f"{spec}: '{setting}' is no decoding setting; write DIR@key=value with a key of: "
+                            f"{', '.join(types)}")
+        try:
+            decode[key] = {"int": int, "float": float}.get(types[key], str)(value)
+        except ValueError:
+            raise UserError(f"{spec}: '{key}' must be {types[key]}, got '{value}'") from None
+    return System(Path(folder), decode)
 
 
 def system_names(folders: list[Path]) -> list[str]:
@@ -331,7 +360,9 @@ def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int =
     if fit_words < 0:
         raise UserError(f"--fit-words must be 0 (off) or more (got {fit_words})")
     baselines = parse_baselines(",".join(baselines))
-    folders = [Path(folder) for folder in folders]
+    folders_given = list(folders)
+    systems = [parse_system(spec) for spec in folders_given]
+    folders = [system.folder for system in systems]
     path = choose_data(folders, data)
     train_pairs = read_train_pairs(train_data) if {"corpus", "retrieval"} & set(baselines) else None
     fit_data = [training_data(folder) for folder in folders] if fit_words else [None] * len(folders)
@@ -341,12 +372,14 @@ def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int =
                         "it (see data/README.md), or leave them out with --baselines corpus,retrieval")
     eval_set = read_eval_set(path, resources)
     models = [load_model(folder) for folder in folders]
-    results = [run_model(folder, name, trained, eval_set, n, seed, resources)
-               for folder, name, trained in zip(folders, system_names(folders), models)]
+    names = [name + (f"@{spec.partition('@')[2]}" if "@" in str(spec) else "")
+             for name, spec in zip(system_names(folders), map(str, folders_given))]
+    results = [run_model(system, name, trained, eval_set, n, seed, resources)
+               for system, name, trained in zip(systems, names, models)]
     for folder, trained, data_path, result in zip(folders, models, fit_data, results):
         if data_path is not None:
             result.fit = training_fit(folder, trained, data_path, fit_words, n, seed, resources.lexicon,
-                                      resources.known_words)
+                                      resources.known_words, resources.candidates)
     results += [run_baseline(name, eval_set, n, seed, train_pairs, resources) for name in baselines]
     scorer = meaning_scorer_for(results, eval_set, resources)
     for result in results:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from seq2seq.candidates import CandidateLexicon
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.compare import read_test_split
 from seq2seq.config import with_overrides
@@ -79,7 +80,8 @@ def choose_words(keys: list[str], k: int, seed: int) -> list[str]:
 
 
 def training_fit(folder: Path, trained: TrainedModel, data_path: Path, k: int, n: int, seed: int,
-                 lexicon: dict[str, frozenset[str]] | None, known_words: frozenset[str] | None) -> Fit:
+                 lexicon: dict[str, frozenset[str]] | None, known_words: frozenset[str] | None,
+                 candidates: CandidateLexicon | None = None) -> Fit:
     """Ask the model for n distractors, as infer.py does, for up to k of its training words (drawn with
     `seed`) from `data_path` (`training_data(folder)`), and count the outputs that are among the word's
     own training targets."""
@@ -87,6 +89,6 @@ def training_fit(folder: Path, trained: TrainedModel, data_path: Path, k: int, n
     keys = choose_words(list(targets), k, seed)
     words = [targets[key][0] for key in keys]
     decode = with_overrides(trained.config, "decode", n=n, seed=seed).decode
-    outputs = distractors_for(trained, words, decode, None, lexicon, known_words)
+    outputs = distractors_for(trained, words, decode, None, lexicon, known_words, candidates)
     hits = sum(output in targets[key][1] for key, found in zip(keys, outputs) for output in found)
     return Fit(words, outputs, hits, sum(map(len, outputs)))

@@ -14,12 +14,13 @@ import evaluate as evaluate_script
 from seq2seq import evaluation as evaluation_module
 from seq2seq.cli import run_main
 from seq2seq.compare import exact_match, read_test_split
+from seq2seq.config import DecodeConfig
 from seq2seq.data import load_pairs, split_by_word, word_key
 from seq2seq.evaluation import (PER_CANDIDATE, PER_WORD, SUMMARY, TABLE, Resources, differences, evaluate,
-                                load_resources)
+                                load_resources, read_eval_set)
 from seq2seq.meaning import MODEL_MISSING, load_embedder
-from seq2seq.model_folder import LAST_CHECKPOINT, load_model
-from seq2seq.pipeline import train_from_csv
+from seq2seq.model_folder import LAST_CHECKPOINT, TEST_SPLIT, load_model
+from seq2seq.pipeline import distractors_for, train_from_csv
 from seq2seq.training_fit import training_data, training_fit
 from tests.conftest import PAIRS, ROOT, tiny_config, write_csv
 from tests.test_meaning import unit
@@ -127,6 +128,17 @@ def test_the_same_words_for_two_models_given_data(runs, resources):
     assert len(results[1].candidates) == len({word_key(english) for english, _, _ in PAIRS})
 
 
+def test_one_model_decoded_two_ways_is_two_systems(runs, resources):
+    folder = runs / "distractor"
+    results = evaluate([folder, f"{folder}@method=sample,temperature=1.5"], n=2, baselines=["none"],
+                       out=runs / "out_two_ways", resources=resources).results
+    assert [r.name for r in results] == ["distractor", "distractor@method=sample,temperature=1.5"]
+    eval_set = read_eval_set(folder / TEST_SPLIT, resources)
+    sampled = distractors_for(load_model(folder), eval_set.words, DecodeConfig(n=2, method="sample", temperature=1.5),
+                              [set(c) for c in eval_set.correct], resources.lexicon, resources.known_words)
+    assert results[1].candidates == sampled  # exactly what those settings give through infer.py's path
+
+
 @pytest.mark.parametrize("args, named", [
     (["{distractor}", "{translation}"], "--data"),  # different test splits
     (["{distractor}", "--baselines", "random,oracle"], "--baselines"),
@@ -135,6 +147,8 @@ def test_the_same_words_for_two_models_given_data(runs, resources):
     (["{missing}"], "no such folder"),
     (["--baselines", "random"], "MODEL_DIR"),
     (["{distractor}", "--fit-words", "-1"], "--fit-words"),
+    (["{distractor}@beams=3"], "no decoding setting"),
+    (["{distractor}@n=many"], "'n' must be int"),
     (["{unresumable}", "--fit-words", "3"], "--fit-words"),  # no last.pt: its training data is not known
 ])
 def test_errors_are_one_line_naming_what_to_fix(runs, capsys, args, named):

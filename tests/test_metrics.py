@@ -2,8 +2,9 @@
 import pandas as pd
 import pytest
 
-from seq2seq.baselines import (RetrievalIndex, corpus_baseline, jaccard, kanji_baseline, kanji_in, padded_ngrams,
+from seq2seq.baselines import (RetrievalIndex, corpus_baseline, jaccard, kanji_baseline, padded_ngrams,
                                random_baseline, retrieval_baseline)
+from seq2seq.candidates import kanji_in
 from seq2seq.metrics import (Item, chrf, closeness, distinct, edit_distance, exact_match_rate, is_valid, is_wrong,
                              nearest_correct, normalized_edit_distance, paired_difference, same_pos, same_script,
                              score, script_of, shared_share)
