@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     data.add_argument("--held-out-words", metavar="CSV", help="never train on the words of this CSV (e.g. a test.csv)")
     data.add_argument("--vocab-size", type=int, help="SentencePiece vocabulary size")
     model = parser.add_argument_group("model")
-    model.add_argument("--arch", choices=["transformer", "gru", "lstm"], help="model family (default transformer)")
+    model.add_argument("--arch", choices=["transformer", "gru", "lstm"], help="model family (default gru)")
     model.add_argument("--dropout", type=float, help="dropout probability")
     train = parser.add_argument_group("training")
     for option, kind, text in TRAIN_OPTIONS:
@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     train.add_argument("--metric", choices=["valid_loss", "valid_acc"], help="validation metric for best/early stop")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
     train.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="autocast precision")
+    train.add_argument("--keep-epochs", action="store_true", default=None,
+                       help="also keep each epoch's weights as epoch1.pt, epoch2.pt, … in the model folder")
     return parser.parse_args(argv)
 
 
@@ -66,12 +68,14 @@ TRAIN_OPTIONS = [
     ("--warmup-steps", int, "steps of linear warm-up"),
     ("--weight-decay", float, "AdamW weight decay"),
     ("--label-smoothing", float, "label smoothing"),
+    ("--empty-source-share", float, "share of training pairs shown an empty source, so the model learns which "
+                                    "outputs fit any word (ranking pushes those down; default 0.1)"),
     ("--patience", int, "stop after this many validations without improvement (0: never)"),
     ("--checkpoint-every", int, "also save the resumable last.pt every N steps"),
     ("--seed", int, "seed for the split, the weights, the batch order and dropout"),
 ]
 TRAIN_FIELDS = [option[2:].replace("-", "_") for option, _, _ in TRAIN_OPTIONS] + ["schedule", "metric", "device",
-                                                                                    "precision"]
+                                                                                    "precision", "keep_epochs"]
 
 
 def build_config(args: argparse.Namespace) -> Config:

@@ -94,6 +94,7 @@ class TrainConfig:
     metric: str = "valid_loss"  # validation metric that picks the best weights: "valid_loss" or "valid_acc"
     patience: int = 0  # stop after this many validations without improvement (0: run every epoch)
     checkpoint_every: int = 0  # also write the resumable last.pt every this many steps (0: after each epoch)
+    keep_epochs: bool = False  # also keep each epoch's weights as epoch{N}.pt, to study quality against training time
     precision: str = "auto"  # "auto" (bf16 where supported), "fp32", "bf16" or "fp16" (fp16 only on CUDA)
     seed: int = 1  # seeds the split, the initial weights, the batch order and dropout
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"

@@ -29,7 +29,7 @@ from seq2seq.errors import UserError
 from seq2seq.lexicon import load_pos_table, normalize_gloss
 from seq2seq.meaning import Embed, MeaningScorer, load_embedder, meaning_scorer
 from seq2seq.metrics import NEAR_THRESHOLD, Difference, Item, Scores, exact_match_rate, paired_difference, score
-from seq2seq.model_folder import TEST_SPLIT, TrainedModel, load_model, write_atomic
+from seq2seq.model_folder import TEST_SPLIT, WEIGHTS, TrainedModel, load_model, write_atomic
 from seq2seq.pipeline import BUNDLED_DATA, distractors_for, load_known_words, load_lexicon, targets_are_correct
 from seq2seq.training_fit import Fit, training_data, training_fit
 
@@ -209,24 +209,29 @@ class System:
 
     folder: Path
     decode: dict  # DecodeConfig fields to override
+    weights: str = WEIGHTS  # the folder's weights file: model.pt, or one epoch's (epoch3.pt)
 
 
 def parse_system(spec: str | Path) -> System:
-    """'runs/x' or 'runs/x@generic_weight=0,method=sample': the same model decoded another way is
-    another system, scored word by word against the rest."""
+    """'runs/x', 'runs/x@generic_weight=0,method=sample' or 'runs/x@weights=epoch3.pt': the same model
+    decoded another way, or the same run after fewer epochs, is another system, scored word by word
+    against the rest."""
     folder, _, settings = str(spec).partition("@")
     types = {f.name: f.type for f in fields(DecodeConfig)}
-    decode = {}
+    decode, weights = {}, WEIGHTS
     for setting in filter(None, settings.split(",")):
         key, _, value = setting.partition("=")
+        if key == "weights" and value:
+            weights = value
+            continue
         if key not in types or not value:
             raise UserError(f"{spec}: '{setting}' is no decoding setting; write DIR@key=value with a key of: "
-                            f"{', '.join(types)}")
+                            f"weights, {', '.join(types)}")
         try:
             decode[key] = {"int": int, "float": float}.get(types[key], str)(value)
         except ValueError:
             raise UserError(f"{spec}: '{key}' must be {types[key]}, got '{value}'") from None
-    return System(Path(folder), decode)
+    return System(Path(folder), decode, weights)
 
 
 def system_names(folders: list[Path]) -> list[str]:
@@ -371,9 +376,8 @@ def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int =
         raise UserError(f"{BUNDLED_LEXICON_TABLE}: not found; the random and kanji baselines draw their words from "
                         "it (see data/README.md), or leave them out with --baselines corpus,retrieval")
     eval_set = read_eval_set(path, resources)
-    models = [load_model(folder) for folder in folders]
-    names = [name + (f"@{spec.partition('@')[2]}" if "@" in str(spec) else "")
-             for name, spec in zip(system_names(folders), map(str, folders_given))]
+    models = [load_model(system.folder, weights=system.weights) for system in systems]
+    names = system_names([Path(str(spec)) for spec in folders_given])  # 'x', 'x@generic_weight=0'
     results = [run_model(system, name, trained, eval_set, n, seed, resources)
                for system, name, trained in zip(systems, names, models)]
     for folder, trained, data_path, result in zip(folders, models, fit_data, results):

@@ -7,6 +7,7 @@
     test.csv       the held-out test split (English, Japanese, Correct_Japanese): words never trained on
     metrics.csv    one row per validation (written by the trainer)
     last.pt        the resumable state of the latest step: weights, optimizer, progress (seq2seq/checkpoint.py)
+    epoch{N}.pt    with train.keep_epochs, the weights after each epoch, to study quality against training time
     train.log      what the run said; tensorboard/ its event files, when tensorboard is installed
 
 Every file is written to a temporary name and then renamed, so a crash mid-write leaves the previous
@@ -34,6 +35,7 @@ from tokenizer import Tokenizer
 CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS = "config.json", "model.pt", "spm.model", "answers.json", "metrics.csv"
 TEST_SPLIT, LAST_CHECKPOINT, TRAIN_LOG, TENSORBOARD = "test.csv", "last.pt", "train.log", "tensorboard"
 MODEL_FILES = (CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS, TEST_SPLIT, LAST_CHECKPOINT, TRAIN_LOG)
+EPOCH_WEIGHTS = "epoch{epoch}.pt"  # the weights after one epoch, kept with train.keep_epochs
 
 
 @dataclass
@@ -66,6 +68,8 @@ def save_setup(folder: Path, config: Config, tokenizer: Tokenizer, answers: dict
     folder.mkdir(parents=True, exist_ok=True)
     for name in MODEL_FILES:
         (folder / name).unlink(missing_ok=True)
+    for kept in folder.glob(EPOCH_WEIGHTS.format(epoch="*")):
+        kept.unlink()
     shutil.rmtree(folder / TENSORBOARD, ignore_errors=True)
     write_atomic(folder / CONFIG, config_to_json(config).encode("utf-8"))
     write_atomic(folder / VOCABULARY, tokenizer.model_proto)
@@ -73,21 +77,22 @@ def save_setup(folder: Path, config: Config, tokenizer: Tokenizer, answers: dict
     write_atomic(folder / TEST_SPLIT, pairs_to_csv(test_split).encode("utf-8"))
 
 
-def save_weights(folder: Path, model: Seq2SeqModel) -> None:
+def save_weights(folder: Path, model: Seq2SeqModel, name: str = WEIGHTS) -> None:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
-    write_atomic(folder / WEIGHTS, buffer.getvalue())
+    write_atomic(folder / name, buffer.getvalue())
 
 
-def load_model(folder: str | Path, device: str | torch.device = "cpu") -> TrainedModel:
-    """Rebuild the model exactly as saved, in eval mode, on `device`."""
+def load_model(folder: str | Path, device: str | torch.device = "cpu", weights: str = WEIGHTS) -> TrainedModel:
+    """Rebuild the model exactly as saved, in eval mode, on `device`; `weights` may name another file of
+    the folder's weights (epoch3.pt)."""
     folder = Path(folder)
-    for name in (CONFIG, WEIGHTS, VOCABULARY):
+    for name in (CONFIG, weights, VOCABULARY):
         if not (folder / name).is_file():
             raise UserError(f"{folder}: no {name}; pass a folder written by train.py (did training finish an epoch?)")
     config = load_json(folder / CONFIG)
     model = build_model(config.model)
-    model.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(folder / weights, map_location="cpu", weights_only=True))
     answers_file = folder / ANSWERS
     answers = json.loads(answers_file.read_text(encoding="utf-8")) if answers_file.is_file() else {}
     return TrainedModel(model.to(device).eval(), Tokenizer.load(folder / VOCABULARY), config, answers)

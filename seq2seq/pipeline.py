@@ -134,7 +134,7 @@ def resume_training(folder: str | Path, changes: dict, data_path: str | Path | N
 
 
 # Training settings a resumed run may change: when to stop, where to run, how often to save.
-RESUME_CHANGES = ("epochs", "patience", "device", "precision", "checkpoint_every")
+RESUME_CHANGES = ("epochs", "patience", "device", "precision", "checkpoint_every", "keep_epochs")
 
 
 def file_sha256(path: str | Path) -> str:

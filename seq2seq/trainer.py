@@ -34,7 +34,7 @@ from seq2seq.checkpoint import capture_rng, restore_rng, save_checkpoint
 from seq2seq.config import ConfigError, TrainConfig
 from seq2seq.distributed import Distributed
 from seq2seq.errors import UserError
-from seq2seq.model_folder import LAST_CHECKPOINT, METRICS, save_weights, write_atomic
+from seq2seq.model_folder import EPOCH_WEIGHTS, LAST_CHECKPOINT, METRICS, save_weights, write_atomic
 from seq2seq.models.base import Seq2SeqModel
 from seq2seq.run_log import METRIC_GOALS, RunLog
 from seq2seq.schedule import LearningRate
@@ -342,6 +342,8 @@ class Trainer:
                 save_weights(self.folder, self.model)
         else:
             state.validations_without_improvement += 1
+        if self.config.keep_epochs and self.writes_files:
+            save_weights(self.folder, self.model, EPOCH_WEIGHTS.format(epoch=state.epoch))
         self.schedule.after_validation(improved)
         row = self.metrics_row(scores)
         if self.dist.is_main:

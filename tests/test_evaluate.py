@@ -17,7 +17,7 @@ from seq2seq.compare import exact_match, read_test_split
 from seq2seq.config import DecodeConfig
 from seq2seq.data import load_pairs, split_by_word, word_key
 from seq2seq.evaluation import (PER_CANDIDATE, PER_WORD, SUMMARY, TABLE, Resources, differences, evaluate,
-                                load_resources, read_eval_set)
+                                System, load_resources, parse_system, read_eval_set)
 from seq2seq.meaning import MODEL_MISSING, load_embedder
 from seq2seq.model_folder import LAST_CHECKPOINT, TEST_SPLIT, load_model
 from seq2seq.pipeline import distractors_for, train_from_csv
@@ -126,6 +126,12 @@ def test_the_same_words_for_two_models_given_data(runs, resources):
     assert [r.name for r in results] == ["distractor", "translation"]
     assert results[0].exact_match is None and 0 <= results[1].exact_match <= 1
     assert len(results[1].candidates) == len({word_key(english) for english, _, _ in PAIRS})
+
+
+def test_a_system_is_a_folder_with_decoding_settings_and_weights():
+    assert parse_system("runs/x") == System(Path("runs/x"), {})
+    assert parse_system("runs/x@weights=epoch3.pt,generic_weight=0,rank_samples=8,method=sample") == System(
+        Path("runs/x"), {"generic_weight": 0.0, "rank_samples": 8, "method": "sample"}, "epoch3.pt")
 
 
 def test_one_model_decoded_two_ways_is_two_systems(runs, resources):

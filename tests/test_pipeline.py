@@ -71,6 +71,19 @@ def test_lexicon_answers_are_excluded_too(trained):
     assert not set(plain[:2]) & set(distractors_for(reloaded, ["Borrow"], DecodeConfig(n=3, seed=1), lexicon=banned)[0])
 
 
+def test_keep_epochs_leaves_each_epochs_weights_and_a_new_run_removes_them(tmp_path, pairs_csv):
+    folder = tmp_path / "run"
+    train_from_csv(tiny_config(epochs=2, keep_epochs=True), pairs_csv, folder, progress=False, log=RunLog(echo=False))
+    assert sorted(path.name for path in folder.glob("epoch*.pt")) == ["epoch1.pt", "epoch2.pt"]
+    last = torch.load(folder / "last.pt", weights_only=False)["model"]  # the weights after the last epoch
+    second = load_model(folder, weights="epoch2.pt").model.state_dict()
+    assert all(torch.equal(last[name], second[name]) for name in last)
+    first = load_model(folder, weights="epoch1.pt").model.state_dict()
+    assert any(not torch.equal(first[name], second[name]) for name in first)
+    train_from_csv(tiny_config(epochs=1), pairs_csv, folder, progress=False, overwrite=True, log=RunLog(echo=False))
+    assert not list(folder.glob("epoch*.pt"))  # no weights of the earlier run are left to be mistaken for this one's
+
+
 def test_existing_model_is_not_overwritten_without_permission(trained):
     folder, _, csv_path = trained
     with pytest.raises(UserError, match="--overwrite"):
