@@ -61,6 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # (option, type, help) of the numeric training settings; each sets the TrainConfig field of its name.
 TRAIN_OPTIONS = [
     ("--epochs", int, "most passes over the training split"),
+    ("--time-budget-minutes", float, "start no epoch that would end past this many minutes of training (0: no limit)"),
     ("--batch-size", int, "pairs per batch"),
     ("--max-tokens", int, "token batching: up to this many padded tokens per batch (instead of --batch-size)"),
     ("--accum", int, "batches per optimizer step (gradient accumulation)"),

@@ -2,13 +2,16 @@
 
     correct answers 借りる ─► kanji 借 ─► common headwords written with 借, of the answer's part of speech
                                         (借金, 借用, 借家, 拝借, …) ─► decoding.py ranks them with the model
+                     借りる ─► other English keys it translates (hire, rent) ─► the model's own samples
+                                        for those words (貸す, 家賃, …) join the candidates too
 
 Why: a small model trained for minutes samples many words that fit any input, and the near misses it
 knows best may never come up in a few dozen samples. Published distractor generators propose candidates
 and then rank them; here the lexicon proposes look-alikes that share a kanji with the answer (the classic
-confusable of Chinese and Japanese tests), and the model, which has read the word and its answer, decides
-which of them, and of its own samples, are the near misses. The lexicon only proposes: it knows nothing
-of meaning, and a candidate the model finds unlikely is never chosen.
+confusable of Chinese and Japanese tests), and words whose answers overlap this word's (its near
+synonyms in the lexicon), whose near misses the model may know from training, since it has read them.
+The model, which has read the word and its answer, then decides which candidates are the near misses.
+The lexicon only proposes: a candidate the model finds unlikely is never chosen.
 """
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from seq2seq.lexicon import load_pos_table, normalize_gloss
+from seq2seq.data import normalize_text
+from seq2seq.lexicon import load_pos_table, normalize_gloss, read_table
 from seq2seq.metrics import char_class
 
 REPEAT_MARK = "々"  # repeats the kanji before it: 人々; no kanji of its own
@@ -34,20 +38,26 @@ class CandidateLexicon:
     pos_by_form: dict[str, frozenset[str]]  # headword → its coarse parts of speech
     pos_by_word: dict[str, frozenset[str]]  # normalised English key → the parts of speech of its headwords
     by_kanji: dict[str, list[str]]  # kanji → the headwords written with it, sorted
+    keys_by_form: dict[str, list[str]]  # headword → the English keys it translates, sorted (borrow, hire, rent)
 
     @classmethod
-    def from_pos_tables(cls, pos_by_form: dict[str, frozenset[str]],
-                        pos_by_word: dict[str, frozenset[str]]) -> "CandidateLexicon":
+    def from_pos_tables(cls, pos_by_form: dict[str, frozenset[str]], pos_by_word: dict[str, frozenset[str]],
+                        keys_by_form: dict[str, list[str]] | None = None) -> "CandidateLexicon":
         by_kanji: dict[str, list[str]] = {}
         for form in sorted(pos_by_form):
             for kanji in kanji_in(form):
                 by_kanji.setdefault(kanji, []).append(form)
-        return cls(pos_by_form, pos_by_word, by_kanji)
+        return cls(pos_by_form, pos_by_word, by_kanji, keys_by_form or {})
 
     @classmethod
     def load(cls, path: str | Path) -> "CandidateLexicon":
         """From a lexicon table such as data/lexicon.csv.gz (English, Japanese, pos columns)."""
-        return cls.from_pos_tables(load_pos_table(path), load_pos_table(path, key="English"))
+        frame = read_table(path, ("English", "Japanese"))
+        keys_by_form: dict[str, set[str]] = {}
+        for english, japanese in zip(frame["English"].map(normalize_gloss), frame["Japanese"].map(normalize_text)):
+            keys_by_form.setdefault(japanese, set()).add(english)
+        return cls.from_pos_tables(load_pos_table(path), load_pos_table(path, key="English"),
+                                   {form: sorted(keys) for form, keys in keys_by_form.items()})
 
     def wanted_pos(self, word: str, answers: Iterable[str]) -> frozenset[str]:
         """The English word's parts of speech if the lexicon knows it, else its answers'; empty: any."""
@@ -76,3 +86,16 @@ class CandidateLexicon:
             return -len(kanji_in(form) & answer_kanji), min(abs(len(form) - n) for n in lengths), form
 
         return sorted(self.kanji_neighbours(answers, self.wanted_pos(word, answers)), key=closeness)[:limit]
+
+    def neighbour_words(self, word: str, answers: Iterable[str], limit: int) -> list[str]:
+        """Up to `limit` other English keys translated by one of the word's answers: borrow → hire, rent.
+
+        Those sharing the most answers come first (the closest synonyms), then by spelling.
+        """
+        own = normalize_gloss(word)
+        shared: dict[str, int] = {}
+        for answer in set(answers):
+            for key in self.keys_by_form.get(answer, ()):
+                if key != own:
+                    shared[key] = shared.get(key, 0) + 1
+        return sorted(shared, key=lambda key: (-shared[key], key))[:limit]

@@ -77,7 +77,8 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 4  # most passes over the training split (early stopping may end the run sooner)
+    epochs: int = 4  # most passes over the training split (early stopping or the time budget may end the run sooner)
+    time_budget_minutes: float = 0.0  # > 0: no epoch is started that would end past this many minutes of training
     batch_size: int = 128  # pairs per batch (sentence batching; ignored when max_tokens > 0)
     max_tokens: int = 0  # > 0: token batching, each batch holds up to this many (padded) tokens
     accum: int = 1  # batches whose gradients are summed before one optimizer step (a batch accum× larger)
@@ -89,7 +90,7 @@ class TrainConfig:
     weight_decay: float = 0.01  # AdamW decoupled weight decay (not applied to biases, norms, embeddings)
     label_smoothing: float = 0.0  # share of probability spread over the other pieces (0: sampling wants the true shape)
     empty_source_share: float = 0.1  # share of training pairs shown an empty source, so the model also learns which
-    # outputs fit any word: ranking subtracts that (decode rank_generic_weight); 0 = off
+    # outputs fit any word: ranking subtracts that (decode generic_weight); 0 = off
     clip_norm: float = 1.0  # gradient-norm clipping threshold
     metric: str = "valid_loss"  # validation metric that picks the best weights: "valid_loss" or "valid_acc"
     patience: int = 0  # stop after this many validations without improvement (0: run every epoch)
@@ -113,6 +114,8 @@ class DecodeConfig:
     max_attempts: int = 20  # sampling rounds before giving up on finding n distinct outputs
     rank_samples: int = 30  # rank: samples drawn per word and scored
     rank_lexicon: int = 100  # rank: most lexicon words sharing a kanji with the answer scored per word (0 = none)
+    rank_neighbours: int = 4  # rank: other words the answer translates (borrow → rent) whose samples are scored too
+    neighbour_samples: int = 8  # rank: samples drawn for each of those words
     generic_weight: float = 0.5  # rank: λ in log p(d | word) − λ·log p(d | no word); 0 ranks by likelihood alone
     seed: int = 0  # seeds sampling, so a run can be repeated exactly
 

@@ -60,8 +60,12 @@ def sampling_pick(temperature: float, top_k: int, top_p: float, generator: torch
         raise UserError(f"top-p must lie in (0, 1] (got {top_p})")
 
     def pick(logits: torch.Tensor) -> torch.Tensor:
-        filtered = top_p_filter(top_k_filter(logits.float() / temperature, top_k), top_p)
-        probs = filtered.softmax(dim=-1)  # (batch, vocab)
+        scaled = logits.float() / temperature  # (batch, vocab)
+        if 0 < top_k < scaled.size(-1):  # only the k best can be drawn: filter and draw among them, far faster
+            best, ids = scaled.topk(top_k, dim=-1)  # (batch, k), best first
+            probs = top_p_filter(best, top_p).softmax(dim=-1)  # (batch, k)
+            return ids.gather(-1, torch.multinomial(probs, 1, generator=generator)).squeeze(-1)
+        probs = top_p_filter(scaled, top_p).softmax(dim=-1)  # (batch, vocab)
         return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
     return pick
@@ -201,15 +205,16 @@ class AnswerSets:
 def distinct_outputs(
     model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]], n: int, config: DecodeConfig,
     max_source_len: int | None = None, known_words: frozenset[str] | None = None,
-    proposals: list[list[str]] | None = None,
+    proposals: list[list[str]] | None = None, neighbour_sources: list[list[str]] | None = None,
 ) -> list[list[str]]:
     """Up to `n` distinct outputs per source, none in that source's `excluded` set (and, given
     `known_words`, each one of them).
 
     Sampling draws 2·n candidates per unfinished word per round, for at most `config.max_attempts` rounds,
     so it always ends; a word whose model cannot produce n distinct allowed answers gets fewer. Ranking
-    scores `config.rank_samples` samples per word together with the word's `proposals` (candidates from
-    elsewhere, e.g. the lexicon) and keeps the n best.
+    scores `config.rank_samples` samples per word, `config.neighbour_samples` for each of its
+    `neighbour_sources` (inputs of related words) and the word's `proposals` (candidates from elsewhere,
+    e.g. the lexicon), all by how likely the model finds them for this word, and keeps the n best.
     """
     answers = AnswerSets([{normalize_text(text) for text in known} for known in excluded], n, known_words)
     generator = torch.Generator().manual_seed(config.seed)
@@ -219,7 +224,17 @@ def distinct_outputs(
         memory = model.encode(src, src != tokenizer.pad_id)
         if config.method == "rank":
             check_rank_settings(config)
-            found = _sampled_texts(model, tokenizer, memory, chunk, config, generator)
+            found = _sampled_texts(model, tokenizer, memory, list(range(len(chunk))), config.rank_samples,
+                                   len(chunk), config, generator)
+            if neighbour_sources:
+                owners = [offset for offset, i in enumerate(chunk) for _ in neighbour_sources[i]]
+                if owners:
+                    texts = [text for i in chunk for text in neighbour_sources[i]]
+                    related = encode_sources(model, tokenizer, texts, max_source_len)
+                    for mine, theirs in zip(found, _sampled_texts(model, tokenizer, related, owners,
+                                                                  config.neighbour_samples, len(chunk), config,
+                                                                  generator)):
+                        mine.extend(theirs)
             extra = [proposals[i] if proposals else [] for i in chunk]
             _rank(model, tokenizer, src, chunk, [a + b for a, b in zip(found, extra)], answers, config)
         elif config.method == "sample":
@@ -287,15 +302,17 @@ def check_rank_settings(config: DecodeConfig) -> None:
         raise UserError(f"generic weight must be at least 0 (got {config.generic_weight})")
 
 
-def _sampled_texts(model, tokenizer, memory: Memory, chunk: range, config, generator) -> list[list[str]]:
-    """`config.rank_samples` samples for every word of the chunk, as text (unfinished ones dropped)."""
+def _sampled_texts(model, tokenizer, memory: Memory, owners: list[int], count: int, words: int, config,
+                   generator) -> list[list[str]]:
+    """`count` samples from each source of `memory`, as text (unfinished ones dropped), gathered by the
+    word each source serves: `owners[row]`, one of `words`."""
     pick = sampling_pick(config.temperature, config.top_k, config.top_p, generator)
-    rows = torch.arange(len(chunk), device=memory.states.device).repeat_interleave(config.rank_samples)
+    rows = torch.arange(len(owners), device=memory.states.device).repeat_interleave(count)  # (sources · count,)
     outputs = generate(model, select_batch(memory, rows), tokenizer, config.max_len, pick)
-    texts: list[list[str]] = [[] for _ in chunk]
-    for offset, ids in zip(rows.tolist(), outputs):
+    texts: list[list[str]] = [[] for _ in range(words)]
+    for row, ids in zip(rows.tolist(), outputs):
         if ids is not None:
-            texts[offset].append(tokenizer.decode(ids))
+            texts[owners[row]].append(tokenizer.decode(ids))
     return texts
 
 

@@ -101,7 +101,7 @@ def load_resources(embedder: Callable[[], Embed | None] = load_embedder) -> Reso
     have_lexicon = BUNDLED_LEXICON_TABLE.is_file()
     pos_table = load_pos_table(BUNDLED_LEXICON_TABLE) if have_lexicon else None
     word_pos = load_pos_table(BUNDLED_LEXICON_TABLE, key="English") if have_lexicon else None
-    candidates = CandidateLexicon.from_pos_tables(pos_table, word_pos) if have_lexicon else None
+    candidates = CandidateLexicon.load(BUNDLED_LEXICON_TABLE) if have_lexicon else None
     return Resources(load_lexicon("auto"), load_known_words("auto"), pos_table, word_pos, embedder(), candidates)
 
 

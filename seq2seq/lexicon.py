@@ -50,7 +50,7 @@ def load_rejection_index(path: str | Path) -> dict[str, frozenset[str]]:
     This is what "correct" means when answers are excluded or judged: a distractor for 'borrow' must
     not be any form in index['borrow'].
     """
-    frame = _read_table(path, ("English", "Japanese"))
+    frame = read_table(path, ("English", "Japanese"))
     return {
         english: frozenset(frame_forms.split(ANSWER_SEPARATOR))
         for english, frame_forms in zip(frame["English"], frame["Japanese"])
@@ -77,7 +77,7 @@ def load_pos_table(path: str | Path, key: str = "Japanese") -> dict[str, frozens
     "accomplish", is also the noun 'eggplant') does not lend the English word that other POS. Only common
     headwords are in the lexicon, so many rare words are absent: unknown, which is not disagreeing.
     """
-    frame = _read_table(path, (key, "pos"))
+    frame = read_table(path, (key, "pos"))
     keys = frame[key].map(normalize_gloss if key == "English" else normalize_text)
     table: dict[str, set[str]] = {}
     for name, pos in zip(keys, frame["pos"].map(normalize_text)):
@@ -86,7 +86,7 @@ def load_pos_table(path: str | Path, key: str = "Japanese") -> dict[str, frozens
     return {name: frozenset(pos) for name, pos in table.items()}
 
 
-def _read_table(path: str | Path, columns: tuple[str, ...]) -> pd.DataFrame:
+def read_table(path: str | Path, columns: tuple[str, ...]) -> pd.DataFrame:
     """Read a shipped CSV (plain or .gz) as strings, or say in one line which column is missing."""
     frame = read_csv_cells(_existing(path))
     missing = [column for column in columns if column not in frame.columns]

@@ -134,7 +134,8 @@ def resume_training(folder: str | Path, changes: dict, data_path: str | Path | N
 
 
 # Training settings a resumed run may change: when to stop, where to run, how often to save.
-RESUME_CHANGES = ("epochs", "patience", "device", "precision", "checkpoint_every", "keep_epochs")
+RESUME_CHANGES = ("epochs", "time_budget_minutes", "patience", "device", "precision", "checkpoint_every",
+                  "keep_epochs")
 
 
 def file_sha256(path: str | Path) -> str:
@@ -290,13 +291,22 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
     excluded = [known_answers(trained, word, lexicon) | given[i] for i, word in enumerate(words)]
     answers = [answers_shown(trained, word, given[i], lexicon) for i, word in enumerate(words)]
     inputs = encoder_inputs(trained, words, answers)
-    proposals = None
-    if decode.method == "rank" and candidates is not None and decode.rank_lexicon > 0:
+    proposals = neighbours = None
+    if decode.method == "rank" and candidates is not None:
         proposals = [candidates.sharing_kanji(word, shown, decode.rank_lexicon) for word, shown in zip(words, answers)]
+        neighbours = [neighbour_inputs(trained, candidates.neighbour_words(word, shown, decode.rank_neighbours), lexicon)
+                      for word, shown in zip(words, answers)]
     if not trained.config.train.empty_source_share:
         decode = replace(decode, generic_weight=0.0)
     return distinct_outputs(trained.model, trained.tokenizer, inputs, excluded, decode.n, decode,
-                            trained.config.model.max_len, known_words, proposals)
+                            trained.config.model.max_len, known_words, proposals, neighbours)
+
+
+def neighbour_inputs(trained: TrainedModel, neighbours: list[str], lexicon: dict[str, frozenset[str]] | None) -> list[str]:
+    """What the encoder would read for each related word (those whose answers are known)."""
+    answers = [answers_shown(trained, word, set(), lexicon) for word in neighbours]
+    known = [(word, shown) for word, shown in zip(neighbours, answers) if shown or not trained.config.data.src_template]
+    return encoder_inputs(trained, [word for word, _ in known], [shown for _, shown in known])
 
 
 def answers_shown(trained: TrainedModel, word: str, given: set[str], lexicon: dict[str, frozenset[str]] | None) -> list[str]:

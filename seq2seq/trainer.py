@@ -95,6 +95,8 @@ def check_train_config(config: TrainConfig) -> None:
     for name, lowest in at_least.items():
         if getattr(config, name) < lowest:
             raise ConfigError(f"train setting '{name}' must be at least {lowest}, got {getattr(config, name)}")
+    if config.time_budget_minutes < 0:
+        raise ConfigError(f"train setting 'time_budget_minutes' must be at least 0, got {config.time_budget_minutes}")
     if not 0 <= config.empty_source_share < 1:
         raise ConfigError(f"train setting 'empty_source_share' must lie in [0, 1), got {config.empty_source_share}")
     if config.metric not in METRIC_GOALS:
@@ -151,6 +153,7 @@ class Progress:
     validations_without_improvement: int = 0
     last_train_loss: float = math.nan  # of the last finished epoch
     last_tokens_per_s: float = 0.0
+    longest_epoch_s: float = 0.0  # wall time of the longest epoch so far, validation included
 
     def add_step(self, loss_sum: float, tokens: float, seconds: float) -> None:
         self.steps_in_epoch += 1
@@ -172,7 +175,8 @@ class Progress:
 
 @dataclass
 class FitResult:
-    status: str  # "finished", "stopped early" (patience ran out) or "interrupted" (Ctrl-C; resumable)
+    status: str  # "finished", "stopped early" (patience ran out), "time budget" (no time for another epoch;
+    # resumable with a larger budget) or "interrupted" (Ctrl-C; resumable)
     metric: str  # the validation metric that chose the best epoch
     best_metric: float  # its best value
     valid_loss: float  # validation loss of the best epoch
@@ -291,6 +295,9 @@ class Trainer:
         with StopSignal() as stop, tqdm(total=self.config.epochs, initial=self.state.epoch - 1, desc="epochs",
                                         disable=not (self.progress and self.dist.is_main), dynamic_ncols=True) as bar:
             while self.has_epochs_left():
+                if self.out_of_time():
+                    return self.result("time budget")
+                epoch_started = time.perf_counter()
                 steps = step_groups(self.dist.shard(train_batches(self.state.epoch)), self.config.accum)
                 self.schedule.total_steps = len(steps) * self.config.epochs
                 if not self.train_epoch(steps, stop):
@@ -298,9 +305,26 @@ class Trainer:
                     self.log(f"stopped at step {self.state.step} (epoch {self.state.epoch}, step "
                              f"{self.state.steps_in_epoch} of {len(steps)}); the state is saved in {LAST_CHECKPOINT}")
                     return self.result("interrupted")
+                self.state.longest_epoch_s = max(self.state.longest_epoch_s, time.perf_counter() - epoch_started)
                 self.end_epoch(valid_batches)
                 bar.update()
         return self.result("stopped early" if self.patience_ran_out() else "finished")
+
+    def out_of_time(self) -> bool:
+        """Whether another epoch, as long as the longest so far, would end past the time budget.
+
+        Why at epoch boundaries: the run then ends on whole epochs, validated and saved like any other,
+        and on one machine the same settings stop after the same epoch. Every process must agree.
+        """
+        budget_s = self.config.time_budget_minutes * 60
+        elapsed_s = time.perf_counter() - self.started
+        over = budget_s > 0 and self.state.longest_epoch_s > 0 and elapsed_s + self.state.longest_epoch_s > budget_s
+        (processes_over,) = self.dist.sum(float(over))
+        if processes_over:
+            self.log(f"time budget: {elapsed_s / 60:.1f} of {self.config.time_budget_minutes:g} minutes used and an "
+                     f"epoch takes up to {self.state.longest_epoch_s / 60:.1f}, so epoch {self.state.epoch} is not "
+                     "started (--time-budget 0 for no limit)")
+        return processes_over > 0
 
     def has_epochs_left(self) -> bool:
         return self.state.epoch <= self.config.epochs and not self.patience_ran_out()

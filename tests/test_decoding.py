@@ -206,3 +206,16 @@ def test_rank_settings_are_checked():
     with pytest.raises(UserError, match="rank samples must be at least 1"):
         distinct_outputs(SourceTableModel(TABLE), SpellingTokenizer(), ["word"], [set()], n=1,
                          config=DecodeConfig(method="rank", rank_samples=0))
+
+
+def test_samples_of_related_words_join_the_candidates():
+    """The empty source here stands in for a related word: one sample of the word itself, 'b' alone
+    (GENERIC_TABLE: the neighbour's likeliest output) cannot be missed in 40 samples of the neighbour."""
+    model = SourceTableModel(TABLE)
+    model.config = type("Config", (), {"pad_id": PAD})
+    config = DecodeConfig(method="rank", rank_samples=1, neighbour_samples=40, generic_weight=0.0, seed=0)
+    alone = distinct_outputs(model, SpellingTokenizer(), ["word"], [set()], n=3, config=config)[0]
+    helped = distinct_outputs(model, SpellingTokenizer(), ["word"], [set()], n=3, config=config,
+                              neighbour_sources=[[""]])[0]
+    assert len(alone) == 1 and alone[0] in ("ac", "ad", "b")  # one sample: one candidate
+    assert helped == ["b", "ac", "ad"]  # all three, ranked for the word itself: .4, .3, .3

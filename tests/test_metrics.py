@@ -4,7 +4,6 @@ import pytest
 
 from seq2seq.baselines import (RetrievalIndex, corpus_baseline, jaccard, kanji_baseline, padded_ngrams,
                                random_baseline, retrieval_baseline)
-from seq2seq.candidates import kanji_in
 from seq2seq.metrics import (Item, chrf, closeness, distinct, edit_distance, exact_match_rate, is_valid, is_wrong,
                              nearest_correct, normalized_edit_distance, paired_difference, same_pos, same_script,
                              score, script_of, shared_share)
@@ -219,12 +218,6 @@ def test_random_baseline_falls_back_to_the_script_when_the_pos_is_unknown():
 # the kanji baseline's table: TABLE and words sharing 借, 貸, 川 or 知 with an answer
 KANJI_TABLE = {**TABLE, **{form: frozenset({"verb"}) for form in ("借り切る", "貸し出す", "知る")},
                **{form: frozenset({"noun"}) for form in ("借金", "借家", "貸家", "川岸", "小川", "川上", "語学")}}
-
-
-def test_kanji_in_takes_ideographs_only():
-    assert kanji_in("借り入れる") == {"借", "入"}
-    assert kanji_in("時々") == {"時"}  # 々 repeats a kanji, it is none of its own
-    assert kanji_in("ペット") == set()
 
 
 def test_kanji_baseline_shares_a_kanji_and_the_pos_never_a_rejected_form():

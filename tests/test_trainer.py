@@ -140,6 +140,15 @@ def test_without_patience_every_epoch_runs():
     assert (result.status, result.epochs) == ("finished", 4)
 
 
+def test_the_time_budget_starts_no_epoch_that_would_end_past_it():
+    batches = [collate(random_examples(8), IDS)]
+    tight = tiny_trainer(epochs=5, time_budget_minutes=1e-6).fit(lambda epoch: batches, batches)
+    assert (tight.status, tight.epochs) == ("time budget", 1)  # the first epoch always runs: nothing to judge by
+    roomy = tiny_trainer(epochs=3, time_budget_minutes=60.0).fit(lambda epoch: batches, batches)
+    unlimited = tiny_trainer(epochs=3, time_budget_minutes=0.0).fit(lambda epoch: batches, batches)
+    assert (roomy.status, roomy.epochs) == (unlimited.status, unlimited.epochs) == ("finished", 3)
+
+
 def test_the_chosen_metric_has_its_direction():
     assert improves("valid_loss", 1.0, 2.0) and not improves("valid_loss", 2.0, 2.0)
     assert improves("valid_acc", 0.6, 0.5) and not improves("valid_acc", 0.4, 0.5)
