@@ -53,11 +53,15 @@ class ReferenceTransformer(nn.Module):
     def embed_tokens(self, ids):
         return self.embed(ids) * math.sqrt(self.config.d_model) + self.table[: ids.size(1)]
 
-    def forward(self, src_ids, tgt_in_ids):
+    def forward(self, src_ids, tgt_in_ids, src_index=None):
+        """As ours: each distinct source encoded once, then every target reads its own (src_index)."""
         causal = self.core.generate_square_subsequent_mask(tgt_in_ids.size(1), dtype=torch.bool)
         padding = src_ids == self.config.pad_id
-        hidden = self.core(self.embed_tokens(src_ids), self.embed_tokens(tgt_in_ids), tgt_mask=causal,
-                           src_key_padding_mask=padding, memory_key_padding_mask=padding, tgt_is_causal=True)
+        memory = self.core.encoder(self.embed_tokens(src_ids), src_key_padding_mask=padding)
+        if src_index is not None:
+            memory, padding = memory.index_select(0, src_index), padding.index_select(0, src_index)
+        hidden = self.core.decoder(self.embed_tokens(tgt_in_ids), memory, tgt_mask=causal,
+                                   memory_key_padding_mask=padding, tgt_is_causal=True)
         return self.output(hidden)
 
 
