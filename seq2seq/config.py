@@ -185,9 +185,12 @@ def config_to_json(config: Config) -> str:
 
 def load_json(path: str | Path) -> Config:
     """A model folder's config.json. Training writes its source template resolved (never "auto"); a folder
-    saved before templates existed has none, and its model read the word alone."""
+    saved before templates existed has none, and its model read the word alone. Settings added since
+    take the value that means what such a folder did (no empty sources, no time budget)."""
     path = Path(path)
     values = json.loads(path.read_text(encoding="utf-8"))
     values.setdefault("data", {}).setdefault("src_template", "")
-    values.setdefault("train", {}).setdefault("empty_source_share", 0.0)  # older folders never saw an empty source
+    train = values.setdefault("train", {})
+    train.setdefault("empty_source_share", 0.0)  # older folders never saw an empty source
+    train.setdefault("time_budget_minutes", 0.0)  # nor had a time budget: resuming one keeps to its epochs
     return config_from_dict(values, str(path))

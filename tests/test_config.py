@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import re
 
 import pytest
@@ -74,3 +75,13 @@ def test_every_example_config_loads_and_builds_a_trainer_config(name):
     from seq2seq.trainer import check_train_config
 
     check_train_config(load_toml(ROOT / "configs" / name).train)
+
+
+def test_a_folder_saved_before_a_setting_existed_keeps_what_it_did(tmp_path):
+    old = json.loads(config_to_json(Config()))
+    for name in ("empty_source_share", "time_budget_minutes"):
+        del old["train"][name]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(old), encoding="utf-8")
+    train = load_json(path).train
+    assert (train.empty_source_share, train.time_budget_minutes) == (0.0, 0.0)  # no empty sources, no budget
