@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="rank: most lexicon words sharing a kanji with the answer scored per word (default 100)")
     parser.add_argument("--generic-weight", type=float,
                         help="rank: λ in log p(d | word) − λ·log p(d | no word), which pushes down outputs that fit "
-                             "any word (default 0.5)")
+                             "any word (default 1: pointwise mutual information)")
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
     return parser.parse_args(argv)
 
