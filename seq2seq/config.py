@@ -78,8 +78,8 @@ class DataConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 10  # most passes over the training split (early stopping or the time budget may end the run sooner)
-    time_budget_minutes: float = 9.0  # > 0: start no epoch that would end past this many minutes of training
-    # (9: `python train.py` fits 10 minutes on 2 CPU cores, 2 epochs on a 2-core Xeon; 0 = no limit)
+    time_budget_minutes: float = 10.0  # > 0: start no epoch that would end past this many minutes of training
+    # (10: 3 epochs of the default on a 2-core Xeon, docs/RESULTS.md; 0 = no limit)
     batch_size: int = 128  # pairs per batch (sentence batching; ignored when max_tokens > 0)
     max_tokens: int = 0  # > 0: token batching, each batch holds up to this many (padded) tokens
     accum: int = 1  # batches whose gradients are summed before one optimizer step (a batch accum× larger)
