@@ -323,7 +323,7 @@ class Trainer:
         if processes_over:
             self.log(f"time budget: {elapsed_s / 60:.1f} of {self.config.time_budget_minutes:g} minutes used and an "
                      f"epoch takes up to {self.state.longest_epoch_s / 60:.1f}, so epoch {self.state.epoch} is not "
-                     "started (--time-budget 0 for no limit)")
+                     "started (--time-budget-minutes 0 for no limit)")
         return processes_over > 0
 
     def has_epochs_left(self) -> bool:

@@ -41,5 +41,7 @@ def test_two_gloo_processes_match_one_process_accumulating_twice_as_many_batches
     for column in ("train_loss", "valid_loss"):
         assert curves[0][column].tolist() == pytest.approx(curves[1][column].tolist(), abs=2e-4)
     ddp_weights, single_weights = (torch.load(tmp_path / name / "model.pt", weights_only=True) for name in ("ddp", "single"))
-    for key in single_weights:
+    # A key projection's bias has a true gradient of 0 (softmax ignores a shift shared by every key), so
+    # AdamW steps it by ±lr on rounding noise alone, which differs with the order of the sums: not compared.
+    for key in (key for key in single_weights if not key.endswith("k_proj.bias")):
         torch.testing.assert_close(ddp_weights[key], single_weights[key], rtol=1e-3, atol=1e-4, msg=key)
