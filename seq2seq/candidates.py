@@ -61,7 +61,6 @@ class CandidateLexicon:
 
     def wanted_pos(self, word: str, answers: Iterable[str]) -> frozenset[str]:
         """The English word's parts of speech if the lexicon knows it, else its answers'; empty: any."""
-        answers = list(answers)
         known = self.pos_by_word.get(normalize_gloss(word))
         return known or frozenset().union(*(self.pos_by_form.get(answer, frozenset()) for answer in answers))
 

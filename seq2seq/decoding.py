@@ -218,25 +218,16 @@ def distinct_outputs(
     """
     answers = AnswerSets([{normalize_text(text) for text in known} for known in excluded], n, known_words)
     generator = torch.Generator().manual_seed(config.seed)
+    if config.method == "rank":
+        check_rank_settings(config)
     for start in range(0, len(sources), WORDS_PER_CHUNK):
         chunk = range(start, min(start + WORDS_PER_CHUNK, len(sources)))
         src = source_ids(model, tokenizer, [sources[i] for i in chunk], max_source_len)  # (words, src_len)
         memory = model.encode(src, src != tokenizer.pad_id)
         if config.method == "rank":
-            check_rank_settings(config)
-            found = _sampled_texts(model, tokenizer, memory, list(range(len(chunk))), config.rank_samples,
-                                   len(chunk), config, generator)
-            if neighbour_sources:
-                owners = [offset for offset, i in enumerate(chunk) for _ in neighbour_sources[i]]
-                if owners:
-                    texts = [text for i in chunk for text in neighbour_sources[i]]
-                    related = encode_sources(model, tokenizer, texts, max_source_len)
-                    for mine, theirs in zip(found, _sampled_texts(model, tokenizer, related, owners,
-                                                                  config.neighbour_samples, len(chunk), config,
-                                                                  generator)):
-                        mine.extend(theirs)
-            extra = [proposals[i] if proposals else [] for i in chunk]
-            _rank(model, tokenizer, src, chunk, [a + b for a, b in zip(found, extra)], answers, config)
+            found = _candidates(model, tokenizer, memory, chunk, config, generator, max_source_len,
+                                proposals, neighbour_sources)
+            _rank(model, tokenizer, src, chunk, found, answers, config)
         elif config.method == "sample":
             _sample_rounds(model, tokenizer, memory, chunk, answers, config, generator)
         elif config.method in ("greedy", "beam"):
@@ -314,6 +305,23 @@ def _sampled_texts(model, tokenizer, memory: Memory, owners: list[int], count: i
         if ids is not None:
             texts[owners[row]].append(tokenizer.decode(ids))
     return texts
+
+
+def _candidates(model, tokenizer, memory: Memory, chunk: range, config, generator, max_source_len: int | None,
+                proposals: list[list[str]] | None, neighbour_sources: list[list[str]] | None) -> list[list[str]]:
+    """Each word's candidates as text: its own samples, samples for its related words' sources, and its
+    proposals."""
+    found = _sampled_texts(model, tokenizer, memory, list(range(len(chunk))), config.rank_samples, len(chunk),
+                           config, generator)
+    related_sources = [neighbour_sources[i] if neighbour_sources else [] for i in chunk]
+    owners = [offset for offset, texts in enumerate(related_sources) for _ in texts]  # the word each one serves
+    if owners:
+        texts = [text for sources in related_sources for text in sources]
+        related = encode_sources(model, tokenizer, texts, max_source_len)
+        for mine, theirs in zip(found, _sampled_texts(model, tokenizer, related, owners, config.neighbour_samples,
+                                                      len(chunk), config, generator)):
+            mine.extend(theirs)
+    return [mine + (proposals[i] if proposals else []) for mine, i in zip(found, chunk)]
 
 
 def _rank(model, tokenizer, src: torch.Tensor, chunk: range, candidates: list[list[str]], answers: AnswerSets,

@@ -26,7 +26,7 @@ from seq2seq.compare import describe_arch, greedy_outputs, is_translation_mode, 
 from seq2seq.config import DecodeConfig, with_overrides
 from seq2seq.data import DataError, correct_answers_by_word, load_pairs, normalize_text, word_key
 from seq2seq.errors import UserError
-from seq2seq.lexicon import load_pos_table, normalize_gloss
+from seq2seq.lexicon import normalize_gloss
 from seq2seq.meaning import Embed, MeaningScorer, load_embedder, meaning_scorer
 from seq2seq.metrics import NEAR_THRESHOLD, Difference, Item, Scores, exact_match_rate, paired_difference, score
 from seq2seq.model_folder import TEST_SPLIT, WEIGHTS, TrainedModel, load_model, write_atomic
@@ -98,10 +98,8 @@ class Evaluation:
 def load_resources(embedder: Callable[[], Embed | None] = load_embedder) -> Resources:
     """The bundled rejection index, form list and POS tables, as infer.py and the baselines use them, and
     the embedder `embedder()` gives: the MiniLM model when it is installed (a note on stderr when not)."""
-    have_lexicon = BUNDLED_LEXICON_TABLE.is_file()
-    pos_table = load_pos_table(BUNDLED_LEXICON_TABLE) if have_lexicon else None
-    word_pos = load_pos_table(BUNDLED_LEXICON_TABLE, key="English") if have_lexicon else None
-    candidates = CandidateLexicon.load(BUNDLED_LEXICON_TABLE) if have_lexicon else None
+    candidates = CandidateLexicon.load(BUNDLED_LEXICON_TABLE) if BUNDLED_LEXICON_TABLE.is_file() else None
+    pos_table, word_pos = (candidates.pos_by_form, candidates.pos_by_word) if candidates else (None, None)
     return Resources(load_lexicon("auto"), load_known_words("auto"), pos_table, word_pos, embedder(), candidates)
 
 
