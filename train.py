@@ -41,6 +41,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     data.add_argument("--src-template", help='encoder input from columns, e.g. "{English} ⟨sep⟩ {Correct_Japanese}"; '
                       '"" the word alone; default auto: that template when targets are distractors')
     data.add_argument("--held-out-words", metavar="CSV", help="never train on the words of this CSV (e.g. a test.csv)")
+    data.add_argument("--mirror-per-word", type=int, metavar="K",
+                      help="near-miss targets: also train each word on up to K mirrored near misses, answers of other "
+                           "words that its answer is a near miss of (default 0: off)")
     data.add_argument("--vocab-size", type=int, help="SentencePiece vocabulary size")
     model = parser.add_argument_group("model")
     model.add_argument("--arch", choices=["transformer", "gru", "lstm"], help="model family (default gru)")
@@ -82,7 +85,8 @@ TRAIN_FIELDS = [option[2:].replace("-", "_") for option, _, _ in TRAIN_OPTIONS] 
 def build_config(args: argparse.Namespace) -> Config:
     config = load_toml(args.config) if args.config else Config()
     config = with_overrides(config, "data", src_col=args.src_col, tgt_col=args.tgt_col, ref_col=args.ref_col,
-                            targets=args.targets, src_template=args.src_template, held_out_words=args.held_out_words)
+                            targets=args.targets, src_template=args.src_template, held_out_words=args.held_out_words,
+                            mirror_per_word=args.mirror_per_word)
     config = with_overrides(config, "train", **train_changes(args))
     config = with_overrides(config, "model", arch=args.arch, dropout=args.dropout)
     return with_overrides(config, "tokenizer", vocab_size=args.vocab_size)
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     if fit.status == "interrupted":
         print(f"interrupted after step {fit.step}; continue with: python train.py --resume {out}", file=sys.stderr)
         return 130
-    print(f"done ({fit.status}): {fit.epochs} epochs, {fit.step} steps in {fit.elapsed_s:.0f} s; best {fit.metric} "
+    print(f"done ({fit.status}): {fit.epochs} whole epochs, {fit.step} steps in {fit.elapsed_s:.0f} s; best {fit.metric} "
           f"{fit.best_metric:.3f} at epoch {fit.best_epoch}; model in {out}")
     print_samples(summary)
     return 0

@@ -71,6 +71,8 @@ class DataConfig:
     src_template: str = "auto"  # encoder input from columns: "{English} ⟨sep⟩ {Correct_Japanese}"; "": src_col alone;
     # "auto": that template when the targets are distractors (measured best, docs/RESULTS.md), else src_col alone
     held_out_words: str = ""  # CSV whose src_col words are never trained on (e.g. another model's test.csv)
+    mirror_per_word: int = 0  # distractor targets: also train each word on up to this many mirrored near misses,
+    # answers of other words that its answer is a near miss of (seq2seq/mirror.py, docs/RESULTS.md); 0 = off
     valid_fraction: float = 0.05  # share of source words held out for validation
     test_fraction: float = 0.05  # share of source words held out for the test split
 
@@ -186,10 +188,12 @@ def config_to_json(config: Config) -> str:
 def load_json(path: str | Path) -> Config:
     """A model folder's config.json. Training writes its source template resolved (never "auto"); a folder
     saved before templates existed has none, and its model read the word alone. Settings added since
-    take the value that means what such a folder did (no empty sources, no time budget)."""
+    take the value that means what such a folder did (no empty sources, no mirrored pairs, no time budget)."""
     path = Path(path)
     values = json.loads(path.read_text(encoding="utf-8"))
-    values.setdefault("data", {}).setdefault("src_template", "")
+    data = values.setdefault("data", {})
+    data.setdefault("src_template", "")
+    data.setdefault("mirror_per_word", 0)  # nor mirrored pairs: resuming one must read the same pairs
     train = values.setdefault("train", {})
     train.setdefault("empty_source_share", 0.0)  # older folders never saw an empty source
     train.setdefault("time_budget_minutes", 0.0)  # nor had a time budget: resuming one keeps to its epochs

@@ -25,6 +25,7 @@ from seq2seq.data import (DataError, check_template, correct_answers_by_word, lo
 from seq2seq.decoding import distinct_outputs
 from seq2seq.errors import UserError
 from seq2seq.distributed import Distributed
+from seq2seq.mirror import mirrored_pairs
 from seq2seq.lexicon import load_forms, load_rejection_index, normalize_gloss
 from seq2seq.model_folder import ANSWERS, CONFIG, LAST_CHECKPOINT, VOCABULARY, WEIGHTS, TrainedModel, save_setup
 from seq2seq.models import build_model, num_parameters
@@ -162,13 +163,25 @@ def encode_splits(splits: dict[str, pd.DataFrame], answers: dict[str, list[str]]
                   config: Config, data_path, log) -> dict[str, list]:
     """Token ids of the training and validation pairs; pairs too long for the model are left out."""
     max_len = config.model.max_len
-    train_examples, dropped = encode_pairs(splits["train"], tokenizer, max_len, model_inputs(splits["train"], answers, config))
+    train_pairs = with_mirrored_pairs(splits["train"], config, log)
+    train_examples, dropped = encode_pairs(train_pairs, tokenizer, max_len, model_inputs(train_pairs, answers, config))
     valid_examples, _ = encode_pairs(splits["valid"], tokenizer, max_len, model_inputs(splits["valid"], answers, config))
     if dropped:
         log(f"left out {dropped} training pairs longer than max_len {max_len} pieces")
     if not train_examples:
         raise DataError(f"{data_path}: no training pairs left after the split; add more words")
     return {"train": train_examples, "valid": valid_examples}
+
+
+def with_mirrored_pairs(train_pairs: pd.DataFrame, config: Config, log) -> pd.DataFrame:
+    """The training pairs and, for near-miss targets, their mirrored rows (seq2seq/mirror.py)."""
+    per_word = config.data.mirror_per_word
+    if per_word <= 0 or targets_are_correct(config, train_pairs["correct"].map(len).any()):
+        return train_pairs  # off, or the targets are correct translations: nothing to mirror
+    mirrored = mirrored_pairs(train_pairs, per_word, load_lexicon("auto"))
+    log(f"added {len(mirrored)} mirrored pairs for {mirrored['source'].nunique()} training words "
+        f"(mirror_per_word {per_word})")
+    return pd.concat([train_pairs, mirrored], ignore_index=True)
 
 
 def run_training(trainer: Trainer, examples: dict[str, list], config: Config, tokenizer: Tokenizer,

@@ -20,7 +20,7 @@ import math
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -153,7 +153,7 @@ class Progress:
     validations_without_improvement: int = 0
     last_train_loss: float = math.nan  # of the last finished epoch
     last_tokens_per_s: float = 0.0
-    longest_epoch_s: float = 0.0  # wall time of the longest epoch so far, validation included
+    longest_validation_s: float = 0.0  # wall time of the longest validation so far: the budget keeps room for one
 
     def add_step(self, loss_sum: float, tokens: float, seconds: float) -> None:
         self.steps_in_epoch += 1
@@ -175,8 +175,8 @@ class Progress:
 
 @dataclass
 class FitResult:
-    status: str  # "finished", "stopped early" (patience ran out), "time budget" (no time for another epoch;
-    # resumable with a larger budget) or "interrupted" (Ctrl-C; resumable)
+    status: str  # "finished", "stopped early" (patience ran out), "time budget" (stopped when the budget was
+    # spent, after validating; resumable with a larger budget) or "interrupted" (Ctrl-C; resumable)
     metric: str  # the validation metric that chose the best epoch
     best_metric: float  # its best value
     valid_loss: float  # validation loss of the best epoch
@@ -295,35 +295,37 @@ class Trainer:
         with StopSignal() as stop, tqdm(total=self.config.epochs, initial=self.state.epoch - 1, desc="epochs",
                                         disable=not (self.progress and self.dist.is_main), dynamic_ncols=True) as bar:
             while self.has_epochs_left():
-                if self.out_of_time():
-                    return self.result("time budget")
-                epoch_started = time.perf_counter()
                 steps = step_groups(self.dist.shard(train_batches(self.state.epoch)), self.config.accum)
                 self.schedule.total_steps = len(steps) * self.config.epochs
-                if not self.train_epoch(steps, stop):
-                    self.save_checkpoint()
-                    self.log(f"stopped at step {self.state.step} (epoch {self.state.epoch}, step "
-                             f"{self.state.steps_in_epoch} of {len(steps)}); the state is saved in {LAST_CHECKPOINT}")
-                    return self.result("interrupted")
-                self.state.longest_epoch_s = max(self.state.longest_epoch_s, time.perf_counter() - epoch_started)
+                outcome = self.train_epoch(steps, stop)
+                if outcome != "finished":
+                    return self.stop_within_epoch(outcome, len(steps), valid_batches)
                 self.end_epoch(valid_batches)
                 bar.update()
         return self.result("stopped early" if self.patience_ran_out() else "finished")
 
-    def out_of_time(self) -> bool:
-        """Whether another epoch, as long as the longest so far, would end past the time budget.
+    def stop_within_epoch(self, outcome: str, epoch_steps: int, valid_batches: list[Batch]) -> FitResult:
+        """End the run part-way through an epoch and save where it stands, so `--resume` continues exactly.
 
-        Why at epoch boundaries: the run then ends on whole epochs, validated and saved like any other,
-        and on one machine the same settings stop after the same epoch. Every process must agree.
+        A run stopped by its time budget validates first, so its last steps can still give the best weights.
         """
+        state = self.state
+        where = f"step {state.step} (epoch {state.epoch}, step {state.steps_in_epoch} of {epoch_steps})"
+        if outcome == "time budget":
+            self.log(f"time budget: {self.config.time_budget_minutes:g} minutes spent at {where}; validating "
+                     "(--time-budget-minutes 0 for no limit)")
+            self.record_validation(valid_batches, whole_epoch=False)
+        self.save_checkpoint()
+        self.log(f"stopped at {where}; the state is saved in {LAST_CHECKPOINT}")
+        return self.result(outcome)
+
+    def out_of_time(self) -> bool:
+        """Whether the time budget is spent, less the time a validation takes (the run validates before it
+        stops, and that should end within the budget too). Every process must agree."""
         budget_s = self.config.time_budget_minutes * 60
         elapsed_s = time.perf_counter() - self.started
-        over = budget_s > 0 and self.state.longest_epoch_s > 0 and elapsed_s + self.state.longest_epoch_s > budget_s
+        over = budget_s > 0 and elapsed_s + self.state.longest_validation_s >= budget_s
         (processes_over,) = self.dist.sum(float(over))
-        if processes_over:
-            self.log(f"time budget: {elapsed_s / 60:.1f} of {self.config.time_budget_minutes:g} minutes used and an "
-                     f"epoch takes up to {self.state.longest_epoch_s / 60:.1f}, so epoch {self.state.epoch} is not "
-                     "started (--time-budget-minutes 0 for no limit)")
         return processes_over > 0
 
     def has_epochs_left(self) -> bool:
@@ -333,8 +335,9 @@ class Trainer:
         patience = self.config.patience
         return patience > 0 and self.state.validations_without_improvement >= patience
 
-    def train_epoch(self, steps: list[list[Batch]], stop: StopSignal) -> bool:
-        """The epoch's steps from where the epoch stands; False when a stop was asked for."""
+    def train_epoch(self, steps: list[list[Batch]], stop: StopSignal) -> str:
+        """The epoch's steps from where the epoch stands: "finished", or why it stopped before its end
+        ("interrupted" when a stop was asked for, "time budget" when the budget is spent)."""
         state = self.state
         bar = tqdm(total=len(steps), initial=state.steps_in_epoch, desc=f"epoch {state.epoch}", leave=False,
                    disable=not (self.progress and self.dist.is_main), dynamic_ncols=True)
@@ -351,33 +354,47 @@ class Trainer:
                 if self.config.checkpoint_every and state.step % self.config.checkpoint_every == 0:
                     self.save_checkpoint()
                 if stop.agreed(self.dist):
-                    return False
-        return True
+                    return "interrupted"
+                if self.out_of_time():
+                    return "time budget"
+        return "finished"
 
     def end_epoch(self, valid_batches: list[Batch]) -> None:
         """Validate, keep the best weights, record the epoch, and save the state for resuming."""
+        state = self.state
+        self.record_validation(valid_batches, whole_epoch=True)
+        if self.config.keep_epochs and self.writes_files:
+            save_weights(self.folder, self.model, EPOCH_WEIGHTS.format(epoch=state.epoch))
+        state.next_epoch()
+        self.save_checkpoint()
+        if self.patience_ran_out():
+            self.log(f"early stop: {self.config.metric} has not improved for {self.config.patience} validations; "
+                     f"best epoch {state.best_epoch}")
+
+    def record_validation(self, valid_batches: list[Batch], whole_epoch: bool) -> None:
+        """Validate; keep the weights if they are the best so far; log the scores (a metrics row per epoch).
+
+        Part-way through an epoch (the time budget's last validation), the row is the epoch's so far: a
+        resumed run drops it and writes the whole epoch's.
+        """
         state, metric = self.state, self.config.metric
+        started = time.perf_counter()
         scores = self.validate(valid_batches)
+        state.longest_validation_s = max(state.longest_validation_s, time.perf_counter() - started)
         improved = improves(metric, scores[metric], state.best_metric)
         if improved:
             state.best_metric, state.best_epoch, state.best_valid_loss = scores[metric], state.epoch, scores["valid_loss"]
             state.validations_without_improvement = 0
             if self.writes_files:
                 save_weights(self.folder, self.model)
-        else:
+        elif whole_epoch:
             state.validations_without_improvement += 1
-        if self.config.keep_epochs and self.writes_files:
-            save_weights(self.folder, self.model, EPOCH_WEIGHTS.format(epoch=state.epoch))
-        self.schedule.after_validation(improved)
+        if whole_epoch:
+            self.schedule.after_validation(improved)
         row = self.metrics_row(scores)
         if self.dist.is_main:
             self.log.validation(row)
-        self.log(self.epoch_line(row, improved))
-        state.next_epoch()
-        self.save_checkpoint()
-        if self.patience_ran_out():
-            self.log(f"early stop: {metric} has not improved for {self.config.patience} validations; "
-                     f"best epoch {state.best_epoch}")
+        self.log(self.epoch_line(row, improved, whole_epoch))
 
     def metrics_row(self, scores: dict[str, float]) -> dict:
         state = self.state
@@ -388,8 +405,8 @@ class Trainer:
                     elapsed_s=round(time.perf_counter() - self.started, 1))
 
     @staticmethod
-    def epoch_line(row: dict, improved: bool) -> str:
-        return (f"epoch {row['epoch']}: train loss {row['train_loss']:.3f}, valid loss {row['valid_loss']:.3f} "
+    def epoch_line(row: dict, improved: bool, whole_epoch: bool = True) -> str:
+        return (f"epoch {row['epoch']}{'' if whole_epoch else ' so far'}: train loss {row['train_loss']:.3f}, valid loss {row['valid_loss']:.3f} "
                 f"(ppl {row['valid_ppl']:.1f}, acc {row['valid_acc']:.3f}){' (best)' if improved else ''}, "
                 f"{row['tokens_per_s']} tok/s, {row['elapsed_s']} s")
 
@@ -416,7 +433,8 @@ class Trainer:
         self.schedule.load_state_dict(checkpoint["schedule"])
         if self.scaler.is_enabled() and checkpoint["scaler"]:
             self.scaler.load_state_dict(checkpoint["scaler"])
-        self.state = Progress(**checkpoint["progress"])
+        known = {f.name for f in fields(Progress)}  # a checkpoint from before a field was renamed keeps the rest
+        self.state = Progress(**{key: value for key, value in checkpoint["progress"].items() if key in known})
         restore_rng(checkpoint["rng"][self.dist.rank], self.device)
         if self.writes_files:
             forget_metrics_after(self.folder / METRICS, self.state.epoch)

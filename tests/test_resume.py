@@ -77,6 +77,25 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(settings, pairs_csv, t
     assert "resuming" in (tmp_path / "parts" / "train.log").read_text(encoding="utf-8")
 
 
+def test_a_run_stopped_by_its_time_budget_resumes_exactly(pairs_csv, tmp_path, monkeypatch):
+    config = config_for(SETTINGS["sentence batches, dropout"])
+    whole = train_from_csv(config, pairs_csv, tmp_path / "whole", log=RunLog(echo=False), **QUIET)
+    stop_at = whole.fit.step // 2 - 1  # mid-epoch
+    with monkeypatch.context() as patch:  # the budget runs out at that step, whatever the clock says
+        patch.setattr(Trainer, "out_of_time", lambda self: self.state.step >= stop_at)
+        stopped = train_from_csv(with_overrides(config, "train", time_budget_minutes=10.0), pairs_csv,
+                                 tmp_path / "parts", log=RunLog(echo=False), **QUIET)
+    assert (stopped.fit.status, stopped.fit.step) == ("time budget", stop_at)
+    log = (tmp_path / "parts" / "train.log").read_text(encoding="utf-8")
+    assert "so far" in log and "time budget" in log  # it validated the part-epoch before stopping
+    resumed = resume_training(tmp_path / "parts", {"time_budget_minutes": 0.0}, log=RunLog(echo=False), **QUIET)
+    assert (resumed.fit.status, resumed.fit.step) == ("finished", whole.fit.step)
+    assert_same_weights(weights(tmp_path / "whole", "last.pt"), weights(tmp_path / "parts", "last.pt"))
+    timing = ["tokens_per_s", "elapsed_s"]  # the part-epoch's row was dropped and the whole epoch's written
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "whole" / "metrics.csv").drop(columns=timing),
+                                  pd.read_csv(tmp_path / "parts" / "metrics.csv").drop(columns=timing))
+
+
 def test_more_epochs_after_a_finished_run_equal_one_longer_run(pairs_csv, tmp_path):
     config = config_for(SETTINGS["sentence batches, dropout"])
     train_from_csv(with_overrides(config, "train", epochs=2), pairs_csv, tmp_path / "short", log=RunLog(echo=False), **QUIET)

@@ -140,12 +140,13 @@ def test_without_patience_every_epoch_runs():
     assert (result.status, result.epochs) == ("finished", 4)
 
 
-def test_the_time_budget_starts_no_epoch_that_would_end_past_it():
-    batches = [collate(random_examples(8), IDS)]
-    tight = tiny_trainer(epochs=5, time_budget_minutes=1e-6).fit(lambda epoch: batches, batches)
-    assert (tight.status, tight.epochs) == ("time budget", 1)  # the first epoch always runs: nothing to judge by
-    roomy = tiny_trainer(epochs=3, time_budget_minutes=60.0).fit(lambda epoch: batches, batches)
-    unlimited = tiny_trainer(epochs=3, time_budget_minutes=0.0).fit(lambda epoch: batches, batches)
+def test_the_time_budget_stops_after_the_step_that_spends_it_and_validates_first():
+    batches = [collate(random_examples(4, seed), IDS) for seed in range(3)]  # 3 steps an epoch
+    tight = tiny_trainer(epochs=5, time_budget_minutes=1e-6).fit(lambda epoch: batches, batches[:1])
+    assert (tight.status, tight.epochs, tight.step) == ("time budget", 0, 1)  # no whole epoch, one step
+    assert tight.best_epoch == 1 and math.isfinite(tight.valid_loss)  # validated before stopping
+    roomy = tiny_trainer(epochs=3, time_budget_minutes=60.0).fit(lambda epoch: batches, batches[:1])
+    unlimited = tiny_trainer(epochs=3, time_budget_minutes=0.0).fit(lambda epoch: batches, batches[:1])
     assert (roomy.status, roomy.epochs) == (unlimited.status, unlimited.epochs) == ("finished", 3)
 
 
