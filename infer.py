@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--generic-weight", type=float,
                         help="rank: λ in log p(d | word) − λ·log p(d | no word), which pushes down outputs that fit "
                              "any word (default 1: pointwise mutual information)")
+    parser.add_argument("--reverse-weight", type=float,
+                        help="rank: μ, the weight of log p(answer | d): would the model, shown d as the answer, "
+                             "propose this word's answer as its near miss? (default 2; 0: not asked)")
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
     return parser.parse_args(argv)
 
@@ -65,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     decode = with_overrides(trained.config, "decode", n=args.n, method=args.method, temperature=args.temperature,
                             top_k=args.top_k, top_p=args.top_p, beam_size=args.beam_size,
                             max_attempts=args.max_attempts, seed=args.seed, rank_samples=args.rank_samples,
-                            rank_lexicon=args.rank_lexicon, generic_weight=args.generic_weight).decode
+                            rank_lexicon=args.rank_lexicon, generic_weight=args.generic_weight,
+                            reverse_weight=args.reverse_weight).decode
     if decode.n < 1:
         raise UserError(f"--n must be at least 1 (got {decode.n})")
     exclude = {answer for cell in args.exclude for answer in split_answers(cell)}

@@ -41,9 +41,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     data.add_argument("--src-template", help='encoder input from columns, e.g. "{English} ⟨sep⟩ {Correct_Japanese}"; '
                       '"" the word alone; default auto: that template when targets are distractors')
     data.add_argument("--held-out-words", metavar="CSV", help="never train on the words of this CSV (e.g. a test.csv)")
-    data.add_argument("--mirror-per-word", type=int, metavar="K",
-                      help="near-miss targets: also train each word on up to K mirrored near misses, answers of other "
-                           "words that its answer is a near miss of (default 0: off)")
     data.add_argument("--vocab-size", type=int, help="SentencePiece vocabulary size")
     model = parser.add_argument_group("model")
     model.add_argument("--arch", choices=["transformer", "gru", "lstm"], help="model family (default gru)")
@@ -64,7 +61,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # (option, type, help) of the numeric training settings; each sets the TrainConfig field of its name.
 TRAIN_OPTIONS = [
     ("--epochs", int, "most passes over the training split"),
-    ("--time-budget-minutes", float, "start no epoch that would end past this many minutes of training (0: no limit)"),
+    ("--time-budget-minutes", float, "stop after this many minutes of training, validating first; --resume with "
+                                     "a larger one continues (default 10; 0: no limit)"),
     ("--batch-size", int, "pairs per batch"),
     ("--max-tokens", int, "token batching: up to this many padded tokens per batch (instead of --batch-size)"),
     ("--accum", int, "batches per optimizer step (gradient accumulation)"),
@@ -85,8 +83,7 @@ TRAIN_FIELDS = [option[2:].replace("-", "_") for option, _, _ in TRAIN_OPTIONS] 
 def build_config(args: argparse.Namespace) -> Config:
     config = load_toml(args.config) if args.config else Config()
     config = with_overrides(config, "data", src_col=args.src_col, tgt_col=args.tgt_col, ref_col=args.ref_col,
-                            targets=args.targets, src_template=args.src_template, held_out_words=args.held_out_words,
-                            mirror_per_word=args.mirror_per_word)
+                            targets=args.targets, src_template=args.src_template, held_out_words=args.held_out_words)
     config = with_overrides(config, "train", **train_changes(args))
     config = with_overrides(config, "model", arch=args.arch, dropout=args.dropout)
     return with_overrides(config, "tokenizer", vocab_size=args.vocab_size)
@@ -125,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if fit.status == "interrupted":
         print(f"interrupted after step {fit.step}; continue with: python train.py --resume {out}", file=sys.stderr)
         return 130
-    print(f"done ({fit.status}): {fit.epochs} whole epochs, {fit.step} steps in {fit.elapsed_s:.0f} s; best {fit.metric} "
+    print(f"done ({fit.status}): {fit.epochs} epochs, {fit.step} steps in {fit.elapsed_s:.0f} s; best {fit.metric} "
           f"{fit.best_metric:.3f} at epoch {fit.best_epoch}; model in {out}")
     print_samples(summary)
     return 0

@@ -71,8 +71,6 @@ class DataConfig:
     src_template: str = "auto"  # encoder input from columns: "{English} ⟨sep⟩ {Correct_Japanese}"; "": src_col alone;
     # "auto": that template when the targets are distractors (measured best, docs/RESULTS.md), else src_col alone
     held_out_words: str = ""  # CSV whose src_col words are never trained on (e.g. another model's test.csv)
-    mirror_per_word: int = 0  # distractor targets: also train each word on up to this many mirrored near misses,
-    # answers of other words that its answer is a near miss of (seq2seq/mirror.py, docs/RESULTS.md); 0 = off
     valid_fraction: float = 0.05  # share of source words held out for validation
     test_fraction: float = 0.05  # share of source words held out for the test split
 
@@ -80,8 +78,8 @@ class DataConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 10  # most passes over the training split (early stopping or the time budget may end the run sooner)
-    time_budget_minutes: float = 10.0  # > 0: start no epoch that would end past this many minutes of training
-    # (10: 3 epochs of the default on a 2-core Xeon, docs/RESULTS.md; 0 = no limit)
+    time_budget_minutes: float = 10.0  # > 0: stop after the step that spends this many minutes of training (less
+    # one validation, which is run before stopping); 10: about 3 epochs of the default on 2 cores; 0 = no limit
     batch_size: int = 128  # pairs per batch (sentence batching; ignored when max_tokens > 0)
     max_tokens: int = 0  # > 0: token batching, each batch holds up to this many (padded) tokens
     accum: int = 1  # batches whose gradients are summed before one optimizer step (a batch accum× larger)
@@ -120,6 +118,8 @@ class DecodeConfig:
     rank_neighbours: int = 4  # rank: other words the answer translates (borrow → rent) whose samples are scored too
     neighbour_samples: int = 8  # rank: samples drawn for each of those words
     generic_weight: float = 1.0  # rank: λ in log p(d | word) − λ·log p(d | no word); 0 ranks by likelihood alone
+    reverse_weight: float = 2.0  # rank: μ, the weight of log p(answer | d), the question asked the other way
+    # round (decoding.ReverseQuestion; docs/RESULTS.md); 0 = not asked
     seed: int = 0  # seeds sampling, so a run can be repeated exactly
 
 
@@ -188,12 +188,10 @@ def config_to_json(config: Config) -> str:
 def load_json(path: str | Path) -> Config:
     """A model folder's config.json. Training writes its source template resolved (never "auto"); a folder
     saved before templates existed has none, and its model read the word alone. Settings added since
-    take the value that means what such a folder did (no empty sources, no mirrored pairs, no time budget)."""
+    take the value that means what such a folder did (no empty sources, no time budget)."""
     path = Path(path)
     values = json.loads(path.read_text(encoding="utf-8"))
-    data = values.setdefault("data", {})
-    data.setdefault("src_template", "")
-    data.setdefault("mirror_per_word", 0)  # nor mirrored pairs: resuming one must read the same pairs
+    values.setdefault("data", {}).setdefault("src_template", "")
     train = values.setdefault("train", {})
     train.setdefault("empty_source_share", 0.0)  # older folders never saw an empty source
     train.setdefault("time_budget_minutes", 0.0)  # nor had a time budget: resuming one keeps to its epochs

@@ -206,6 +206,7 @@ def distinct_outputs(
     model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]], n: int, config: DecodeConfig,
     max_source_len: int | None = None, known_words: frozenset[str] | None = None,
     proposals: list[list[str]] | None = None, neighbour_sources: list[list[str]] | None = None,
+    reverse: "ReverseQuestion | None" = None,
 ) -> list[list[str]]:
     """Up to `n` distinct outputs per source, none in that source's `excluded` set (and, given
     `known_words`, each one of them).
@@ -214,7 +215,8 @@ def distinct_outputs(
     so it always ends; a word whose model cannot produce n distinct allowed answers gets fewer. Ranking
     scores `config.rank_samples` samples per word, `config.neighbour_samples` for each of its
     `neighbour_sources` (inputs of related words) and the word's `proposals` (candidates from elsewhere,
-    e.g. the lexicon), all by how likely the model finds them for this word, and keeps the n best.
+    e.g. the lexicon), all by how likely the model finds them for this word, and (given `reverse`) by how
+    likely it finds this word's answer for them, and keeps the n best.
     """
     answers = AnswerSets([{normalize_text(text) for text in known} for known in excluded], n, known_words)
     generator = torch.Generator().manual_seed(config.seed)
@@ -227,7 +229,7 @@ def distinct_outputs(
         if config.method == "rank":
             found = _candidates(model, tokenizer, memory, chunk, config, generator, max_source_len,
                                 proposals, neighbour_sources)
-            _rank(model, tokenizer, src, chunk, found, answers, config)
+            _rank(model, tokenizer, src, chunk, found, answers, config, reverse, max_source_len)
         elif config.method == "sample":
             _sample_rounds(model, tokenizer, memory, chunk, answers, config, generator)
         elif config.method in ("greedy", "beam"):
@@ -291,6 +293,8 @@ def check_rank_settings(config: DecodeConfig) -> None:
         raise UserError(f"rank samples must be at least 1 (got {config.rank_samples})")
     if config.generic_weight < 0:
         raise UserError(f"generic weight must be at least 0 (got {config.generic_weight})")
+    if config.reverse_weight < 0:
+        raise UserError(f"reverse weight must be at least 0 (got {config.reverse_weight})")
 
 
 def _sampled_texts(model, tokenizer, memory: Memory, owners: list[int], count: int, words: int, config,
@@ -325,12 +329,13 @@ def _candidates(model, tokenizer, memory: Memory, chunk: range, config, generato
 
 
 def _rank(model, tokenizer, src: torch.Tensor, chunk: range, candidates: list[list[str]], answers: AnswerSets,
-          config) -> None:
+          config, reverse: "ReverseQuestion | None" = None, max_source_len: int | None = None) -> None:
     """Score every allowed candidate of each word and offer them best first.
 
-    score = log p(d | word) − λ·log p(d | empty source), λ = config.generic_weight. The second term is
-    what the model expects when it knows nothing of the word (the training's empty sources taught it):
-    a word likely everywhere (どこ, ある) loses what it gains from being generic.
+    score = log p(d | word) − λ·log p(d | empty source) + μ·log p(answer | d), λ = config.generic_weight,
+    μ = config.reverse_weight. The second term is what the model expects when it knows nothing of the word
+    (the training's empty sources taught it): a word likely everywhere (どこ, ある) loses what it gains from
+    being generic. The third asks the question the other way round (`ReverseQuestion`).
     """
     allowed = [sorted({text for text in map(normalize_text, texts) if answers.allows(i, text)})
                for i, texts in zip(chunk, candidates)]
@@ -342,6 +347,69 @@ def _rank(model, tokenizer, src: torch.Tensor, chunk: range, candidates: list[li
         empty = torch.full((1, 1), tokenizer.eos_id, dtype=torch.long, device=src.device)  # EOS alone
         no_word = torch.zeros(len(ids), dtype=torch.long, device=src.device)
         scores = scores - config.generic_weight * sequence_log_probs(model, tokenizer, empty, no_word, ids)
+    if reverse is not None and config.reverse_weight:
+        asked = [reverse.answers[chunk[offset]] for offset in owner.tolist()]
+        scores = scores + config.reverse_weight * reverse.log_probs(model, tokenizer, flat, asked, max_source_len)
     ranked = sorted(zip(owner.tolist(), scores.tolist(), flat), key=lambda item: (item[0], -item[1], item[2]))
     for offset, _, text in ranked:
         answers.offer(chunk[offset], text)
+
+
+@dataclass
+class ReverseQuestion:
+    """Ranking's second question: would the model, shown the candidate as the answer, propose this word's
+    answer as *its* near miss?
+
+    A near miss works both ways: 貸す (lend) is a near miss of borrow (借りる) as 借りる is one of lend. Training
+    taught the model the first direction for many words (lend ⟨sep⟩ 貸す → 借りる is a training row when the
+    corpus mined 借りる for lend). A word it never saw still has an answer, and candidates whose own
+    input makes that answer likely are near it in meaning, however the word itself is spelled.
+
+    `answers` holds each source word's correct answers; `source_of` gives a candidate's own encoder input
+    (an English word it translates, and that word's answers), or None when nothing is known of it.
+    """
+
+    answers: list[list[str]]
+    source_of: Callable[[str], str | None]
+
+    def log_probs(self, model: Seq2SeqModel, tokenizer: Tokenizer, candidates: list[str],
+                  answers: list[list[str]], max_source_len: int | None = None) -> torch.Tensor:
+        """max over the word's answers a of log p(a | the candidate's input), per candidate.
+
+        A candidate with no input of its own gets the lowest score of the candidates beside it: unknown
+        is not evidence for it.
+        """
+        sources = [self.source_of(text) for text in candidates]
+        pairs = [(source, answer) for source, mine in zip(sources, answers) if source is not None for answer in mine]
+        log_probs = pair_log_probs(model, tokenizer, [source for source, _ in pairs],
+                                   [answer for _, answer in pairs], max_source_len)  # (pairs,)
+        best = torch.full((len(candidates),), -torch.inf)
+        row = 0
+        for i, (source, mine) in enumerate(zip(sources, answers)):
+            if source is not None and mine:
+                best[i] = log_probs[row : row + len(mine)].max()
+                row += len(mine)
+        known = best > -torch.inf
+        floor = best[known].min() if known.any() else torch.tensor(0.0)
+        return torch.where(known, best, floor)
+
+
+@torch.no_grad()
+def pair_log_probs(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], targets: list[str],
+                   max_source_len: int | None = None) -> torch.Tensor:
+    """log p(target | source) for each (source, target) pair of texts.
+
+    The pairs are sorted by source and scored SCORE_BATCH at a time, each batch encoding only its own
+    distinct sources, so a long list of pairs never encodes a source more than a few times.
+    """
+    order = sorted(range(len(sources)), key=lambda i: sources[i])
+    result = torch.zeros(len(sources))
+    for first in range(0, len(order), SCORE_BATCH):
+        part = order[first : first + SCORE_BATCH]
+        distinct = sorted({sources[i] for i in part})
+        row_of = {text: row for row, text in enumerate(distinct)}
+        src = source_ids(model, tokenizer, distinct, max_source_len)  # (distinct sources, src_len)
+        src_index = torch.tensor([row_of[sources[i]] for i in part], device=src.device)
+        scores = sequence_log_probs(model, tokenizer, src, src_index, [tokenizer.encode(targets[i]) for i in part])
+        result[part] = scores.cpu()
+    return result

@@ -6,11 +6,12 @@
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -22,10 +23,9 @@ from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
 from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words,
                           normalize_text, resolved_template, source_text, split_by_word, word_key)
-from seq2seq.decoding import distinct_outputs
+from seq2seq.decoding import ReverseQuestion, distinct_outputs
 from seq2seq.errors import UserError
 from seq2seq.distributed import Distributed
-from seq2seq.mirror import mirrored_pairs
 from seq2seq.lexicon import load_forms, load_rejection_index, normalize_gloss
 from seq2seq.model_folder import ANSWERS, CONFIG, LAST_CHECKPOINT, VOCABULARY, WEIGHTS, TrainedModel, save_setup
 from seq2seq.models import build_model, num_parameters
@@ -163,25 +163,13 @@ def encode_splits(splits: dict[str, pd.DataFrame], answers: dict[str, list[str]]
                   config: Config, data_path, log) -> dict[str, list]:
     """Token ids of the training and validation pairs; pairs too long for the model are left out."""
     max_len = config.model.max_len
-    train_pairs = with_mirrored_pairs(splits["train"], config, log)
-    train_examples, dropped = encode_pairs(train_pairs, tokenizer, max_len, model_inputs(train_pairs, answers, config))
+    train_examples, dropped = encode_pairs(splits["train"], tokenizer, max_len, model_inputs(splits["train"], answers, config))
     valid_examples, _ = encode_pairs(splits["valid"], tokenizer, max_len, model_inputs(splits["valid"], answers, config))
     if dropped:
         log(f"left out {dropped} training pairs longer than max_len {max_len} pieces")
     if not train_examples:
         raise DataError(f"{data_path}: no training pairs left after the split; add more words")
     return {"train": train_examples, "valid": valid_examples}
-
-
-def with_mirrored_pairs(train_pairs: pd.DataFrame, config: Config, log) -> pd.DataFrame:
-    """The training pairs and, for near-miss targets, their mirrored rows (seq2seq/mirror.py)."""
-    per_word = config.data.mirror_per_word
-    if per_word <= 0 or targets_are_correct(config, train_pairs["correct"].map(len).any()):
-        return train_pairs  # off, or the targets are correct translations: nothing to mirror
-    mirrored = mirrored_pairs(train_pairs, per_word, load_lexicon("auto"))
-    log(f"added {len(mirrored)} mirrored pairs for {mirrored['source'].nunique()} training words "
-        f"(mirror_per_word {per_word})")
-    return pd.concat([train_pairs, mirrored], ignore_index=True)
 
 
 def run_training(trainer: Trainer, examples: dict[str, list], config: Config, tokenizer: Tokenizer,
@@ -304,15 +292,34 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
     excluded = [known_answers(trained, word, lexicon) | given[i] for i, word in enumerate(words)]
     answers = [answers_shown(trained, word, given[i], lexicon) for i, word in enumerate(words)]
     inputs = encoder_inputs(trained, words, answers)
-    proposals = neighbours = None
+    proposals = neighbours = reverse = None
     if decode.method == "rank" and candidates is not None:
         proposals = [candidates.sharing_kanji(word, shown, decode.rank_lexicon) for word, shown in zip(words, answers)]
         neighbours = [neighbour_inputs(trained, candidates.neighbour_words(word, shown, decode.rank_neighbours), lexicon)
                       for word, shown in zip(words, answers)]
+        reverse = ReverseQuestion(answers, candidate_inputs(trained, candidates, lexicon))
     if not trained.config.train.empty_source_share:
         decode = replace(decode, generic_weight=0.0)
     return distinct_outputs(trained.model, trained.tokenizer, inputs, excluded, decode.n, decode,
-                            trained.config.model.max_len, known_words, proposals, neighbours)
+                            trained.config.model.max_len, known_words, proposals, neighbours, reverse)
+
+
+def candidate_inputs(trained: TrainedModel, candidates: CandidateLexicon,
+                     lexicon: dict[str, frozenset[str]] | None) -> Callable[[str], str | None]:
+    """candidate → what the encoder would read if the candidate were the answer: the English key it
+    translates that has the fewest answers (where it is most nearly *the* translation; ties by spelling),
+    with that key's answers. None when the lexicon gives it no key with known answers."""
+
+    @functools.lru_cache(maxsize=None)
+    def source_of(candidate: str) -> str | None:
+        keyed = [(len(shown), key, shown) for key in candidates.keys_by_form.get(candidate, ())
+                 if (shown := answers_shown(trained, key, set(), lexicon)) or not trained.config.data.src_template]
+        if not keyed:
+            return None
+        _, key, shown = min(keyed)
+        return encoder_inputs(trained, [key], [shown])[0]
+
+    return source_of
 
 
 def neighbour_inputs(trained: TrainedModel, neighbours: list[str], lexicon: dict[str, frozenset[str]] | None) -> list[str]:

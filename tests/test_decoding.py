@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from seq2seq.config import DecodeConfig
-from seq2seq.decoding import (beam_search, distinct_outputs, generate, greedy_pick, sampling_pick, sequence_log_probs,
-                              top_k_filter, top_p_filter)
+from seq2seq.decoding import (ReverseQuestion, beam_search, distinct_outputs, generate, greedy_pick, pair_log_probs,
+                              sampling_pick, sequence_log_probs, top_k_filter, top_p_filter)
 from seq2seq.errors import UserError
 from seq2seq.models.base import Memory, Seq2SeqModel
 
@@ -171,12 +171,16 @@ class SpellingTokenizer(LetterTokenizer):
         return [ids.get(char, UNK) for char in text]
 
 
-def rank(weight, excluded=frozenset(), n=2):
-    config = DecodeConfig(method="rank", rank_samples=1, generic_weight=weight, seed=0)
+def table_model():
     model = SourceTableModel(TABLE)
     model.config = type("Config", (), {"pad_id": PAD})  # what encode_for_targets asks of a model
-    return distinct_outputs(model, SpellingTokenizer(), ["word"], [set(excluded)], n=n, config=config,
-                            proposals=[["b", "ad", "ac"]])[0]
+    return model
+
+
+def rank(weight, excluded=frozenset(), n=2, reverse=None, reverse_weight=0.0):
+    config = DecodeConfig(method="rank", rank_samples=1, generic_weight=weight, reverse_weight=reverse_weight, seed=0)
+    return distinct_outputs(table_model(), SpellingTokenizer(), ["word"], [set(excluded)], n=n, config=config,
+                            proposals=[["b", "ad", "ac"]], reverse=reverse)[0]
 
 
 def test_sequence_log_probs_are_the_table_products():
@@ -202,10 +206,42 @@ def test_rank_never_offers_an_excluded_candidate():
     assert rank(weight=1.0, excluded={"ac"}, n=3) == ["ad", "b"]
 
 
+# The reverse question: each candidate's own input, shown to the model, and how likely the word's answer
+# "ac" then is. "ac" reads a word (TABLE: P(ac) = .3), "ad" the empty source (GENERIC_TABLE: .1), "b" nothing.
+REVERSE = ReverseQuestion(answers=[["ac"]], source_of={"ac": "x", "ad": "", "b": None}.get)
+
+
+def test_the_reverse_question_scores_the_answer_given_each_candidates_input():
+    scores = REVERSE.log_probs(table_model(), SpellingTokenizer(), ["ac", "ad", "b"], [["ac"], ["ac"], ["ac"]])
+    # b has no input of its own: it gets the lowest score beside it, ad's, not a free pass
+    assert scores.exp().tolist() == pytest.approx([0.3, 0.1, 0.1])
+    two_answers = REVERSE.log_probs(table_model(), SpellingTokenizer(), ["ad"], [["ac", "b"]])
+    assert two_answers.exp().tolist() == pytest.approx([0.8])  # the likelier answer counts: P(b | empty) = .8
+
+
+def test_rank_adds_the_reverse_question_with_its_weight():
+    assert rank(weight=0.0, n=3) == ["b", "ac", "ad"]  # .4, .3, .3 by likelihood alone
+    # μ = 1: ac log .3 + log .3 = −2.41, b log .4 + log .1 = −3.22, ad log .3 + log .1 = −3.51
+    assert rank(weight=0.0, n=3, reverse=REVERSE, reverse_weight=1.0) == ["ac", "b", "ad"]
+    assert rank(weight=0.0, n=3, reverse=REVERSE, reverse_weight=0.0) == ["b", "ac", "ad"]  # 0: not asked
+
+
+def test_pair_log_probs_match_scoring_each_pair_alone():
+    model, tokenizer = table_model(), SpellingTokenizer()
+    sources, targets = ["x", "", "x", ""], ["b", "ac", "ad", "b"]
+    together = pair_log_probs(model, tokenizer, sources, targets)
+    alone = [pair_log_probs(model, tokenizer, [source], [target]).item() for source, target in zip(sources, targets)]
+    assert together.tolist() == pytest.approx(alone)
+    assert together.exp().tolist() == pytest.approx([0.4, 0.1, 0.3, 0.8])
+
+
 def test_rank_settings_are_checked():
     with pytest.raises(UserError, match="rank samples must be at least 1"):
         distinct_outputs(SourceTableModel(TABLE), SpellingTokenizer(), ["word"], [set()], n=1,
                          config=DecodeConfig(method="rank", rank_samples=0))
+    with pytest.raises(UserError, match="reverse weight must be at least 0"):
+        distinct_outputs(SourceTableModel(TABLE), SpellingTokenizer(), ["word"], [set()], n=1,
+                         config=DecodeConfig(method="rank", reverse_weight=-1.0))
 
 
 def test_samples_of_related_words_join_the_candidates():

@@ -10,7 +10,8 @@ from seq2seq.config import DecodeConfig
 from seq2seq.data import load_pairs
 from seq2seq.errors import UserError
 from seq2seq.model_folder import load_model
-from seq2seq.pipeline import answers_shown, distractors_for, encoder_inputs, train_from_csv
+from seq2seq.candidates import CandidateLexicon
+from seq2seq.pipeline import answers_shown, candidate_inputs, distractors_for, encoder_inputs, train_from_csv
 from seq2seq.run_log import RunLog
 from tests.conftest import tiny_config
 
@@ -69,6 +70,32 @@ def test_lexicon_answers_are_excluded_too(trained):
     plain = distractors_for(reloaded, ["borrow"], DecodeConfig(n=3, seed=1))[0]
     banned = {"borrow": frozenset(plain[:2])}
     assert not set(plain[:2]) & set(distractors_for(reloaded, ["Borrow"], DecodeConfig(n=3, seed=1), lexicon=banned)[0])
+
+
+def small_lexicon() -> CandidateLexicon:
+    """借りる translates borrow (1 answer in training) and rent (2 in the rejection index given below);
+    湖 translates lake; 貸金 nothing the model or the index has answers for."""
+    pos = {form: frozenset({"noun"}) for form in ("借りる", "湖", "貸金", "貸す", "返す")}
+    keys = {"借りる": ["borrow", "rent"], "湖": ["lake"], "貸金": ["moneylending"]}
+    return CandidateLexicon.from_pos_tables(pos, {"borrow": frozenset({"noun"})}, keys)
+
+
+def test_a_candidates_own_input_is_its_most_specific_english_word(trained):
+    _, summary, _ = trained
+    source_of = candidate_inputs(summary.trained, small_lexicon(), {"rent": frozenset({"借りる", "家賃"})})
+    # borrow has one answer (借りる, from the model's training words), rent two: borrow is read
+    assert source_of("借りる") == encoder_inputs(summary.trained, ["borrow"], [["借りる"]])[0]
+    assert source_of("湖") == encoder_inputs(summary.trained, ["lake"], [["湖"]])[0]
+    assert source_of("貸金") is None and source_of("山") is None  # no key with known answers; not in the lexicon
+
+
+def test_ranking_with_the_reverse_question_gives_distinct_allowed_answers(trained):
+    _, summary, _ = trained
+    for weight in (0.0, 2.0):
+        decode = DecodeConfig(n=3, method="rank", rank_samples=60, reverse_weight=weight, seed=0)
+        found = distractors_for(summary.trained, ["borrow", "river"], decode, candidates=small_lexicon())
+        for outputs, correct in zip(found, ("借りる", "川")):
+            assert len(outputs) == len(set(outputs)) == 3 and correct not in outputs
 
 
 def test_keep_epochs_leaves_each_epochs_weights_and_a_new_run_removes_them(tmp_path, pairs_csv):
