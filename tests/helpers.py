@@ -25,7 +25,8 @@ def batch_of_sources() -> torch.Tensor:
 
 
 def targets() -> torch.Tensor:
-    """Teacher-forcing inputs (BOS = 1 first), the second row padded at the end."""
+    """Teacher-forcing inputs (a start id, 1, first: these tests feed ids straight to the model, which gives
+    no id a special meaning but PAD), the second row padded at the end."""
     return torch.tensor([[1, 13, 14, 15, 16, 17], [1, 18, 19, 20, PAD, PAD]])
 
 
