@@ -312,11 +312,10 @@ def candidate_inputs(trained: TrainedModel, candidates: CandidateLexicon,
 
     @functools.lru_cache(maxsize=None)
     def source_of(candidate: str) -> str | None:
-        keyed = [(len(shown), key, shown) for key in candidates.keys_by_form.get(candidate, ())
-                 if (shown := answers_shown(trained, key, set(), lexicon)) or not trained.config.data.src_template]
+        keyed = readable_words(trained, candidates.keys_by_form.get(candidate, ()), lexicon)
         if not keyed:
             return None
-        _, key, shown = min(keyed)
+        key, shown = min(keyed, key=lambda item: (len(item[1]), item[0]))
         return encoder_inputs(trained, [key], [shown])[0]
 
     return source_of
@@ -324,9 +323,16 @@ def candidate_inputs(trained: TrainedModel, candidates: CandidateLexicon,
 
 def neighbour_inputs(trained: TrainedModel, neighbours: list[str], lexicon: dict[str, frozenset[str]] | None) -> list[str]:
     """What the encoder would read for each related word (those whose answers are known)."""
-    answers = [answers_shown(trained, word, set(), lexicon) for word in neighbours]
-    known = [(word, shown) for word, shown in zip(neighbours, answers) if shown or not trained.config.data.src_template]
+    known = readable_words(trained, neighbours, lexicon)
     return encoder_inputs(trained, [word for word, _ in known], [shown for _, shown in known])
+
+
+def readable_words(trained: TrainedModel, words: Iterable[str],
+                   lexicon: dict[str, frozenset[str]] | None) -> list[tuple[str, list[str]]]:
+    """(word, the answers it is read with) for each word the model can read: all of them for a model that
+    reads the word alone, those with known answers for one whose source template shows them."""
+    shown = [(word, answers_shown(trained, word, set(), lexicon)) for word in words]
+    return [(word, answers) for word, answers in shown if answers or not trained.config.data.src_template]
 
 
 def answers_shown(trained: TrainedModel, word: str, given: set[str], lexicon: dict[str, frozenset[str]] | None) -> list[str]:
