@@ -1,8 +1,9 @@
-"""Seconds per training step of the default model, three ways, on real batches of the bundled corpus:
+"""Seconds per training step of the default model, four ways, on real batches of the bundled corpus:
 
     pairs      one source row per pair (the batching before a word's pairs were kept together), fp32
     grouped    a word's pairs together, each source encoded once (today's batching), fp32
-    grouped    the same under bf16 autocast
+    grouped, logits at every position: the same, but the output layer also runs at the targets' padding
+    grouped    under bf16 autocast
 
     python bench/step_time.py                  # the default GRU; --arch transformer for the other family
     python bench/step_time.py --pairs 8000 --steps 30
@@ -32,7 +33,7 @@ from seq2seq.config import Config, ModelConfig, resolve_model  # noqa: E402
 from seq2seq.data import correct_answers_by_word  # noqa: E402
 from seq2seq.models import build_model, num_parameters  # noqa: E402
 from seq2seq.pipeline import model_inputs, read_and_split  # noqa: E402
-from seq2seq.trainer import cpu_has_native_bf16, sequence_loss  # noqa: E402
+from seq2seq.trainer import cpu_has_native_bf16, token_loss  # noqa: E402
 from tokenizer import train_tokenizer  # noqa: E402
 
 
@@ -63,16 +64,20 @@ def pair_batches(examples, tokenizer, batch_size: int, rng: np.random.Generator)
     return [collate([examples[i] for i in chunk], tokenizer) for chunk in cut_by_count(bucket, batch_size)]
 
 
-def seconds_per_step(model, batches, dtype: torch.dtype, steps: int, repeat_sources: bool) -> float:
+def seconds_per_step(model, batches, dtype: torch.dtype, steps: int, repeat_sources: bool, real_only: bool) -> float:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     autocast = torch.autocast("cpu", dtype) if dtype != torch.float32 else contextlib.nullcontext()
     times = []
     for batch in (batches * (1 + (steps + 3) // len(batches)))[: steps + 3]:
         started = time.perf_counter()
+        real = batch.tgt_out != 0  # (batch, tgt_len)
+        src, src_index = (batch.pair_src, None) if repeat_sources else (batch.src, batch.src_index)
         with autocast:
-            logits = (model(batch.pair_src, batch.tgt_in) if repeat_sources
-                      else model(batch.src, batch.tgt_in, batch.src_index))
-        loss = sequence_loss(logits, batch.tgt_out, 0, reduction="sum") / batch.n_target_tokens
+            if real_only:  # as the trainer asks: logits at the real target positions only
+                logits = model(src, batch.tgt_in, src_index, real)  # (real tokens, vocab)
+            else:  # logits at every position, padding included, then the real ones picked
+                logits = model(src, batch.tgt_in, src_index)[real]
+        loss = token_loss(logits, batch.tgt_out[real], reduction="sum") / batch.n_target_tokens
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -88,19 +93,20 @@ def main(argv: list[str] | None = None) -> None:
     start = build_model(config).state_dict()
     grouped = make_batches(examples, tokenizer, args.batch_size, np.random.default_rng(0))
     by_pair = pair_batches(examples, tokenizer, args.batch_size, np.random.default_rng(0))
-    ways = [("pairs", by_pair, torch.float32, True), ("grouped", grouped, torch.float32, False),
-            ("grouped", grouped, torch.bfloat16, False)]
+    ways = [("pairs", by_pair, torch.float32, True, True), ("grouped", grouped, torch.float32, False, True),
+            ("grouped, logits at every position", grouped, torch.float32, False, False),
+            ("grouped", grouped, torch.bfloat16, False, True)]
     print(f"{args.arch}, {num_parameters(build_model(config)):,} parameters, batch {args.batch_size}, "
           f"{torch.get_num_threads()} threads, native bf16: {cpu_has_native_bf16()}")
     print(f"sources per batch: pairs {np.mean([b.src.shape[0] for b in by_pair]):.1f}, "
           f"grouped {np.mean([b.src.shape[0] for b in grouped]):.1f} (of {args.batch_size} pairs)")
     reference = None
-    for name, batches, dtype, repeat in ways:
+    for name, batches, dtype, repeat, real_only in ways:
         model = build_model(config)
         model.load_state_dict(start)
-        seconds = seconds_per_step(model.train(), batches, dtype, args.steps, repeat)
+        seconds = seconds_per_step(model.train(), batches, dtype, args.steps, repeat, real_only)
         reference = reference or seconds
-        print(f"{name:8} {str(dtype).removeprefix('torch.'):9} {seconds:.3f} s/step  ×{reference / seconds:.2f}")
+        print(f"{name:34} {str(dtype).removeprefix('torch.'):9} {seconds:.3f} s/step  ×{reference / seconds:.2f}")
 
 
 if __name__ == "__main__":

@@ -282,9 +282,11 @@ def sequence_log_probs(model: Seq2SeqModel, tokenizer: Tokenizer, src: torch.Ten
         part = candidates[first : first + SCORE_BATCH]
         tgt_in = pad([[tokenizer.bos_id] + ids for ids in part], tokenizer.pad_id).to(src.device)  # (part, len)
         tgt_out = pad([ids + [tokenizer.eos_id] for ids in part], tokenizer.pad_id).to(src.device)  # (part, len)
-        logits = model(src, tgt_in, src_index[first : first + SCORE_BATCH])  # (part, len, vocab)
-        token_log_probs = logits.float().log_softmax(-1).gather(-1, tgt_out[..., None]).squeeze(-1)  # (part, len)
-        totals.append(token_log_probs.masked_fill(tgt_out == tokenizer.pad_id, 0.0).sum(dim=1))  # (part,)
+        real = tgt_out != tokenizer.pad_id  # (part, len)
+        logits = model(src, tgt_in, src_index[first : first + SCORE_BATCH], real)  # (real tokens, vocab)
+        token_log_probs = logits.float().log_softmax(-1).gather(-1, tgt_out[real][:, None]).squeeze(-1)  # (real tokens,)
+        per_position = torch.zeros(real.shape, device=src.device).masked_scatter(real, token_log_probs)  # (part, len)
+        totals.append(per_position.sum(dim=1))  # (part,)
     return torch.cat(totals) if totals else torch.zeros(0)
 
 

@@ -114,14 +114,14 @@ def make_optimizer(model: Seq2SeqModel, config: TrainConfig) -> torch.optim.Adam
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-9)
 
 
-def sequence_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int, label_smoothing: float = 0.0,
-                  reduction: str = "mean") -> torch.Tensor:
-    """Cross-entropy over the real target tokens (mean or sum), in fp32.
+def token_loss(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0,
+               reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy of the real target tokens (mean or sum), in fp32: logits (tokens, vocab), targets (tokens,).
 
-    logits (batch, len, vocab), targets (batch, len); padding positions count for nothing.
+    Padding never gets here: the model is asked for the logits at real target positions only
+    (`Seq2SeqModel.forward`'s `positions`).
     """
-    return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=pad_id,
-                           label_smoothing=label_smoothing, reduction=reduction)
+    return F.cross_entropy(logits.float(), targets, label_smoothing=label_smoothing, reduction=reduction)
 
 
 def step_groups(batches: list[Batch], accum: int) -> list[list[Batch]]:
@@ -243,9 +243,10 @@ class Trainer:
 
     def batch_loss(self, batch: Batch) -> torch.Tensor:
         """Training loss summed over the batch's target tokens."""
+        real = batch.tgt_out != self.pad_id  # (batch, tgt_len)
         with autocast(self.device, self.dtype):
-            logits = self.network(batch.src, batch.tgt_in, batch.src_index)  # (batch, tgt_len, vocab)
-        return sequence_loss(logits, batch.tgt_out, self.pad_id, self.config.label_smoothing, reduction="sum")
+            logits = self.network(batch.src, batch.tgt_in, batch.src_index, real)  # (real tokens, vocab)
+        return token_loss(logits, batch.tgt_out[real], self.config.label_smoothing, reduction="sum")
 
     def train_step(self, batches: list[Batch]) -> tuple[float, float]:
         """One optimizer step on this process's `batches`; returns the step's loss sum and target tokens,
@@ -278,12 +279,13 @@ class Trainer:
         loss_sum, tokens, correct = 0.0, 0, 0
         for batch in self.dist.shard(batches, equal=False):
             batch = batch.to(self.device)
+            real = batch.tgt_out != self.pad_id  # (batch, tgt_len)
             with autocast(self.device, self.dtype):
-                logits = self.model(batch.src, batch.tgt_in, batch.src_index)  # (batch, tgt_len, vocab)
-            real = batch.tgt_out != self.pad_id
-            loss_sum += sequence_loss(logits, batch.tgt_out, self.pad_id, reduction="sum").item()
-            correct += int((logits.argmax(-1) == batch.tgt_out)[real].sum())
-            tokens += int(real.sum())
+                logits = self.model(batch.src, batch.tgt_in, batch.src_index, real)  # (real tokens, vocab)
+            targets = batch.tgt_out[real]  # (real tokens,)
+            loss_sum += token_loss(logits, targets, reduction="sum").item()
+            correct += int((logits.argmax(-1) == targets).sum())
+            tokens += len(targets)
         loss_sum, tokens, correct = self.dist.sum(loss_sum, tokens, correct)
         loss = loss_sum / tokens if tokens else math.nan
         return {"valid_loss": loss, "valid_ppl": math.exp(min(loss, 50)), "valid_acc": correct / tokens if tokens else math.nan}

@@ -154,13 +154,14 @@ class SourceTableModel(TableModel):
                 logits[row, token] = math.log(prob)
         return logits, prefix
 
-    def forward(self, src_ids, tgt_in_ids, src_index=None):
+    def forward(self, src_ids, tgt_in_ids, src_index=None, positions=None):
         memory = self.encode_for_targets(src_ids, src_index)
         state, steps = None, []
         for t in range(tgt_in_ids.size(1)):
             logits, state = self.decode_step(tgt_in_ids[:, t], memory, state)
             steps.append(logits)
-        return torch.stack(steps, dim=1)
+        logits = torch.stack(steps, dim=1)  # (batch, tgt_len, vocab)
+        return logits if positions is None else logits[positions]
 
 
 class SpellingTokenizer(LetterTokenizer):

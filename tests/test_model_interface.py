@@ -150,7 +150,8 @@ def test_padded_source_tokens_never_change_outputs(settings):
         memory, memory_scribbled = model.encode(src, src_mask), model.encode(scribbled, src_mask)
         real = src_mask[:, :, None].expand_as(memory.states)
         assert (memory.states[real] - memory_scribbled.states[real]).abs().max() <= TOL
-        assert (step_by_step(model, memory_scribbled, tgt) - model(src, tgt)).abs().max() <= TOL
+        real_targets = tgt != PAD  # logits at a target's padding are not meaningful
+        assert (step_by_step(model, memory_scribbled, tgt) - model(src, tgt))[real_targets].abs().max() <= TOL
 
 
 @pytest.mark.parametrize("settings", EVERY_ATTENTION)
@@ -175,7 +176,34 @@ def test_cached_decode_steps_reproduce_forward(settings):
         state = None
         for t in range(tgt.size(1)):
             logits, state = model.decode_step(tgt[:, t], memory, state)
-            assert (logits - expected[:, t]).abs().max() <= TOL, f"step {t}"
+            real = tgt[:, t] != PAD  # the rows whose target has not ended
+            assert (logits - expected[:, t])[real].abs().max() <= TOL, f"step {t}"
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_positions_give_the_same_logits_at_those_positions_only(settings):
+    model = tiny_model(settings)
+    src, tgt = batch_of_sources(), targets()
+    real = tgt != PAD
+    with torch.no_grad():
+        every = model(src, tgt)  # (2, 6, vocab)
+        chosen = model(src, tgt, positions=real)  # (8, vocab)
+    assert chosen.shape == (int(real.sum()), VOCAB)
+    assert (chosen - every[real]).abs().max() <= TOL
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_a_target_gets_the_same_logits_alone_as_beside_longer_ones(settings):
+    """The recurrent decoder sorts targets by length and stops running each at its end: a row's logits
+    must not depend on where it lands in that order or on how long the others are."""
+    model = tiny_model(settings)
+    src, tgt = batch_of_sources(), targets()
+    with torch.no_grad():
+        together = model(src, tgt)
+        for row in range(2):
+            length = int((tgt[row] != PAD).sum())
+            alone = model(src[row : row + 1], tgt[row : row + 1, :length])  # (1, length, vocab), no padding
+            assert (alone[0] - together[row, :length]).abs().max() <= TOL
 
 
 @pytest.mark.parametrize("settings", FAMILIES)

@@ -12,7 +12,7 @@ from seq2seq.errors import UserError
 from seq2seq.models import build_model
 from seq2seq.run_log import best_row
 from seq2seq.schedule import shape_factor
-from seq2seq.trainer import Trainer, cpu_has_native_bf16, choose_precision, improves, make_optimizer, sequence_loss
+from seq2seq.trainer import Trainer, cpu_has_native_bf16, choose_precision, improves, make_optimizer, token_loss
 from tests.helpers import PAD, overfit
 
 
@@ -22,18 +22,16 @@ def test_warmup_rises_linearly_then_decays_as_inverse_sqrt():
     assert factor[15] == pytest.approx(math.sqrt(4 / 16))  # step 16 → 1/2
 
 
-def test_loss_ignores_padding_and_matches_the_formula():
-    logits = torch.randn(2, 3, 5)
-    targets = torch.tensor([[4, 2, 0], [1, 0, 0]])  # 0 is padding
+def test_loss_matches_the_formula():
+    logits = torch.randn(3, 5)  # (real tokens, vocab): the model gives the real target positions only
+    targets = torch.tensor([4, 2, 1])
     log_probs = logits.log_softmax(-1)
-    expected = -(log_probs[0, 0, 4] + log_probs[0, 1, 2] + log_probs[1, 0, 1]) / 3
-    assert sequence_loss(logits, targets, pad_id=0).item() == pytest.approx(expected.item(), abs=1e-6)
+    picked = torch.stack([log_probs[0, 4], log_probs[1, 2], log_probs[2, 1]])
+    assert token_loss(logits, targets).item() == pytest.approx(-picked.mean().item(), abs=1e-6)
     # label smoothing ε: (1-ε)·NLL + ε·mean over the vocabulary of -log p
     eps = 0.1
-    smooth = -log_probs.mean(-1)
-    expected_smoothed = ((1 - eps) * -torch.stack([log_probs[0, 0, 4], log_probs[0, 1, 2], log_probs[1, 0, 1]])
-                         + eps * torch.stack([smooth[0, 0], smooth[0, 1], smooth[1, 0]])).mean()
-    assert sequence_loss(logits, targets, 0, eps).item() == pytest.approx(expected_smoothed.item(), abs=1e-6)
+    expected_smoothed = ((1 - eps) * -picked + eps * -log_probs.mean(-1)).mean()
+    assert token_loss(logits, targets, eps).item() == pytest.approx(expected_smoothed.item(), abs=1e-6)
 
 
 @pytest.mark.parametrize("arch", ["transformer", "gru"])
@@ -120,7 +118,9 @@ def test_a_step_of_accumulated_batches_is_the_token_weighted_mean():
     fresh = tiny_trainer()
     with torch.no_grad():
         whole = collate(examples, IDS)
-        expected = sequence_loss(fresh.model(whole.src, whole.tgt_in, whole.src_index), whole.tgt_out, PAD, reduction="sum").item()
+        real = whole.tgt_out != PAD  # the loss of the real target tokens, from logits at every position
+        logits = fresh.model(whole.src, whole.tgt_in, whole.src_index)[real]  # (real tokens, vocab)
+        expected = token_loss(logits, whole.tgt_out[real], reduction="sum").item()
     assert tokens == whole.n_target_tokens
     assert loss_sum == pytest.approx(expected, rel=1e-5)
 

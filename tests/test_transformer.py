@@ -160,7 +160,7 @@ def test_state_holds_a_cache_per_layer_that_grows_a_step_at_a_time():
 
 
 def test_parallel_decode_never_reads_the_memory_at_padding():
-    """`decode` (all target positions at once, which `forward` uses) from a memory whose padded positions
+    """`decoder_outputs` (all target positions at once, which `forward` uses) from a memory whose padded positions
     were computed from other tokens."""
     model = tiny_model()
     src, tgt = batch_of_sources(), targets()
@@ -168,4 +168,4 @@ def test_parallel_decode_never_reads_the_memory_at_padding():
     with torch.no_grad():
         memory, scribbled = model.encode(src, src_mask), model.encode(src.masked_fill(~src_mask, 22), src_mask)
         assert (memory.states - scribbled.states).abs().max() > 1e-3  # the padded states really differ
-        assert (model.decode(tgt, scribbled) - model.decode(tgt, memory)).abs().max() <= TOL
+        assert (model.decoder_outputs(tgt, scribbled) - model.decoder_outputs(tgt, memory)).abs().max() <= TOL

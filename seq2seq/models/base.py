@@ -14,7 +14,7 @@ hypotheses with `select_batch`, without knowing what the tensors mean.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, is_dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -33,17 +33,25 @@ def select_batch(tree: Any, indices: torch.Tensor) -> Any:
 
     `indices` may repeat rows (one source → many samples) or reorder them (beam search).
     """
-    if tree is None:
-        return None
+    return map_tensors(tree, lambda tensor: tensor.index_select(0, indices))
+
+
+def first_rows(tree: Any, n: int) -> Any:
+    """The first `n` rows of every tensor in a Memory, state, tuple, list or dict (views, no copies)."""
+    return map_tensors(tree, lambda tensor: tensor[:n])
+
+
+def map_tensors(tree: Any, change: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+    """The same structure with `change` applied to every tensor in it; None and plain numbers stay."""
     if isinstance(tree, torch.Tensor):
-        return tree.index_select(0, indices)
+        return change(tree)
     if is_dataclass(tree):
-        return replace(tree, **{f.name: select_batch(getattr(tree, f.name), indices) for f in fields(tree)})
+        return replace(tree, **{f.name: map_tensors(getattr(tree, f.name), change) for f in fields(tree)})
     if isinstance(tree, (list, tuple)):
-        return type(tree)(select_batch(item, indices) for item in tree)
+        return type(tree)(map_tensors(item, change) for item in tree)
     if isinstance(tree, dict):
-        return {key: select_batch(value, indices) for key, value in tree.items()}
-    return tree  # plain numbers (e.g. a step counter) are shared by every row
+        return {key: map_tensors(value, change) for key, value in tree.items()}
+    return tree  # None, or plain numbers (e.g. a step counter) shared by every row
 
 
 class Seq2SeqModel(nn.Module):
@@ -62,13 +70,27 @@ class Seq2SeqModel(nn.Module):
         """
         raise NotImplementedError
 
-    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor,
-                src_index: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor, src_index: torch.Tensor | None = None,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
         """Teacher forcing: tgt_in_ids (batch, tgt_len) → logits (batch, tgt_len, vocab).
 
         src_ids is (batch, src_len), one source per target; or, with src_index (batch,), (sources, src_len)
         holding each distinct source once, and src_index says which one each target reads.
+
+        positions (batch, tgt_len), optional, True where logits are wanted: the result is then
+        (positions.sum(), vocab), those positions' logits in row-major order. Training and scoring ask for
+        the real target tokens only: the output layer over the whole vocabulary is the largest single cost
+        of a step (~30% here), and logits at padding would only be thrown away. Without `positions`,
+        logits at padding are not meaningful (a recurrent decoder does not run there).
         """
+        outputs = self.decoder_outputs(tgt_in_ids, self.encode_for_targets(src_ids, src_index))  # (batch, tgt_len, d)
+        if positions is not None:
+            outputs = outputs[positions]  # (n_positions, d_model)
+        return self.output(outputs)
+
+    def decoder_outputs(self, tgt_in_ids: torch.Tensor, memory: Memory) -> torch.Tensor:
+        """The decoder's top vectors under teacher forcing, before the output layer: tgt_in_ids
+        (batch, tgt_len) → (batch, tgt_len, d_model). `self.output` turns them into logits."""
         raise NotImplementedError
 
     def encode_for_targets(self, src_ids: torch.Tensor, src_index: torch.Tensor | None) -> Memory:

@@ -201,8 +201,9 @@ class Transformer(Seq2SeqModel):
             x = layer(x, mask)
         return Memory(states=self.encoder_norm(x), src_mask=src_mask)
 
-    def decode(self, tgt_in_ids: torch.Tensor, memory: Memory) -> torch.Tensor:
-        """All target positions at once: tgt_in_ids (batch, tgt_len) → logits (batch, tgt_len, vocab).
+    def decoder_outputs(self, tgt_in_ids: torch.Tensor, memory: Memory) -> torch.Tensor:
+        """All target positions at once: tgt_in_ids (batch, tgt_len) → (batch, tgt_len, d_model), which
+        `forward` turns into logits.
 
         Only the causal mask is needed on the target: padding comes after the real tokens, so no real
         position can see it, and the loss ignores what the padded positions predict.
@@ -212,13 +213,7 @@ class Transformer(Seq2SeqModel):
         memory_mask = padding_mask(memory.src_mask)  # (batch, 1, 1, src_len)
         for layer in self.decoder_layers:
             x = layer(x, memory.states, tgt_mask, memory_mask)
-        return self.output(self.decoder_norm(x))
-
-    def forward(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor,
-                src_index: torch.Tensor | None = None) -> torch.Tensor:
-        """Teacher forcing: tgt_in_ids (batch, tgt_len) → (batch, tgt_len, vocab); the sources as in
-        `Seq2SeqModel.forward`."""
-        return self.decode(tgt_in_ids, self.encode_for_targets(src_ids, src_index))
+        return self.decoder_norm(x)
 
     def start_state(self, memory: Memory) -> DecoderState:
         """The state before the first target token: empty self-attention caches, memory projected once."""
