@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from seq2seq.errors import UserError
+from tokenizer.tokenizer import SEPARATOR
 
 ANSWER_SEPARATOR = "|"  # several correct answers in one cell: "借りる|借用する"
 FIRST_DATA_ROW = 2  # spreadsheet numbering: row 1 is the header
@@ -141,7 +142,7 @@ AUTO_TEMPLATE = "auto"
 
 def answer_template(src_col: str, ref_col: str) -> str:
     """The template that shows the word beside its correct answers: "{English} ⟨sep⟩ {Correct_Japanese}"."""
-    return f"{{{src_col}}} ⟨sep⟩ {{{ref_col}}}"
+    return f"{{{src_col}}} {SEPARATOR} {{{ref_col}}}"
 
 
 def resolved_template(template: str, src_col: str, ref_col: str, targets_are_correct: bool) -> str:

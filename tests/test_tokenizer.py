@@ -45,3 +45,53 @@ def test_vocabulary_too_small_for_the_corpus_is_a_clear_error():
         train_tokenizer(TEXTS, vocab_size=300)
     with pytest.raises(TokenizerError, match="too small"):
         train_tokenizer(TEXTS, vocab_size=100)
+
+
+def test_the_separator_with_its_spaces_is_one_piece(tokenizer):
+    assert tokenizer.pieces("borrow ⟨sep⟩ 借りる").count("▁⟨sep⟩▁") == 1
+    assert "⟨sep⟩" in tokenizer.pieces("borrow⟨sep⟩借りる")  # without spaces, still one piece
+    assert tokenizer.decode(tokenizer.encode("borrow ⟨sep⟩ 借りる")) == "borrow ⟨sep⟩ 借りる"
+
+
+def test_a_word_does_not_start_with_a_lone_space_piece(tokenizer):
+    """No dummy prefix: a target is its pieces alone, one decoder step shorter than [▁, 借, …]."""
+    for text in ["借りる", "borrow"]:
+        assert tokenizer.pieces(text)[0] != "▁"
+    assert "▁" in tokenizer.pieces("mountain river")  # a space inside a text is still a piece, not bytes
+
+
+# --- the inspector: python -m tokenizer ------------------------------------------------------------------
+
+from tokenizer.__main__ import main as inspect_main, script_of  # noqa: E402
+
+
+def test_pieces_are_classed_by_script():
+    assert [script_of(p) for p in ["▁borrow", "る", "ーカー", "借", "借り", "▁", "|", "ab1"]] == [
+        "latin", "hiragana", "katakana", "kanji", "mixed Japanese", "word start", "other", "other"]
+
+
+def test_inspector_prints_pieces_ids_bytes_and_the_vocabulary(tokenizer, tmp_path, capsys):
+    tokenizer.save(tmp_path / "spm.model")
+    inspect_main(["--model", str(tmp_path / "spm.model"), "借りる", "鬱"])
+    out = capsys.readouterr().out
+    ids = tokenizer.encode("借りる")
+    assert f"  ids:    {' '.join(map(str, ids))}" in out
+    assert f"  pieces: {' '.join(tokenizer.pieces('借りる'))}" in out
+    assert "鬱 = <0xE9> <0xAC> <0xB1>" in out  # not in the tiny vocabulary: spelled as its UTF-8 bytes
+    assert f"vocabulary: {tokenizer.vocab_size} pieces" in out
+    counts = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()
+              if line.startswith("  ") and line.split()[0] in ("special", "byte")}
+    assert counts == {"special": 4, "byte": 256}
+
+
+def test_inspector_trains_each_size_on_a_csv_and_counts_whole_words(pairs_csv, capsys):
+    inspect_main(["--data", str(pairs_csv), "--vocab-size", "400", "--vocab-size", "450", "borrow"])
+    out = capsys.readouterr().out
+    assert "vocab_size 400" in out and "vocab_size 450" in out
+    assert out.count("English words kept whole (one piece):") == 2
+
+
+def test_inspector_refuses_a_size_for_a_trained_model(tokenizer, tmp_path):
+    tokenizer.save(tmp_path / "spm.model")
+    with pytest.raises(TokenizerError, match="--vocab-size is for --data"):
+        inspect_main(["--model", str(tmp_path / "spm.model"), "--vocab-size", "400"])

@@ -19,7 +19,9 @@ from seq2seq.errors import UserError
 # Fixed special ids, the same for every corpus, so a model never has to ask its tokenizer for them.
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 BYTE_PIECES = 256  # byte_fallback reserves one piece per byte value
-MIN_VOCAB_SIZE = BYTE_PIECES + 4 + 40  # bytes, the four specials, and room for some real pieces
+SEPARATOR = "⟨sep⟩"  # what source templates put between the English word and its answers
+SEPARATOR_PIECES = [f"▁{SEPARATOR}▁", SEPARATOR]  # always whole pieces: with its spaces, or alone
+MIN_VOCAB_SIZE = BYTE_PIECES + 4 + len(SEPARATOR_PIECES) + 40  # bytes, specials, separators, some real pieces
 
 
 class TokenizerError(UserError):
@@ -61,6 +63,9 @@ def _run_trainer(texts: list[str], proto: io.BytesIO, vocab_size: int, model_typ
         character_coverage=character_coverage,
         byte_fallback=True,
         normalization_rule_name="identity",  # the data layer has already NFKC-normalised every cell
+        add_dummy_prefix=False,  # no ▁ before each text: a target 貸す is [貸, す], not [▁, 貸, す]
+        user_defined_symbols=SEPARATOR_PIECES,
+        required_chars="▁",  # the space stays a piece even in a corpus of single words
         pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
         num_threads=1,  # one thread: piece scores do not depend on thread scheduling
         minloglevel=2,
@@ -91,6 +96,18 @@ class Tokenizer:
     def pieces(self, text: str) -> list[str]:
         """'borrowed' → ['▁borrow', 'ed']: what the model really sees, for teaching and debugging."""
         return self._sp.encode(text, out_type=str)
+
+    def piece(self, piece_id: int) -> str:
+        """An id's piece as the vocabulary writes it: '▁borrow', 'る', '<0xE9>', '</s>'."""
+        return self._sp.id_to_piece(int(piece_id))
+
+    def is_special(self, piece_id: int) -> bool:
+        """pad, unk, bos or eos."""
+        return int(piece_id) in (PAD_ID, UNK_ID, BOS_ID, EOS_ID)
+
+    def is_byte(self, piece_id: int) -> bool:
+        """One of the 256 byte pieces that spell, in UTF-8, a character the vocabulary lacks."""
+        return self._sp.is_byte(int(piece_id))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_bytes(self.model_proto)
