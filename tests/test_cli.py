@@ -107,3 +107,18 @@ def test_resume_refuses_options_that_would_change_the_run(model_dir):
     assert result.stderr.strip() == "error: --resume continues the saved run; --arch cannot be given with it"
     result = run("train.py", "--resume", model_dir / "nothing")
     assert result.returncode == 2 and "no config.json" in result.stderr
+
+
+@pytest.mark.parametrize("arch", ["gru", "transformer"])
+def test_the_class_config_trains_and_infers_on_a_slice_of_the_class_corpus(tmp_path, arch):
+    """configs/class.toml's commands, on 300 rows of data/class_verbs.csv.gz and one epoch instead of a minute."""
+    rows = pd.read_csv(ROOT / "data" / "class_verbs.csv.gz", dtype=str, keep_default_na=False).head(300)
+    data = tmp_path / "verbs.csv"
+    rows.to_csv(data, index=False)
+    result = run("train.py", "--data", data, "--config", ROOT / "configs" / "class.toml", "--arch", arch,
+                 "--epochs", "1", "--time-budget-minutes", "0", "--out", tmp_path / "class", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert f"model: {arch}" in result.stdout and "done (finished): 1 epochs" in result.stdout
+    result = run("infer.py", "--model", tmp_path / "class", "--word", "abandon", "--n", "3")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 3

@@ -379,3 +379,16 @@ def test_shipped_licence_is_the_edrdg_statement():
     text = (DATA / "LICENSE-JMdict").read_text(encoding="utf-8")
     assert "ELECTRONIC DICTIONARY RESEARCH AND DEVELOPMENT GROUP" in text
     assert "Creative Commons Attribution-ShareAlike" in text
+
+
+def test_the_class_slice_is_the_verbs_of_the_shipped_corpus():
+    """data/class_verbs.csv.gz is what data/build_class_slice.py makes of the shipped files: every row of a
+    word whose answers are all verbs, unchanged."""
+    from build_class_slice import SLICE, verb_rows
+
+    shipped = read_shipped(SLICE)
+    rebuilt = verb_rows(read_shipped("distractors.csv.gz"), read_shipped("lexicon.csv.gz")).reset_index(drop=True)
+    pd.testing.assert_frame_equal(shipped, rebuilt)
+    verbs = set(read_shipped("lexicon.csv.gz").query("pos == 'verb'")["Japanese"])
+    answers = {answer for cell in shipped["Correct_Japanese"] for answer in cell.split("|")}
+    assert 3000 <= len(shipped) <= 6000 and answers <= verbs

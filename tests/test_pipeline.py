@@ -180,7 +180,8 @@ def test_a_source_template_model_reads_the_answer_in_training_and_inference(tmp_
     assert len(trained.tokenizer.encode(cut_one_more)) + 1 > trained.config.model.max_len  # as many as fit
     with pytest.raises(UserError, match="'tiger': this model reads the correct answer"):
         distractors_for(trained, ["tiger"], DecodeConfig(n=2))
-    assert len(distractors_for(summary.trained, ["borrow"], DecodeConfig(n=2, method="sample", temperature=1.5, max_attempts=50))[0]) == 2
+    found = distractors_for(summary.trained, ["borrow"], DecodeConfig(n=2, method="sample", temperature=1.5, max_attempts=50))[0]
+    assert 1 <= len(found) <= 2 and "借りる" not in found  # an epoch-old model decodes, never giving the answer it read
 
 
 def test_the_auto_template_shows_the_answer_only_when_the_targets_are_distractors(tmp_path, pairs_csv,
