@@ -2,7 +2,7 @@
 
     python train.py                                  # the bundled JMdict distractors, into runs/default
     python train.py --data my.csv --out runs/mine    # your own pairs
-    python train.py --config configs/tiny.toml --epochs 2
+    python train.py --data data/class_verbs.csv.gz --config configs/class.toml --out runs/class   # a minute, in class
     python train.py --resume runs/default                    # continue a stopped run exactly (Ctrl-C saves one)
     torchrun --nproc_per_node=2 train.py ...                 # DistributedDataParallel, one process per GPU/core
 """

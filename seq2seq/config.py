@@ -57,7 +57,7 @@ def resolve_model(config: ModelConfig, vocab_size: int, pad_id: int) -> ModelCon
 
 @dataclass
 class TokenizerConfig:
-    vocab_size: int = 8000  # SentencePiece pieces, shared by English and Japanese (8000: most English words whole)
+    vocab_size: int = 8000  # SentencePiece pieces, shared by English and Japanese (python -m tokenizer shows them)
     model_type: str = "unigram"  # "unigram" or "bpe"
     character_coverage: float = 0.9995  # share of characters kept as pieces; the rest fall back to bytes
 
