@@ -3,6 +3,7 @@
     python infer.py --model runs/default --word borrow --n 5
     python infer.py --model runs/default --word adopt --word river --top-p 0.9 --temperature 1.2
     python infer.py --model runs/default --input words.csv --output distractors.csv
+    python infer.py --model runs/default --word borrow --explain   # how ranking chose: every candidate's scores
 
 Known correct answers are never printed: those stored in the model folder, those given with --exclude,
 and (when it is there) every form of the bundled JMdict rejection index for the word.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import unicodedata
 
 from seq2seq.cli import run_main
 from seq2seq.config import with_overrides
@@ -56,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="rank: μ, the weight of log p(answer | d): would the model, shown d as the answer, "
                              "propose this word's answer as its near miss? (default 2; 0: not asked)")
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
+    parser.add_argument("--explain", action="store_true",
+                        help="rank: after each word's answers, print every candidate it considered, best first: where "
+                             "it came from, its three scores and what became of it (kept, rank, correct answer, …)")
     return parser.parse_args(argv)
 
 
@@ -73,8 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     if decode.n < 1:
         raise UserError(f"--n must be at least 1 (got {decode.n})")
     exclude = {answer for cell in args.exclude for answer in split_answers(cell)}
+    explained = [] if args.explain else None
     results = distractors_for(trained, words, decode, [exclude] * len(words), load_lexicon(args.lexicon),
-                              load_known_words(args.known_words), load_candidate_lexicon(args.candidates))
+                              load_known_words(args.known_words), load_candidate_lexicon(args.candidates), explained)
     for word, found in zip(words, results):
         if len(found) < decode.n:
             print(f"note: '{word}': only {len(found)} distinct distractors of {decode.n} found; {more_candidates(decode)}",
@@ -85,6 +91,27 @@ def main(argv: list[str] | None = None) -> None:
     else:
         for word, found in zip(words, results):
             print(f"{word}: {', '.join(found)}" if len(words) > 1 else "\n".join(found))
+    for word, candidates in zip(words, explained or []):
+        print("\n".join(explanation(word, candidates, decode)))
+
+
+def explanation(word: str, candidates: list, decode) -> list[str]:
+    """The candidates ranking weighed for `word`, best first, as a table a student can read."""
+    lines = [f"\n{word}: {len(candidates)} candidates, best first; score = log p(d | word) − "
+             f"{decode.generic_weight:g}·log p(d | no word) + {decode.reverse_weight:g}·log p(answer | d's input)",
+             f"  {'#':>3}  {padded('candidate', 12)}  {padded('from', 23)}  {'p(d|word)':>9}  {'p(d|none)':>9}  "
+             f"{'p(ans|d)':>8}  {'score':>7}  what became of it   (p: log-probabilities)"]
+    number = lambda value, width: f"{value:{width}.2f}" if value is not None else " " * width
+    for place, c in enumerate(candidates, 1):
+        lines.append(f"  {place:>3}  {padded(c.text, 12)}  {padded(c.origin, 23)}  {number(c.forward, 9)}  "
+                     f"{number(c.generic, 9)}  {number(c.reverse, 8)}  {number(c.score, 7)}  {c.verdict}")
+    return lines
+
+
+def padded(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns: a kanji or kana takes two."""
+    columns = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return text + " " * max(0, width - columns)
 
 
 def more_candidates(decode) -> str:

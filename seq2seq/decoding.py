@@ -192,21 +192,39 @@ class AnswerSets:
 
     def allows(self, i: int, text: str) -> bool:
         """Whether `text` (normalised) may be an answer of source i at all, found already or not."""
-        if not text or "\ufffd" in text or text in self.excluded[i]:
-            return False
-        return self.known_words is None or text in self.known_words
+        return self.refusal(i, text) is None
 
-    def offer(self, i: int, text: str) -> None:
+    def refusal(self, i: int, text: str) -> str | None:
+        """Why `text` (normalised) can never be an answer of source i, or None when it can."""
+        if not text:
+            return "empty"
+        if "\ufffd" in text:
+            return "broken bytes"  # sampled byte pieces that are not valid UTF-8
+        if text in self.excluded[i]:
+            return "correct answer"
+        if self.known_words is not None and text not in self.known_words:
+            return "not a real word"
+        return None
+
+    def offer(self, i: int, text: str) -> str:
+        """Add `text` to source i's answers if it may be one; returns "kept" or why it was not."""
         text = normalize_text(text)
-        if not self.is_full(i) and text not in self.found[i] and self.allows(i, text):
-            self.found[i].append(text)
+        if text in self.found[i]:
+            return "duplicate"
+        if self.is_full(i):
+            return "rank"  # enough better ones were kept first
+        refusal = self.refusal(i, text)
+        if refusal is not None:
+            return refusal
+        self.found[i].append(text)
+        return "kept"
 
 
 def distinct_outputs(
     model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]], n: int, config: DecodeConfig,
     max_source_len: int | None = None, known_words: frozenset[str] | None = None,
     proposals: list[list[str]] | None = None, neighbour_sources: list[list[str]] | None = None,
-    reverse: "ReverseQuestion | None" = None,
+    reverse: "ReverseQuestion | None" = None, explain: list[list[RankedCandidate]] | None = None,
 ) -> list[list[str]]:
     """Up to `n` distinct outputs per source, none in that source's `excluded` set (and, given
     `known_words`, each one of them).
@@ -216,12 +234,15 @@ def distinct_outputs(
     scores `config.rank_samples` samples per word, `config.neighbour_samples` for each of its
     `neighbour_sources` (inputs of related words) and the word's `proposals` (candidates from elsewhere,
     e.g. the lexicon), all by how likely the model finds them for this word, and (given `reverse`) by how
-    likely it finds this word's answer for them, and keeps the n best.
+    likely it finds this word's answer for them, and keeps the n best. Given `explain` (ranking only), every
+    candidate of every word is appended there with its scores and what became of it (`RankedCandidate`).
     """
     answers = AnswerSets([{normalize_text(text) for text in known} for known in excluded], n, known_words)
     generator = torch.Generator().manual_seed(config.seed)
     if config.method == "rank":
         check_rank_settings(config)
+    elif explain is not None:
+        raise UserError(f"--explain shows how ranking chose its answers; use --method rank (not {config.method})")
     for start in range(0, len(sources), WORDS_PER_CHUNK):
         chunk = range(start, min(start + WORDS_PER_CHUNK, len(sources)))
         src = source_ids(model, tokenizer, [sources[i] for i in chunk], max_source_len)  # (words, src_len)
@@ -229,7 +250,7 @@ def distinct_outputs(
         if config.method == "rank":
             found = _candidates(model, tokenizer, memory, chunk, config, generator, max_source_len,
                                 proposals, neighbour_sources)
-            _rank(model, tokenizer, src, chunk, found, answers, config, reverse, max_source_len)
+            _rank(model, tokenizer, src, chunk, found, answers, config, reverse, max_source_len, explain)
         elif config.method == "sample":
             _sample_rounds(model, tokenizer, memory, chunk, answers, config, generator)
         elif config.method in ("greedy", "beam"):
@@ -313,12 +334,16 @@ def _sampled_texts(model, tokenizer, memory: Memory, owners: list[int], count: i
     return texts
 
 
+SAMPLE, RELATED, LEXICON = "sample", "related word's sample", "lexicon, shares a kanji"  # where candidates come from
+
+
 def _candidates(model, tokenizer, memory: Memory, chunk: range, config, generator, max_source_len: int | None,
-                proposals: list[list[str]] | None, neighbour_sources: list[list[str]] | None) -> list[list[str]]:
-    """Each word's candidates as text: its own samples, samples for its related words' sources, and its
-    proposals."""
-    found = _sampled_texts(model, tokenizer, memory, list(range(len(chunk))), config.rank_samples, len(chunk),
-                           config, generator)
+                proposals: list[list[str]] | None, neighbour_sources: list[list[str]] | None) -> list[list[tuple[str, str]]]:
+    """Each word's candidates as (text, origin): its own samples, samples for its related words' sources,
+    and its proposals."""
+    found = [[(text, SAMPLE) for text in texts] for texts in
+             _sampled_texts(model, tokenizer, memory, list(range(len(chunk))), config.rank_samples, len(chunk),
+                            config, generator)]
     related_sources = [neighbour_sources[i] if neighbour_sources else [] for i in chunk]
     owners = [offset for offset, texts in enumerate(related_sources) for _ in texts]  # the word each one serves
     if owners:
@@ -326,35 +351,69 @@ def _candidates(model, tokenizer, memory: Memory, chunk: range, config, generato
         related = encode_sources(model, tokenizer, texts, max_source_len)
         for mine, theirs in zip(found, _sampled_texts(model, tokenizer, related, owners, config.neighbour_samples,
                                                       len(chunk), config, generator)):
-            mine.extend(theirs)
-    return [mine + (proposals[i] if proposals else []) for mine, i in zip(found, chunk)]
+            mine.extend((text, RELATED) for text in theirs)
+    return [mine + [(text, LEXICON) for text in (proposals[i] if proposals else [])] for mine, i in zip(found, chunk)]
 
 
-def _rank(model, tokenizer, src: torch.Tensor, chunk: range, candidates: list[list[str]], answers: AnswerSets,
-          config, reverse: "ReverseQuestion | None" = None, max_source_len: int | None = None) -> None:
-    """Score every allowed candidate of each word and offer them best first.
+@dataclass
+class RankedCandidate:
+    """One candidate that ranking considered, with the numbers that placed it: what `infer.py --explain`
+    prints. Scores are None where a term was not computed (its weight is 0, or the candidate was refused
+    before scoring)."""
+
+    text: str
+    origin: str  # SAMPLE, RELATED or LEXICON (the first, when several gave it)
+    verdict: str  # "kept", or why not: "rank" (enough better ones), "correct answer", "not a real word", …
+    forward: float | None = None  # log p(d | word)
+    generic: float | None = None  # log p(d | no word)
+    reverse: float | None = None  # log p(answer | d's own input)
+    score: float | None = None  # forward − λ·generic + μ·reverse
+
+
+def _rank(model, tokenizer, src: torch.Tensor, chunk: range, candidates: list[list[tuple[str, str]]],
+          answers: AnswerSets, config, reverse: "ReverseQuestion | None" = None, max_source_len: int | None = None,
+          explain: list[list[RankedCandidate]] | None = None) -> None:
+    """Score every allowed candidate of each word and offer them best first; with `explain`, append each
+    word's candidates there, best first, the refused ones last.
 
     score = log p(d | word) − λ·log p(d | empty source) + μ·log p(answer | d), λ = config.generic_weight,
     μ = config.reverse_weight. The second term is what the model expects when it knows nothing of the word
     (the training's empty sources taught it): a word likely everywhere (どこ, ある) loses what it gains from
     being generic. The third asks the question the other way round (`ReverseQuestion`).
     """
-    allowed = [sorted({text for text in map(normalize_text, texts) if answers.allows(i, text)})
-               for i, texts in zip(chunk, candidates)]
+    origins = [{} for _ in chunk]  # per word: normalised text → where it first came from
+    for seen, pairs in zip(origins, candidates):
+        for text, origin in pairs:
+            seen.setdefault(normalize_text(text), origin)
+    allowed = [sorted(text for text in seen if answers.allows(i, text)) for i, seen in zip(chunk, origins)]
     owner = torch.tensor([offset for offset, texts in enumerate(allowed) for _ in texts], dtype=torch.long)
     flat = [text for texts in allowed for text in texts]
     ids = [tokenizer.encode(text) for text in flat]
-    scores = sequence_log_probs(model, tokenizer, src, owner.to(src.device), ids)  # (candidates,)
+    forward = sequence_log_probs(model, tokenizer, src, owner.to(src.device), ids)  # (candidates,)
+    scores, generic, asked_back = forward, None, None
     if config.generic_weight:
         empty = torch.full((1, 1), tokenizer.eos_id, dtype=torch.long, device=src.device)  # EOS alone
         no_word = torch.zeros(len(ids), dtype=torch.long, device=src.device)
-        scores = scores - config.generic_weight * sequence_log_probs(model, tokenizer, empty, no_word, ids)
+        generic = sequence_log_probs(model, tokenizer, empty, no_word, ids)
+        scores = scores - config.generic_weight * generic
     if reverse is not None and config.reverse_weight:
         asked = [reverse.answers[chunk[offset]] for offset in owner.tolist()]
-        scores = scores + config.reverse_weight * reverse.log_probs(model, tokenizer, flat, asked, max_source_len)
-    ranked = sorted(zip(owner.tolist(), scores.tolist(), flat), key=lambda item: (item[0], -item[1], item[2]))
-    for offset, _, text in ranked:
-        answers.offer(chunk[offset], text)
+        asked_back = reverse.log_probs(model, tokenizer, flat, asked, max_source_len)
+        scores = scores + config.reverse_weight * asked_back
+    ranked = sorted(range(len(flat)), key=lambda k: (int(owner[k]), -float(scores[k]), flat[k]))
+    explained = [[] for _ in chunk]
+    for k in ranked:
+        offset = int(owner[k])
+        verdict = answers.offer(chunk[offset], flat[k])
+        explained[offset].append(RankedCandidate(
+            flat[k], origins[offset][flat[k]], verdict, float(forward[k]),
+            None if generic is None else float(generic[k]), None if asked_back is None else float(asked_back[k]),
+            float(scores[k])))
+    if explain is not None:
+        for offset, i in enumerate(chunk):
+            refused = [RankedCandidate(text, origin, answers.refusal(i, text))
+                       for text, origin in origins[offset].items() if not answers.allows(i, text)]
+            explain.append(explained[offset] + refused)
 
 
 @dataclass

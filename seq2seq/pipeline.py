@@ -23,7 +23,7 @@ from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
 from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words,
                           normalize_text, resolved_template, source_text, split_by_word, word_key)
-from seq2seq.decoding import ReverseQuestion, distinct_outputs
+from seq2seq.decoding import RankedCandidate, ReverseQuestion, distinct_outputs
 from seq2seq.errors import UserError
 from seq2seq.distributed import Distributed
 from seq2seq.lexicon import load_forms, load_rejection_index, normalize_gloss
@@ -279,9 +279,11 @@ def load_candidate_lexicon(setting: str) -> CandidateLexicon | None:
 def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfig, exclude: list[set[str]] | None = None,
                     lexicon: dict[str, frozenset[str]] | None = None,
                     known_words: frozenset[str] | None = None,
-                    candidates: CandidateLexicon | None = None) -> list[list[str]]:
+                    candidates: CandidateLexicon | None = None,
+                    explain: list[list[RankedCandidate]] | None = None) -> list[list[str]]:
     """`decode.n` distinct near misses per word, none of them a known correct answer, and each one of
-    `known_words` when that is given.
+    `known_words` when that is given. With `explain` (ranking only), each word's candidates are appended
+    there with the scores that placed them.
 
     Ranking (decode.method "rank") also scores the words of `candidates` that share a kanji with the
     answer. Its generic-output term needs a model trained with empty sources; for one trained without
@@ -301,7 +303,7 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
     if not trained.config.train.empty_source_share:
         decode = replace(decode, generic_weight=0.0)
     return distinct_outputs(trained.model, trained.tokenizer, inputs, excluded, decode.n, decode,
-                            trained.config.model.max_len, known_words, proposals, neighbours, reverse)
+                            trained.config.model.max_len, known_words, proposals, neighbours, reverse, explain)
 
 
 def candidate_inputs(trained: TrainedModel, candidates: CandidateLexicon,

@@ -57,6 +57,15 @@ def test_infer_csv_in_and_out(model_dir):
     assert set(frame["distractor_1"]) | set(frame["distractor_2"]) <= allowed
 
 
+
+def test_explain_prints_the_ranking_that_chose_the_answers(model_dir):
+    result = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--n", "2", "--explain")
+    assert result.returncode == 0, result.stderr
+    answers, _, table = result.stdout.partition("\n\n")
+    assert table.startswith("borrow: ") and "what became of it" in table
+    kept = [line.split()[1] for line in table.splitlines()[2:] if line.rstrip().endswith("kept")]
+    assert kept == answers.splitlines()  # the table's kept rows are exactly the printed answers, in order
+
 @pytest.mark.parametrize(
     "script, args, message",
     [

@@ -256,3 +256,30 @@ def test_samples_of_related_words_join_the_candidates():
                               neighbour_sources=[[""]])[0]
     assert len(alone) == 1 and alone[0] in ("ac", "ad", "b")  # one sample: one candidate
     assert helped == ["b", "ac", "ad"]  # all three, ranked for the word itself: .4, .3, .3
+
+
+def test_explain_gives_every_candidate_its_scores_and_what_became_of_it():
+    """What `infer.py --explain` prints is the ranking's own numbers: the kept ones are the answers, in
+    order, and each score is forward − λ·generic + μ·reverse of the table's probabilities."""
+    config = DecodeConfig(method="rank", rank_samples=1, generic_weight=1.0, reverse_weight=1.0, seed=0)
+    explained = []
+    found = distinct_outputs(table_model(), SpellingTokenizer(), ["word"], [{"ad"}], n=1, config=config,
+                             proposals=[["b", "ad", "ac", "ac"]], reverse=REVERSE, explain=explained)[0]
+    (rows,) = explained
+    by_text = {row.text: row for row in rows}
+    assert sorted(by_text) == ["ac", "ad", "b"]  # each candidate once
+    assert [row.text for row in rows if row.verdict == "kept"] == found == ["ac"]
+    assert by_text["b"].verdict == "rank" and by_text["ad"].verdict == "correct answer"
+    assert by_text["ad"].score is None  # refused before scoring
+    b = by_text["b"]  # P(b | word) = .4, P(b | no word) = .8, P(ac | b's input) unknown: the lowest beside it
+    assert (math.exp(b.forward), math.exp(b.generic)) == pytest.approx((0.4, 0.8))
+    assert b.score == pytest.approx(b.forward - b.generic + b.reverse)
+    scored = [row.score for row in rows if row.score is not None]
+    assert scored == sorted(scored, reverse=True)  # best first
+    assert {row.origin for row in rows} <= {"sample", "lexicon, shares a kanji"}  # no related words were given
+
+
+def test_explain_is_for_ranking_only():
+    with pytest.raises(UserError, match="use --method rank"):
+        distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x"], [set()], n=1,
+                         config=DecodeConfig(method="sample"), explain=[])
