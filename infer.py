@@ -23,6 +23,10 @@ from seq2seq.pipeline import distractors_for, load_candidate_lexicon, load_known
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="model folder written by train.py")
     parser.add_argument("--word", action="append", default=[], help="English word (repeatable)")
@@ -61,7 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--explain", action="store_true",
                         help="rank: after each word's answers, print every candidate it considered, best first: where "
                              "it came from, its three scores and what became of it (kept, rank, correct answer, …)")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,18 +41,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     data.add_argument("--src-template", help='encoder input from columns, e.g. "{English} ⟨sep⟩ {Correct_Japanese}"; '
                       '"" the word alone; default auto: that template when targets are distractors')
     data.add_argument("--held-out-words", metavar="CSV", help="never train on the words of this CSV (e.g. a test.csv)")
-    data.add_argument("--vocab-size", type=int, help="SentencePiece vocabulary size")
+    data.add_argument("--vocab-size", type=int, help=f"SentencePiece vocabulary size (default {DEFAULTS.tokenizer.vocab_size})")
     model = parser.add_argument_group("model")
-    model.add_argument("--arch", choices=["transformer", "gru", "lstm"], help="model family (default gru)")
-    model.add_argument("--dropout", type=float, help="dropout probability")
+    model.add_argument("--arch", choices=["transformer", "gru", "lstm"], help=f"model family (default {DEFAULTS.model.arch})")
+    model.add_argument("--dropout", type=float, help=f"dropout probability (default {DEFAULTS.model.dropout:g})")
     train = parser.add_argument_group("training")
     for option, kind, text in TRAIN_OPTIONS:
-        train.add_argument(option, type=kind, help=text)
+        train.add_argument(option, type=kind, help=f"{text} (default {getattr(DEFAULTS.train, field_name(option)):g})")
     train.add_argument("--schedule", choices=["inverse_sqrt", "cosine", "plateau", "constant"],
-                       help="learning rate after warm-up")
-    train.add_argument("--metric", choices=["valid_loss", "valid_acc"], help="validation metric for best/early stop")
+                       help=f"learning rate after warm-up (default {DEFAULTS.train.schedule})")
+    train.add_argument("--metric", choices=["valid_loss", "valid_acc"], help=f"validation metric for best/early stop (default {DEFAULTS.train.metric})")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
-    train.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="autocast precision")
+    train.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help=f"autocast precision (default {DEFAULTS.train.precision}: bf16 where the hardware has it)")
     train.add_argument("--keep-epochs", action="store_true", default=None,
                        help="also keep each epoch's weights as epoch1.pt, epoch2.pt, … in the model folder")
     return parser.parse_args(argv)
@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 TRAIN_OPTIONS = [
     ("--epochs", int, "most passes over the training split"),
     ("--time-budget-minutes", float, "stop after this many minutes of training, validating first; --resume with "
-                                     "a larger one continues (default 10; 0: no limit)"),
+                                     "a larger one continues; 0: no limit"),
     ("--batch-size", int, "pairs per batch"),
     ("--max-tokens", int, "token batching: up to this many padded tokens per batch (instead of --batch-size)"),
     ("--accum", int, "batches per optimizer step (gradient accumulation)"),
@@ -71,12 +71,20 @@ TRAIN_OPTIONS = [
     ("--weight-decay", float, "AdamW weight decay"),
     ("--label-smoothing", float, "label smoothing"),
     ("--empty-source-share", float, "share of training pairs shown an empty source, so the model learns which "
-                                    "outputs fit any word (ranking pushes those down; default 0.1)"),
+                                    "outputs fit any word (ranking pushes those down)"),
     ("--patience", int, "stop after this many validations without improvement (0: never)"),
     ("--checkpoint-every", int, "also save the resumable last.pt every N steps"),
     ("--seed", int, "seed for the split, the weights, the batch order and dropout"),
 ]
-TRAIN_FIELDS = [option[2:].replace("-", "_") for option, _, _ in TRAIN_OPTIONS] + ["schedule", "metric", "device",
+DEFAULTS = Config()  # what --help states as each option's default (a --config file may change it)
+
+
+def field_name(option: str) -> str:
+    """'--warmup-steps' → 'warmup_steps', the TrainConfig field the option sets."""
+    return option[2:].replace("-", "_")
+
+
+TRAIN_FIELDS = [field_name(option) for option, _, _ in TRAIN_OPTIONS] + ["schedule", "metric", "device",
                                                                                     "precision", "keep_epochs"]
 
 

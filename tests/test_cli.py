@@ -131,3 +131,21 @@ def test_the_class_config_trains_and_infers_on_a_slice_of_the_class_corpus(tmp_p
     result = run("infer.py", "--model", tmp_path / "class", "--word", "abandon", "--n", "3")
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 3
+
+
+def test_help_states_the_true_defaults():
+    """Every '(default X)' that infer.py --help states for a decoding option is DecodeConfig's value."""
+    import re
+
+    import infer
+    from seq2seq.config import DecodeConfig
+
+    parser = infer.build_parser()
+    checked = 0
+    for action in parser._actions:
+        field = action.dest
+        stated = re.search(r"\(default (-?[\d.]+)", action.help or "")
+        if stated and hasattr(DecodeConfig(), field):
+            assert float(stated.group(1)) == float(getattr(DecodeConfig(), field)), action.option_strings
+            checked += 1
+    assert checked >= 10
