@@ -400,20 +400,29 @@ def _rank(model, tokenizer, src: torch.Tensor, chunk: range, candidates: list[li
         asked = [reverse.answers[chunk[offset]] for offset in owner.tolist()]
         asked_back = reverse.log_probs(model, tokenizer, flat, asked, max_source_len)
         scores = scores + config.reverse_weight * asked_back
-    ranked = sorted(range(len(flat)), key=lambda k: (int(owner[k]), -float(scores[k]), flat[k]))
-    explained = [[] for _ in chunk]
-    for k in ranked:
-        offset = int(owner[k])
-        verdict = answers.offer(chunk[offset], flat[k])
-        explained[offset].append(RankedCandidate(
-            flat[k], origins[offset][flat[k]], verdict, float(forward[k]),
-            None if generic is None else float(generic[k]), None if asked_back is None else float(asked_back[k]),
-            float(scores[k])))
+    owners, totals = owner.tolist(), scores.tolist()
+    ranked = sorted(range(len(flat)), key=lambda k: (owners[k], -totals[k], flat[k]))
+    verdicts = [answers.offer(chunk[owners[k]], flat[k]) for k in ranked]
     if explain is not None:
-        for offset, i in enumerate(chunk):
-            refused = [RankedCandidate(text, origin, answers.refusal(i, text))
-                       for text, origin in origins[offset].items() if not answers.allows(i, text)]
-            explain.append(explained[offset] + refused)
+        explain.extend(_explained(chunk, answers, origins, flat, owners, ranked, verdicts, forward.tolist(),
+                                  None if generic is None else generic.tolist(),
+                                  None if asked_back is None else asked_back.tolist(), totals))
+
+
+def _explained(chunk: range, answers: AnswerSets, origins: list[dict[str, str]], flat: list[str], owners: list[int],
+               ranked: list[int], verdicts: list[str], forward: list[float], generic: list[float] | None,
+               reverse: list[float] | None, totals: list[float]) -> list[list[RankedCandidate]]:
+    """Each word's candidates as ranking weighed them, best first, then those refused before scoring."""
+    explained = [[] for _ in chunk]
+    for k, verdict in zip(ranked, verdicts):
+        offset = owners[k]
+        explained[offset].append(RankedCandidate(flat[k], origins[offset][flat[k]], verdict, forward[k],
+                                                 None if generic is None else generic[k],
+                                                 None if reverse is None else reverse[k], totals[k]))
+    for offset, i in enumerate(chunk):
+        explained[offset] += [RankedCandidate(text, origin, answers.refusal(i, text))
+                              for text, origin in origins[offset].items() if not answers.allows(i, text)]
+    return explained
 
 
 @dataclass

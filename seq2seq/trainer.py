@@ -243,10 +243,15 @@ class Trainer:
 
     def batch_loss(self, batch: Batch) -> torch.Tensor:
         """Training loss summed over the batch's target tokens."""
+        logits, targets = self.real_token_logits(self.network, batch)
+        return token_loss(logits, targets, self.config.label_smoothing, reduction="sum")
+
+    def real_token_logits(self, network: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (real tokens, vocab), targets (real tokens,)): the batch's target tokens, padding left out."""
         real = batch.tgt_out != self.pad_id  # (batch, tgt_len)
         with autocast(self.device, self.dtype):
-            logits = self.network(batch.src, batch.tgt_in, batch.src_index, real)  # (real tokens, vocab)
-        return token_loss(logits, batch.tgt_out[real], self.config.label_smoothing, reduction="sum")
+            logits = network(batch.src, batch.tgt_in, batch.src_index, real)  # (real tokens, vocab)
+        return logits, batch.tgt_out[real]
 
     def train_step(self, batches: list[Batch]) -> tuple[float, float]:
         """One optimizer step on this process's `batches`; returns the step's loss sum and target tokens,
@@ -279,10 +284,7 @@ class Trainer:
         loss_sum, tokens, correct = 0.0, 0, 0
         for batch in self.dist.shard(batches, equal=False):
             batch = batch.to(self.device)
-            real = batch.tgt_out != self.pad_id  # (batch, tgt_len)
-            with autocast(self.device, self.dtype):
-                logits = self.model(batch.src, batch.tgt_in, batch.src_index, real)  # (real tokens, vocab)
-            targets = batch.tgt_out[real]  # (real tokens,)
+            logits, targets = self.real_token_logits(self.model, batch)
             loss_sum += token_loss(logits, targets, reduction="sum").item()
             correct += int((logits.argmax(-1) == targets).sum())
             tokens += len(targets)

@@ -61,17 +61,10 @@ def japanese_script(char: str) -> str | None:
     return None
 
 
-def vocabulary_by_script(tokenizer: Tokenizer) -> Counter:
-    """How many pieces of each script the vocabulary holds."""
-    counts = Counter()
-    for piece_id in range(tokenizer.vocab_size):
-        if tokenizer.is_special(piece_id):
-            counts["special"] += 1
-        elif tokenizer.is_byte(piece_id):
-            counts["byte"] += 1
-        else:
-            counts[script_of(tokenizer.piece(piece_id))] += 1
-    return counts
+def piece_classes(tokenizer: Tokenizer) -> list[str]:
+    """Each vocabulary piece's class, by id: special, byte, or its script (`script_of`)."""
+    return ["special" if tokenizer.is_special(i) else "byte" if tokenizer.is_byte(i) else script_of(tokenizer.piece(i))
+            for i in range(tokenizer.vocab_size)]
 
 
 def bytes_spelled(tokenizer: Tokenizer, ids: list[int]) -> list[str]:
@@ -99,12 +92,12 @@ def describe_text(tokenizer: Tokenizer, text: str) -> list[str]:
 
 
 def describe_vocabulary(tokenizer: Tokenizer) -> list[str]:
-    counts = vocabulary_by_script(tokenizer)
+    classes = piece_classes(tokenizer)
+    counts = Counter(classes)
     lines = [f"vocabulary: {tokenizer.vocab_size} pieces"]
     for script in SCRIPT_ORDER:
-        examples = [tokenizer.piece(i) for i in range(tokenizer.vocab_size)
-                    if not tokenizer.is_special(i) and not tokenizer.is_byte(i)
-                    and script_of(tokenizer.piece(i)) == script][:6] if script not in ("special", "byte") else []
+        examples = [] if script in ("special", "byte") else \
+            [tokenizer.piece(i) for i, kind in enumerate(classes) if kind == script][:6]
         example_text = f"  e.g. {' '.join(examples)}" if examples else ""
         lines.append(f"  {script:15} {counts[script]:6}{example_text}")
     return lines
