@@ -57,10 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rank: most lexicon words sharing a kanji with the answer scored per word (default 100)")
     parser.add_argument("--generic-weight", type=float,
                         help="rank: λ in log p(d | word) − λ·log p(d | no word), which pushes down outputs that fit "
-                             "any word (default 1: pointwise mutual information)")
+                             "any word (default 0.5; 1: pointwise mutual information)")
     parser.add_argument("--reverse-weight", type=float,
                         help="rank: μ, the weight of log p(answer | d): would the model, shown d as the answer, "
-                             "propose this word's answer as its near miss? (default 2; 0: not asked)")
+                             "propose this word's answer as its near miss? (default 4; 0: not asked)")
+    parser.add_argument("--reverse-keys", type=int,
+                        help="rank: English words of a candidate (lend, loan for 貸す) the reverse question is asked "
+                             "from; the best answer counts (default 3)")
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
     parser.add_argument("--explain", action="store_true",
                         help="rank: after each word's answers, print every candidate it considered, best first: where "
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
                             top_k=args.top_k, top_p=args.top_p, beam_size=args.beam_size,
                             max_attempts=args.max_attempts, seed=args.seed, rank_samples=args.rank_samples,
                             rank_lexicon=args.rank_lexicon, generic_weight=args.generic_weight,
-                            reverse_weight=args.reverse_weight).decode
+                            reverse_weight=args.reverse_weight, reverse_keys=args.reverse_keys).decode
     if decode.n < 1:
         raise UserError(f"--n must be at least 1 (got {decode.n})")
     exclude = {answer for cell in args.exclude for answer in split_answers(cell)}

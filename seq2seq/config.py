@@ -117,9 +117,10 @@ class DecodeConfig:
     rank_lexicon: int = 100  # rank: most lexicon words sharing a kanji with the answer scored per word (0 = none)
     rank_neighbours: int = 4  # rank: other words the answer translates (borrow → rent) whose samples are scored too
     neighbour_samples: int = 8  # rank: samples drawn for each of those words
-    generic_weight: float = 1.0  # rank: λ in log p(d | word) − λ·log p(d | no word); 0 ranks by likelihood alone
-    reverse_weight: float = 2.0  # rank: μ, the weight of log p(answer | d), the question asked the other way
+    generic_weight: float = 0.5  # rank: λ in log p(d | word) − λ·log p(d | no word); 0 ranks by likelihood alone
+    reverse_weight: float = 4.0  # rank: μ, the weight of log p(answer | d), the question asked the other way
     # round (decoding.ReverseQuestion; docs/RESULTS.md); 0 = not asked
+    reverse_keys: int = 3  # rank: English words of a candidate the reverse question is asked from; the best counts
     seed: int = 0  # seeds sampling, so a run can be repeated exactly
 
 

@@ -318,6 +318,8 @@ def check_rank_settings(config: DecodeConfig) -> None:
         raise UserError(f"generic weight must be at least 0 (got {config.generic_weight})")
     if config.reverse_weight < 0:
         raise UserError(f"reverse weight must be at least 0 (got {config.reverse_weight})")
+    if config.reverse_keys < 1:
+        raise UserError(f"reverse keys must be at least 1 (got {config.reverse_keys})")
 
 
 def _sampled_texts(model, tokenizer, memory: Memory, owners: list[int], count: int, words: int, config,
@@ -435,30 +437,35 @@ class ReverseQuestion:
     corpus mined 借りる for lend). A word it never saw still has an answer, and candidates whose own
     input makes that answer likely are near it in meaning, however the word itself is spelled.
 
-    `answers` holds each source word's correct answers; `source_of` gives a candidate's own encoder input
-    (an English word it translates, and that word's answers), or None when nothing is known of it.
+    Why this question works where log p(d | word) alone does not: here the target is fixed (the word's
+    answer) and only the input changes, so a candidate gains nothing from being a likely output in
+    general; comparing log p(d | word) across candidates d also compares how common each d is.
+
+    `answers` holds each source word's correct answers; `inputs_of` gives a candidate's own encoder inputs
+    (English words it translates, each with that word's answers; empty when nothing is known of it).
     """
 
     answers: list[list[str]]
-    source_of: Callable[[str], str | None]
+    inputs_of: Callable[[str], tuple[str, ...]]
 
     def log_probs(self, model: Seq2SeqModel, tokenizer: Tokenizer, candidates: list[str],
                   answers: list[list[str]], max_source_len: int | None = None) -> torch.Tensor:
-        """max over the word's answers a of log p(a | the candidate's input), per candidate.
+        """max over the candidate's inputs s and the word's answers a of log p(a | s), per candidate.
 
-        A candidate with no input of its own gets the lowest score of the candidates beside it: unknown
-        is not evidence for it.
+        The best of several inputs counts: 貸す translates lend and loan, and the corpus may have mined the
+        answer for only one of them. A candidate with no input of its own gets the lowest score of the
+        candidates beside it: unknown is not evidence for it.
         """
-        sources = [self.source_of(text) for text in candidates]
-        pairs = [(source, answer) for source, mine in zip(sources, answers) if source is not None for answer in mine]
-        log_probs = pair_log_probs(model, tokenizer, [source for source, _ in pairs],
-                                   [answer for _, answer in pairs], max_source_len)  # (pairs,)
+        owner, sources, targets = [], [], []  # one row per (candidate, its input, the word's answer)
+        for i, (candidate, mine) in enumerate(zip(candidates, answers)):
+            for source in self.inputs_of(candidate):
+                for answer in mine:
+                    owner.append(i)
+                    sources.append(source)
+                    targets.append(answer)
+        log_probs = pair_log_probs(model, tokenizer, sources, targets, max_source_len)  # (rows,)
         best = torch.full((len(candidates),), -torch.inf)
-        row = 0
-        for i, (source, mine) in enumerate(zip(sources, answers)):
-            if source is not None and mine:
-                best[i] = log_probs[row : row + len(mine)].max()
-                row += len(mine)
+        best.scatter_reduce_(0, torch.tensor(owner, dtype=torch.long), log_probs, reduce="amax")
         known = best > -torch.inf
         floor = best[known].min() if known.any() else torch.tensor(0.0)
         return torch.where(known, best, floor)

@@ -299,28 +299,27 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
         proposals = [candidates.sharing_kanji(word, shown, decode.rank_lexicon) for word, shown in zip(words, answers)]
         neighbours = [neighbour_inputs(trained, candidates.neighbour_words(word, shown, decode.rank_neighbours), lexicon)
                       for word, shown in zip(words, answers)]
-        reverse = ReverseQuestion(answers, candidate_inputs(trained, candidates, lexicon))
+        reverse = ReverseQuestion(answers, candidate_inputs(trained, candidates, lexicon, decode.reverse_keys))
     if not trained.config.train.empty_source_share:
         decode = replace(decode, generic_weight=0.0)
     return distinct_outputs(trained.model, trained.tokenizer, inputs, excluded, decode.n, decode,
                             trained.config.model.max_len, known_words, proposals, neighbours, reverse, explain)
 
 
-def candidate_inputs(trained: TrainedModel, candidates: CandidateLexicon,
-                     lexicon: dict[str, frozenset[str]] | None) -> Callable[[str], str | None]:
-    """candidate → what the encoder would read if the candidate were the answer: the English key it
-    translates that has the fewest answers (where it is most nearly *the* translation; ties by spelling),
-    with that key's answers. None when the lexicon gives it no key with known answers."""
+def candidate_inputs(trained: TrainedModel, candidates: CandidateLexicon, lexicon: dict[str, frozenset[str]] | None,
+                     limit: int) -> Callable[[str], tuple[str, ...]]:
+    """candidate → what the encoder would read if the candidate were the answer: up to `limit` of the
+    English keys it translates, those with the fewest answers first (where it is most nearly *the*
+    translation; ties by spelling), each with that key's answers. Empty when the lexicon gives it no key
+    with known answers."""
 
     @functools.lru_cache(maxsize=None)
-    def source_of(candidate: str) -> str | None:
+    def inputs_of(candidate: str) -> tuple[str, ...]:
         keyed = readable_words(trained, candidates.keys_by_form.get(candidate, ()), lexicon)
-        if not keyed:
-            return None
-        key, shown = min(keyed, key=lambda item: (len(item[1]), item[0]))
-        return encoder_inputs(trained, [key], [shown])[0]
+        chosen = sorted(keyed, key=lambda item: (len(item[1]), item[0]))[:limit]
+        return tuple(encoder_inputs(trained, [key for key, _ in chosen], [shown for _, shown in chosen]))
 
-    return source_of
+    return inputs_of
 
 
 def neighbour_inputs(trained: TrainedModel, neighbours: list[str], lexicon: dict[str, frozenset[str]] | None) -> list[str]:

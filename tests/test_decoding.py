@@ -209,7 +209,7 @@ def test_rank_never_offers_an_excluded_candidate():
 
 # The reverse question: each candidate's own input, shown to the model, and how likely the word's answer
 # "ac" then is. "ac" reads a word (TABLE: P(ac) = .3), "ad" the empty source (GENERIC_TABLE: .1), "b" nothing.
-REVERSE = ReverseQuestion(answers=[["ac"]], source_of={"ac": "x", "ad": "", "b": None}.get)
+REVERSE = ReverseQuestion(answers=[["ac"]], inputs_of={"ac": ("x",), "ad": ("",), "b": ()}.get)
 
 
 def test_the_reverse_question_scores_the_answer_given_each_candidates_input():
@@ -218,6 +218,13 @@ def test_the_reverse_question_scores_the_answer_given_each_candidates_input():
     assert scores.exp().tolist() == pytest.approx([0.3, 0.1, 0.1])
     two_answers = REVERSE.log_probs(table_model(), SpellingTokenizer(), ["ad"], [["ac", "b"]])
     assert two_answers.exp().tolist() == pytest.approx([0.8])  # the likelier answer counts: P(b | empty) = .8
+
+
+def test_the_reverse_question_takes_the_best_of_a_candidates_inputs():
+    two_inputs = ReverseQuestion(answers=[["ac"]], inputs_of={"ac": ("", "x"), "b": ("",)}.get)
+    scores = two_inputs.log_probs(table_model(), SpellingTokenizer(), ["ac", "b"], [["ac"], ["ac"]])
+    # ac reads the empty source (P(ac) = .1) and x (.3): the better input counts
+    assert scores.exp().tolist() == pytest.approx([0.3, 0.1])
 
 
 def test_rank_adds_the_reverse_question_with_its_weight():
@@ -243,6 +250,9 @@ def test_rank_settings_are_checked():
     with pytest.raises(UserError, match="reverse weight must be at least 0"):
         distinct_outputs(SourceTableModel(TABLE), SpellingTokenizer(), ["word"], [set()], n=1,
                          config=DecodeConfig(method="rank", reverse_weight=-1.0))
+    with pytest.raises(UserError, match="reverse keys must be at least 1"):
+        distinct_outputs(SourceTableModel(TABLE), SpellingTokenizer(), ["word"], [set()], n=1,
+                         config=DecodeConfig(method="rank", reverse_keys=0))
 
 
 def test_samples_of_related_words_join_the_candidates():

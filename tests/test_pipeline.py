@@ -80,13 +80,16 @@ def small_lexicon() -> CandidateLexicon:
     return CandidateLexicon.from_pos_tables(pos, {"borrow": frozenset({"noun"})}, keys)
 
 
-def test_a_candidates_own_input_is_its_most_specific_english_word(trained):
+def test_a_candidates_own_inputs_are_its_most_specific_english_words_first(trained):
     _, summary, _ = trained
-    source_of = candidate_inputs(summary.trained, small_lexicon(), {"rent": frozenset({"借りる", "家賃"})})
-    # borrow has one answer (借りる, from the model's training words), rent two: borrow is read
-    assert source_of("借りる") == encoder_inputs(summary.trained, ["borrow"], [["借りる"]])[0]
-    assert source_of("湖") == encoder_inputs(summary.trained, ["lake"], [["湖"]])[0]
-    assert source_of("貸金") is None and source_of("山") is None  # no key with known answers; not in the lexicon
+    lexicon = {"rent": frozenset({"借りる", "家賃"})}
+    inputs_of = candidate_inputs(summary.trained, small_lexicon(), lexicon, limit=1)
+    # borrow has one answer (借りる, from the model's training words), rent two: borrow is read first
+    assert inputs_of("借りる") == (encoder_inputs(summary.trained, ["borrow"], [["借りる"]])[0],)
+    assert inputs_of("湖") == (encoder_inputs(summary.trained, ["lake"], [["湖"]])[0],)
+    assert inputs_of("貸金") == () and inputs_of("山") == ()  # no key with known answers; not in the lexicon
+    both = candidate_inputs(summary.trained, small_lexicon(), lexicon, limit=2)("借りる")
+    assert both == tuple(encoder_inputs(summary.trained, ["borrow", "rent"], [["借りる"], ["借りる", "家賃"]]))
 
 
 def test_ranking_with_the_reverse_question_gives_distinct_allowed_answers(trained):
