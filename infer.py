@@ -2,24 +2,28 @@
 
     python infer.py --model runs/default --word borrow --n 5
     python infer.py --model runs/default --word adopt --word river --top-p 0.9 --temperature 1.2
-    python infer.py --model runs/default --input words.csv --output distractors.csv
+    python infer.py --model runs/default --input quiz.csv --output quiz-out.csv   # keeps quiz.csv's columns
+    cat words.txt | python infer.py --model runs/default --input - --format jsonl
     python infer.py --model runs/default --word borrow --explain   # how ranking chose: every candidate's scores
 
-Known correct answers are never printed: those stored in the model folder, those given with --exclude,
-and (when it is there) every form of the bundled JMdict rejection index for the word.
+Known correct answers are never printed: a row's own (--ref-col of --input), those stored in the model
+folder, those given with --exclude, and (when it is there) every form of the bundled JMdict rejection
+index for the word. Outputs come best first; csv and jsonl give each one's score (higher is better).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import unicodedata
+from dataclasses import asdict
 
+from seq2seq.api import DistractorModel, load_model
 from seq2seq.cli import run_main
 from seq2seq.config import with_overrides
-from seq2seq.data import load_words, split_answers, write_distractor_csv
+from seq2seq.data import split_answers
 from seq2seq.errors import UserError
-from seq2seq.model_folder import load_model
-from seq2seq.pipeline import distractors_for, load_candidate_lexicon, load_known_words, load_lexicon
+from seq2seq.pipeline import answers_shown
+from seq2seq.quiz import FORMATS, QuizInput, formatted, from_words, load_quiz, write_output
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -30,9 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="model folder written by train.py")
     parser.add_argument("--word", action="append", default=[], help="English word (repeatable)")
-    parser.add_argument("--input", help="CSV with a column of English words (see --src-col)")
+    parser.add_argument("--input", help="CSV with a column of English words (see --src-col) and, optionally, their "
+                                        "correct answers (--ref-col); or a .txt file, or - for standard input, "
+                                        "with one word a line")
     parser.add_argument("--src-col", default="English", help="column of --input holding the words (default English)")
-    parser.add_argument("--output", help="write a CSV (English, distractor_1..N) instead of printing")
+    parser.add_argument("--ref-col", default="Correct_Japanese",
+                        help="column of --input holding each word's correct answers, '|'-separated: never output, and "
+                             "shown to a model that reads the answer (default Correct_Japanese; used when present)")
+    parser.add_argument("--output", help="write to this file (atomically) instead of printing")
+    parser.add_argument("--format", choices=FORMATS,
+                        help="text: the distractors; csv: the input's columns, distractor_1..N, score_1..N; jsonl: one "
+                             "JSON object a word (default: csv with --output, else text)")
     parser.add_argument("--n", type=int, help="distinct distractors per word (default 5)")
     parser.add_argument("--exclude", action="append", default=[],
                         help="correct answer(s) never to output, '|'-separated (repeatable; applies to every word); "
@@ -73,11 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    words = list(args.word) + (load_words(args.input, args.src_col) if args.input else [])
-    if not words:
-        raise UserError("give at least one --word or an --input CSV")
-    trained = load_model(args.model)
-    decode = with_overrides(trained.config, "decode", n=args.n, method=args.method, temperature=args.temperature,
+    if args.word and args.input:
+        raise UserError("give the words with --word or with --input, not both")
+    if not args.word and not args.input:
+        raise UserError("give at least one --word or an --input file")
+    quiz = load_quiz(args.input, args.src_col, args.ref_col) if args.input else from_words(args.word, args.src_col)
+    model = load_model(args.model, args.lexicon, args.known_words, args.candidates)
+    decode = with_overrides(model.trained.config, "decode", n=args.n, method=args.method, temperature=args.temperature,
                             top_k=args.top_k, top_p=args.top_p, beam_size=args.beam_size,
                             max_attempts=args.max_attempts, seed=args.seed, rank_samples=args.rank_samples,
                             rank_lexicon=args.rank_lexicon, generic_weight=args.generic_weight,
@@ -85,21 +99,34 @@ def main(argv: list[str] | None = None) -> None:
     if decode.n < 1:
         raise UserError(f"--n must be at least 1 (got {decode.n})")
     exclude = {answer for cell in args.exclude for answer in split_answers(cell)}
+    check_answers_known(model, quiz, exclude)
     explained = [] if args.explain else None
-    results = distractors_for(trained, words, decode, [exclude] * len(words), load_lexicon(args.lexicon),
-                              load_known_words(args.known_words), load_candidate_lexicon(args.candidates), explained)
-    for word, found in zip(words, results):
+    results = model.distractors_many(quiz.words, correct=quiz.correct, exclude=exclude, explain=explained,
+                                     **asdict(decode))
+    for word, found in zip(quiz.words, results):
         if len(found) < decode.n:
             print(f"note: '{word}': only {len(found)} distinct distractors of {decode.n} found; {more_candidates(decode)}",
                   file=sys.stderr)
+    form = args.format or ("csv" if args.output else "text")
+    text = formatted(quiz, results, decode.n, form)
     if args.output:
-        write_distractor_csv(args.output, words, results, decode.n)
-        print(f"wrote {len(words)} words to {args.output}")
+        write_output(args.output, text)
+        print(f"wrote {len(quiz.words)} words to {args.output}")
     else:
-        for word, found in zip(words, results):
-            print(f"{word}: {', '.join(found)}" if len(words) > 1 else "\n".join(found))
-    for word, candidates in zip(words, explained or []):
+        sys.stdout.write(text)
+    for word, candidates in zip(quiz.words, explained or []):
         print("\n".join(explanation(word, candidates, decode)))
+
+
+def check_answers_known(model: DistractorModel, quiz: QuizInput, exclude: set[str]) -> None:
+    """A model that reads the correct answer beside the word needs one for every word: say which row lacks it."""
+    if not model.trained.config.data.src_template:
+        return
+    for i, (word, own) in enumerate(zip(quiz.words, quiz.correct)):
+        if not own and not answers_shown(model.trained, word, exclude, model.lexicon):
+            fix = "fill its correct answer in that column" if quiz.name else "give it with --exclude"
+            raise UserError(f"{quiz.row(i)}: no correct answer is known for '{word}', and this model reads it beside "
+                            f"the word; {fix}")
 
 
 def explanation(word: str, candidates: list, decode) -> list[str]:

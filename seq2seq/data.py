@@ -10,7 +10,6 @@ Row numbers in error messages count like a spreadsheet: the header is row 1, the
 """
 from __future__ import annotations
 
-import os
 import string
 import unicodedata
 from pathlib import Path
@@ -197,16 +196,3 @@ def load_words(path: str | Path, column: str = "English") -> list[str]:
     frame = read_csv_cells(path)
     _require_column(frame, path, column, "--src-col")
     return list(_normalised_column(frame, path, column))
-
-
-def write_distractor_csv(path: str | Path, words: list[str], results: list[list[str]], n: int) -> None:
-    """Columns English, distractor_1..n ('' where fewer were found), written atomically via a temporary file."""
-    path = Path(path)
-    rows = [[word] + found + [""] * (n - len(found)) for word, found in zip(words, results)]
-    frame = pd.DataFrame(rows, columns=["English"] + [f"distractor_{i}" for i in range(1, n + 1)])
-    temporary = path.with_name(path.name + ".tmp")
-    try:
-        frame.to_csv(temporary, index=False, encoding="utf-8")
-    except OSError as err:
-        raise DataError(f"{path}: cannot write ({err.strerror})") from None
-    os.replace(temporary, path)

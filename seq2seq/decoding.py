@@ -170,6 +170,26 @@ def beam_search(
 # --- N distinct answers per word ----------------------------------------------------------------------
 
 
+class Distractor(str):
+    """One output: its text (a str, so it prints, compares and joins as the text), with the `score` that
+    placed it, higher better: the ranking score for method "rank", else the model's log p(d | word) per
+    piece (EOS included), as beam search weighs its hypotheses, so a longer output is not marked down for
+    its length alone."""
+
+    score: float
+
+    def __new__(cls, text: str, score: float) -> "Distractor":
+        made = super().__new__(cls, text)
+        made.score = score
+        return made
+
+    def __reduce__(self):  # copy and pickle keep the score (str's own would drop it)
+        return Distractor, (str(self), self.score)
+
+    def __repr__(self) -> str:
+        return f"Distractor({str(self)!r}, score={self.score:.3f})"
+
+
 @dataclass
 class AnswerSets:
     """The distinct allowed answers found so far, one list per source word.
@@ -183,9 +203,11 @@ class AnswerSets:
     n: int  # answers wanted per source
     known_words: frozenset[str] | None = None  # if given, only these strings are allowed
     found: list[list[str]] = field(init=False)
+    scores: list[list[float | None]] = field(init=False)  # aligned with `found`; None until scored
 
     def __post_init__(self):
         self.found = [[] for _ in self.excluded]
+        self.scores = [[] for _ in self.excluded]
 
     def is_full(self, i: int) -> bool:
         return len(self.found[i]) >= self.n
@@ -206,7 +228,7 @@ class AnswerSets:
             return "not a real word"
         return None
 
-    def offer(self, i: int, text: str) -> str:
+    def offer(self, i: int, text: str, score: float | None = None) -> str:
         """Add `text` to source i's answers if it may be one; returns "kept" or why it was not."""
         text = normalize_text(text)
         if text in self.found[i]:
@@ -217,7 +239,13 @@ class AnswerSets:
         if refusal is not None:
             return refusal
         self.found[i].append(text)
+        self.scores[i].append(score)
         return "kept"
+
+    def best_first(self) -> list[list[Distractor]]:
+        """Each source's answers with their scores, the highest score first."""
+        return [sorted(map(Distractor, texts, scores), key=lambda d: -d.score)
+                for texts, scores in zip(self.found, self.scores)]
 
 
 def distinct_outputs(
@@ -225,8 +253,8 @@ def distinct_outputs(
     max_source_len: int | None = None, known_words: frozenset[str] | None = None,
     proposals: list[list[str]] | None = None, neighbour_sources: list[list[str]] | None = None,
     reverse: "ReverseQuestion | None" = None, explain: list[list[RankedCandidate]] | None = None,
-) -> list[list[str]]:
-    """Up to `n` distinct outputs per source, none in that source's `excluded` set (and, given
+) -> list[list[Distractor]]:
+    """Up to `n` distinct outputs per source, best first, none in that source's `excluded` set (and, given
     `known_words`, each one of them).
 
     Sampling draws 2·n candidates per unfinished word per round, for at most `config.max_attempts` rounds,
@@ -236,6 +264,8 @@ def distinct_outputs(
     e.g. the lexicon), all by how likely the model finds them for this word, and (given `reverse`) by how
     likely it finds this word's answer for them, and keeps the n best. Given `explain` (ranking only), every
     candidate of every word is appended there with its scores and what became of it (`RankedCandidate`).
+    Each output carries its score: ranking's, or for the other methods log p(d | word) per piece, scored
+    once the outputs are found (`Distractor`).
     """
     answers = AnswerSets([{normalize_text(text) for text in known} for known in excluded], n, known_words)
     generator = torch.Generator().manual_seed(config.seed)
@@ -257,7 +287,23 @@ def distinct_outputs(
             _search_each(model, tokenizer, memory, chunk, answers, config)
         else:
             raise UserError(f"decoding method '{config.method}' is not known; use rank, sample, greedy or beam")
-    return answers.found
+        if config.method != "rank":
+            _score_found(model, tokenizer, src, chunk, answers)
+    return answers.best_first()
+
+
+def _score_found(model, tokenizer, src: torch.Tensor, chunk: range, answers: AnswerSets) -> None:
+    """log p(d | word) per piece (EOS included) for every answer found for the words of `chunk`, in one
+    scoring pass."""
+    owner = [offset for offset, i in enumerate(chunk) for _ in answers.found[i]]
+    if not owner:
+        return
+    ids = [tokenizer.encode(text) for i in chunk for text in answers.found[i]]
+    log_probs = sequence_log_probs(model, tokenizer, src, torch.tensor(owner, device=src.device), ids)  # (answers,)
+    pieces = torch.tensor([len(piece_ids) + 1 for piece_ids in ids], dtype=log_probs.dtype, device=log_probs.device)
+    scores = iter((log_probs / pieces).tolist())
+    for i in chunk:
+        answers.scores[i] = [next(scores) for _ in answers.found[i]]
 
 
 def _sample_rounds(model, tokenizer, memory: Memory, chunk: range, answers: AnswerSets, config, generator) -> None:
@@ -404,7 +450,7 @@ def _rank(model, tokenizer, src: torch.Tensor, chunk: range, candidates: list[li
         scores = scores + config.reverse_weight * asked_back
     owners, totals = owner.tolist(), scores.tolist()
     ranked = sorted(range(len(flat)), key=lambda k: (owners[k], -totals[k], flat[k]))
-    verdicts = [answers.offer(chunk[owners[k]], flat[k]) for k in ranked]
+    verdicts = [answers.offer(chunk[owners[k]], flat[k], totals[k]) for k in ranked]
     if explain is not None:
         explain.extend(_explained(chunk, answers, origins, flat, owners, ranked, verdicts, forward.tolist(),
                                   None if generic is None else generic.tolist(),

@@ -23,7 +23,7 @@ from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
 from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words,
                           normalize_text, resolved_template, source_text, split_by_word, word_key)
-from seq2seq.decoding import RankedCandidate, ReverseQuestion, distinct_outputs
+from seq2seq.decoding import Distractor, RankedCandidate, ReverseQuestion, distinct_outputs
 from seq2seq.errors import UserError
 from seq2seq.distributed import Distributed
 from seq2seq.lexicon import load_forms, load_rejection_index, normalize_gloss
@@ -280,10 +280,15 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
                     lexicon: dict[str, frozenset[str]] | None = None,
                     known_words: frozenset[str] | None = None,
                     candidates: CandidateLexicon | None = None,
-                    explain: list[list[RankedCandidate]] | None = None) -> list[list[str]]:
-    """`decode.n` distinct near misses per word, none of them a known correct answer, and each one of
-    `known_words` when that is given. With `explain` (ranking only), each word's candidates are appended
-    there with the scores that placed them.
+                    explain: list[list[RankedCandidate]] | None = None,
+                    correct: list[set[str]] | None = None) -> list[list[Distractor]]:
+    """`decode.n` distinct near misses per word, best first, none of them a known correct answer, and each
+    one of `known_words` when that is given. With `explain` (ranking only), each word's candidates are
+    appended there with the scores that placed them.
+
+    `correct` holds each word's own correct answers (a quiz file's Correct_Japanese): never output, and
+    what a model that reads the answer is shown, before any other answers known for the word. `exclude`
+    holds answers only to leave out (--exclude); they are shown only when nothing else is known.
 
     Ranking (decode.method "rank") also scores the words of `candidates` that share a kanji with the
     answer. Its generic-output term needs a model trained with empty sources; for one trained without
@@ -291,8 +296,9 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
     """
     words = [normalize_text(word) for word in words]
     given = exclude or [set() for _ in words]
-    excluded = [known_answers(trained, word, lexicon) | given[i] for i, word in enumerate(words)]
-    answers = [answers_shown(trained, word, given[i], lexicon) for i, word in enumerate(words)]
+    own = [{normalize_text(answer) for answer in mine} for mine in correct or [set() for _ in words]]
+    excluded = [known_answers(trained, word, lexicon) | given[i] | own[i] for i, word in enumerate(words)]
+    answers = [sorted(own[i]) or answers_shown(trained, word, given[i], lexicon) for i, word in enumerate(words)]
     inputs = encoder_inputs(trained, words, answers)
     proposals = neighbours = reverse = None
     if decode.method == "rank" and candidates is not None:

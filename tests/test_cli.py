@@ -1,4 +1,5 @@
 """train.py and infer.py as a user runs them: real processes, real files, exit codes and messages."""
+import json
 import os
 import signal
 import subprocess
@@ -27,6 +28,7 @@ def model_dir(tmp_path_factory):
     result = run("train.py", "--data", data, "--out", base / "run", "--config", TINY_TOML, "--no-progress")
     assert result.returncode == 0, result.stderr
     assert "done (finished): 3 epochs" in result.stdout and "sample distractors for validation words" in result.stdout
+    (base / "known.txt").write_text("\n".join(japanese for _, japanese, _ in PAIRS) + "\n", encoding="utf-8")
     return base
 
 
@@ -42,19 +44,71 @@ def test_infer_prints_n_distinct_answers_without_the_correct_one(model_dir):
 def test_infer_csv_in_and_out(model_dir):
     words = write_csv(model_dir / "words.csv", ["English"], [("dog",), ("river",)])
     out = model_dir / "out.csv"
-    known = model_dir / "known.txt"
-    known.write_text("\n".join(japanese for _, japanese, _ in PAIRS) + "\n", encoding="utf-8")
     result = run("infer.py", "--model", model_dir / "run", "--input", words, "--output", out, "--n", "2", "--method", "sample",
-                 "--max-attempts", "100", "--lexicon", "none", "--known-words", known, "--temperature", "1.5",
+                 "--max-attempts", "100", "--lexicon", "none", "--known-words", model_dir / "known.txt", "--temperature", "1.5",
                  "--top-k", "0", "--top-p", "1")
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(out, keep_default_na=False)
-    assert list(frame.columns) == ["English", "distractor_1", "distractor_2"]
+    assert list(frame.columns) == ["English", "distractor_1", "distractor_2", "score_1", "score_2"]
     assert frame["English"].tolist() == ["dog", "river"]
     found = [[cell for cell in row if cell] for row in frame[["distractor_1", "distractor_2"]].values.tolist()]
     assert all(len(set(row)) == len(row) for row in found) and any(found)
     allowed = {japanese for _, japanese, _ in PAIRS} | {""}
     assert set(frame["distractor_1"]) | set(frame["distractor_2"]) <= allowed
+    for row in frame[["score_1", "score_2"]].values.tolist():  # best first: log p(d | word) falls
+        scores = [float(cell) for cell in row if cell != ""]
+        assert scores == sorted(scores, reverse=True) and all(score < 0 for score in scores)
+
+
+def sampling(model_dir) -> list:
+    """Two samples a word, real words of the tiny corpus only, seeded."""
+    return ["--n", "2", "--method", "sample", "--max-attempts", "100", "--lexicon", "none", "--known-words",
+            model_dir / "known.txt", "--seed", "3"]
+
+
+def test_a_quiz_files_own_answers_are_never_output_and_its_columns_are_kept(model_dir):
+    """The two answers the model gives for borrow are made its correct answers: neither may come back."""
+    plain = run("infer.py", "--model", model_dir / "run", "--word", "borrow", *sampling(model_dir))
+    assert plain.returncode == 0, plain.stderr
+    made_up = plain.stdout.split()
+    assert len(made_up) == 2
+    quiz = write_csv(model_dir / "quiz.csv", ["English", "Correct_Japanese", "Notes"],
+                     [("borrow", "|".join(made_up), "lesson 3")])
+    out = model_dir / "quiz-out.csv"
+    result = run("infer.py", "--model", model_dir / "run", "--input", quiz, "--output", out, *sampling(model_dir))
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(out, keep_default_na=False)
+    assert list(frame.columns) == ["English", "Correct_Japanese", "Notes", "distractor_1", "distractor_2", "score_1",
+                                   "score_2"]
+    assert frame[["English", "Correct_Japanese", "Notes"]].values.tolist() == [["borrow", "|".join(made_up), "lesson 3"]]
+    assert not set(frame[["distractor_1", "distractor_2"]].values[0]) & set(made_up)
+
+
+def test_jsonl_of_words_from_standard_input(model_dir):
+    result = subprocess.run([sys.executable, str(ROOT / "infer.py"), "--model", str(model_dir / "run"), "--input", "-",
+                             "--format", "jsonl", *map(str, sampling(model_dir))], input="borrow\ndog\n", capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["English"] for row in rows] == ["borrow", "dog"]
+    for row in rows:
+        assert len(row["distractors"]) == len(row["scores"]) == 2
+        assert row["scores"] == sorted(row["scores"], reverse=True)
+
+
+def test_the_python_api_gives_what_infer_prints(model_dir):
+    from seq2seq import load_model
+
+    model = load_model(model_dir / "run", lexicon="none", known_words=str(model_dir / "known.txt"))
+    printed = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--word", "dog", *sampling(model_dir))
+    assert printed.returncode == 0, printed.stderr
+    found = model.distractors_many(["borrow", "dog"], n=2, method="sample", max_attempts=100, seed=3)
+    assert printed.stdout.splitlines() == [f"{word}: {', '.join(answers)}" for word, answers in zip(["borrow", "dog"], found)]
+    one = model.distractors("borrow", n=2, method="sample", max_attempts=100, seed=3)
+    assert one == found[0] and [d.score for d in one] == [d.score for d in found[0]]
+    assert [d.score for d in one] == sorted((d.score for d in one), reverse=True)
+    with pytest.raises(TypeError, match="unknown decoding setting 'temprature'"):
+        model.distractors("borrow", temprature=2.0)
 
 
 
@@ -75,11 +129,15 @@ def test_explain_prints_the_ranking_that_chose_the_answers(model_dir):
         ("train.py", ["--data", "{tmp}/pairs.csv", "--out", "{tmp}/run"], "already holds a trained model"),
         ("infer.py", ["--model", "{tmp}/nothing", "--word", "dog"], "no config.json"),
         ("infer.py", ["--model", "{tmp}/run"], "give at least one --word"),
+        ("infer.py", ["--model", "{tmp}/run", "--input", "{tmp}/unknown.csv", "--lexicon", "none"],
+         "unknown.csv, row 3: no correct answer is known for 'zebra'"),
+        ("infer.py", ["--model", "{tmp}/run", "--input", "{tmp}/unknown.csv", "--word", "dog"], "not both"),
         ("infer.py", ["--model", "{tmp}/run", "--word", "dog", "--temperature", "0"], "temperature must be > 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(model_dir, script, args, message):
     (model_dir / "bad.toml").write_text("[model]\nd_modle = 3\n")
+    write_csv(model_dir / "unknown.csv", ["English", "Correct_Japanese"], [("dog", ""), ("zebra", "")])
     result = run(script, *[arg.format(tmp=model_dir) for arg in args])
     assert result.returncode == 2
     assert message in result.stderr

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words, normalize_text,
-                          source_text, split_by_word, write_distractor_csv)
+                          source_text, split_by_word)
 from seq2seq.errors import UserError
 from tests.conftest import PAIRS, write_csv
 
@@ -92,16 +92,9 @@ def test_correct_answers_include_targets_only_in_translation_mode(pairs_csv):
     assert translation_mode["borrow"] == ["借りる", "貸す", "返す"]
 
 
-def test_words_and_distractor_csv_round_trip(tmp_path):
+def test_words_are_read_normalised(tmp_path):
     path = write_csv(tmp_path / "w.csv", ["English"], [("ａｄｏｐｔ",), ("river",)])
-    words = load_words(path)
-    assert words == ["adopt", "river"]
-    out = tmp_path / "out.csv"
-    write_distractor_csv(out, words, [["適応する", "採る"], ["池"]], n=2)
-    frame = pd.read_csv(out, keep_default_na=False)
-    assert list(frame.columns) == ["English", "distractor_1", "distractor_2"]
-    assert frame.values.tolist() == [["adopt", "適応する", "採る"], ["river", "池", ""]]
-    assert not (tmp_path / "out.csv.tmp").exists()
+    assert load_words(path) == ["adopt", "river"]
 
 
 def test_source_text_fills_the_template_with_sorted_answers():

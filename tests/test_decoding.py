@@ -1,13 +1,14 @@
 """Decoding driven by a fake model whose next-token probabilities are set by hand, so every expected
 result below can be worked out on paper."""
 import math
+import pickle
 
 import pytest
 import torch
 from torch import nn
 
 from seq2seq.config import DecodeConfig
-from seq2seq.decoding import (ReverseQuestion, beam_search, distinct_outputs, generate, greedy_pick, pair_log_probs,
+from seq2seq.decoding import (Distractor, ReverseQuestion, beam_search, distinct_outputs, generate, greedy_pick, pair_log_probs,
                               sampling_pick, sequence_log_probs, top_k_filter, top_p_filter)
 from seq2seq.errors import UserError
 from seq2seq.models.base import Memory, Seq2SeqModel
@@ -27,6 +28,7 @@ class TableModel(Seq2SeqModel):
         super().__init__()
         self.table = table
         self.anchor = nn.Parameter(torch.zeros(1))  # gives the model a device
+        self.config = type("Config", (), {"pad_id": PAD})  # what encode_for_targets asks of a model
 
     def encode(self, src_ids, src_mask):
         return Memory(torch.zeros(src_ids.size(0), 1, 1), src_mask[:, :1])
@@ -39,12 +41,23 @@ class TableModel(Seq2SeqModel):
                 logits[row, token] = math.log(prob)
         return logits, prefix
 
+    def forward(self, src_ids, tgt_in_ids, src_index=None, positions=None):
+        memory = self.encode_for_targets(src_ids, src_index)
+        state, steps = None, []
+        for t in range(tgt_in_ids.size(1)):
+            logits, state = self.decode_step(tgt_in_ids[:, t], memory, state)
+            steps.append(logits)
+        logits = torch.stack(steps, dim=1)  # (batch, tgt_len, vocab)
+        return logits if positions is None else logits[positions]
+
 
 class LetterTokenizer:
     pad_id, unk_id, bos_id, eos_id = PAD, UNK, BOS, EOS
 
     def encode(self, text):
-        return [A]
+        """Spells a, b, c, d as their ids; any other character is <unk> (so a source word is not empty)."""
+        ids = {letter: token for token, letter in LETTERS.items()}
+        return [ids.get(char, UNK) for char in text]
 
     def decode(self, ids):
         return "".join(LETTERS[i] for i in ids if i in LETTERS)
@@ -124,6 +137,14 @@ def test_distinct_outputs_with_beam_and_greedy():
     assert greedy == [["ac"]]
 
 
+def test_sampled_outputs_come_best_first_with_their_log_prob_per_piece():
+    config = DecodeConfig(method="sample", max_attempts=5, seed=0)
+    found = distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x"], [set()], n=3, config=config)[0]
+    # b: log .4 over 2 pieces (b, EOS) = −0.46; ac and ad: log .3 over 3 = −0.40
+    assert [round(d.score, 2) for d in found] == [-0.40, -0.40, -0.46] and found[-1] == "b"
+    assert isinstance(found[0], Distractor) and pickle.loads(pickle.dumps(found[0])).score == found[0].score
+
+
 def test_known_words_restrict_the_outputs():
     config = DecodeConfig(method="sample", max_attempts=5, seed=0)
     found = distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x"], [set()], n=3, config=config,
@@ -154,33 +175,15 @@ class SourceTableModel(TableModel):
                 logits[row, token] = math.log(prob)
         return logits, prefix
 
-    def forward(self, src_ids, tgt_in_ids, src_index=None, positions=None):
-        memory = self.encode_for_targets(src_ids, src_index)
-        state, steps = None, []
-        for t in range(tgt_in_ids.size(1)):
-            logits, state = self.decode_step(tgt_in_ids[:, t], memory, state)
-            steps.append(logits)
-        logits = torch.stack(steps, dim=1)  # (batch, tgt_len, vocab)
-        return logits if positions is None else logits[positions]
-
-
-class SpellingTokenizer(LetterTokenizer):
-    """Spells a, b, c, d as their ids; any other character is <unk> (so a source word is not empty)."""
-
-    def encode(self, text):
-        ids = {letter: token for token, letter in LETTERS.items()}
-        return [ids.get(char, UNK) for char in text]
 
 
 def table_model():
-    model = SourceTableModel(TABLE)
-    model.config = type("Config", (), {"pad_id": PAD})  # what encode_for_targets asks of a model
-    return model
+    return SourceTableModel(TABLE)
 
 
 def rank(weight, excluded=frozenset(), n=2, reverse=None, reverse_weight=0.0):
     config = DecodeConfig(method="rank", rank_samples=1, generic_weight=weight, reverse_weight=reverse_weight, seed=0)
-    return distinct_outputs(table_model(), SpellingTokenizer(), ["word"], [set(excluded)], n=n, config=config,
+    return distinct_outputs(table_model(), LetterTokenizer(), ["word"], [set(excluded)], n=n, config=config,
                             proposals=[["b", "ad", "ac"]], reverse=reverse)[0]
 
 
@@ -188,7 +191,7 @@ def test_sequence_log_probs_are_the_table_products():
     model = SourceTableModel(TABLE)
     model.config = type("Config", (), {"pad_id": PAD})
     src = torch.tensor([[UNK, EOS], [EOS, PAD]])  # a word; the empty source
-    scores = sequence_log_probs(model, SpellingTokenizer(), src, torch.tensor([0, 0, 1, 1]), [[B], [A, C], [B], [A, D]])
+    scores = sequence_log_probs(model, LetterTokenizer(), src, torch.tensor([0, 0, 1, 1]), [[B], [A, C], [B], [A, D]])
     assert scores.exp().tolist() == pytest.approx([0.4, 0.3, 0.8, 0.1])
 
 
@@ -213,16 +216,16 @@ REVERSE = ReverseQuestion(answers=[["ac"]], inputs_of={"ac": ("x",), "ad": ("",)
 
 
 def test_the_reverse_question_scores_the_answer_given_each_candidates_input():
-    scores = REVERSE.log_probs(table_model(), SpellingTokenizer(), ["ac", "ad", "b"], [["ac"], ["ac"], ["ac"]])
+    scores = REVERSE.log_probs(table_model(), LetterTokenizer(), ["ac", "ad", "b"], [["ac"], ["ac"], ["ac"]])
     # b has no input of its own: it gets the lowest score beside it, ad's, not a free pass
     assert scores.exp().tolist() == pytest.approx([0.3, 0.1, 0.1])
-    two_answers = REVERSE.log_probs(table_model(), SpellingTokenizer(), ["ad"], [["ac", "b"]])
+    two_answers = REVERSE.log_probs(table_model(), LetterTokenizer(), ["ad"], [["ac", "b"]])
     assert two_answers.exp().tolist() == pytest.approx([0.8])  # the likelier answer counts: P(b | empty) = .8
 
 
 def test_the_reverse_question_takes_the_best_of_a_candidates_inputs():
     two_inputs = ReverseQuestion(answers=[["ac"]], inputs_of={"ac": ("", "x"), "b": ("",)}.get)
-    scores = two_inputs.log_probs(table_model(), SpellingTokenizer(), ["ac", "b"], [["ac"], ["ac"]])
+    scores = two_inputs.log_probs(table_model(), LetterTokenizer(), ["ac", "b"], [["ac"], ["ac"]])
     # ac reads the empty source (P(ac) = .1) and x (.3): the better input counts
     assert scores.exp().tolist() == pytest.approx([0.3, 0.1])
 
@@ -235,7 +238,7 @@ def test_rank_adds_the_reverse_question_with_its_weight():
 
 
 def test_pair_log_probs_match_scoring_each_pair_alone():
-    model, tokenizer = table_model(), SpellingTokenizer()
+    model, tokenizer = table_model(), LetterTokenizer()
     sources, targets = ["x", "", "x", ""], ["b", "ac", "ad", "b"]
     together = pair_log_probs(model, tokenizer, sources, targets)
     alone = [pair_log_probs(model, tokenizer, [source], [target]).item() for source, target in zip(sources, targets)]
@@ -245,13 +248,13 @@ def test_pair_log_probs_match_scoring_each_pair_alone():
 
 def test_rank_settings_are_checked():
     with pytest.raises(UserError, match="rank samples must be at least 1"):
-        distinct_outputs(SourceTableModel(TABLE), SpellingTokenizer(), ["word"], [set()], n=1,
+        distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
                          config=DecodeConfig(method="rank", rank_samples=0))
     with pytest.raises(UserError, match="reverse weight must be at least 0"):
-        distinct_outputs(SourceTableModel(TABLE), SpellingTokenizer(), ["word"], [set()], n=1,
+        distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
                          config=DecodeConfig(method="rank", reverse_weight=-1.0))
     with pytest.raises(UserError, match="reverse keys must be at least 1"):
-        distinct_outputs(SourceTableModel(TABLE), SpellingTokenizer(), ["word"], [set()], n=1,
+        distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
                          config=DecodeConfig(method="rank", reverse_keys=0))
 
 
@@ -261,8 +264,8 @@ def test_samples_of_related_words_join_the_candidates():
     model = SourceTableModel(TABLE)
     model.config = type("Config", (), {"pad_id": PAD})
     config = DecodeConfig(method="rank", rank_samples=1, neighbour_samples=40, generic_weight=0.0, seed=0)
-    alone = distinct_outputs(model, SpellingTokenizer(), ["word"], [set()], n=3, config=config)[0]
-    helped = distinct_outputs(model, SpellingTokenizer(), ["word"], [set()], n=3, config=config,
+    alone = distinct_outputs(model, LetterTokenizer(), ["word"], [set()], n=3, config=config)[0]
+    helped = distinct_outputs(model, LetterTokenizer(), ["word"], [set()], n=3, config=config,
                               neighbour_sources=[[""]])[0]
     assert len(alone) == 1 and alone[0] in ("ac", "ad", "b")  # one sample: one candidate
     assert helped == ["b", "ac", "ad"]  # all three, ranked for the word itself: .4, .3, .3
@@ -273,7 +276,7 @@ def test_explain_gives_every_candidate_its_scores_and_what_became_of_it():
     order, and each score is forward − λ·generic + μ·reverse of the table's probabilities."""
     config = DecodeConfig(method="rank", rank_samples=1, generic_weight=1.0, reverse_weight=1.0, seed=0)
     explained = []
-    found = distinct_outputs(table_model(), SpellingTokenizer(), ["word"], [{"ad"}], n=1, config=config,
+    found = distinct_outputs(table_model(), LetterTokenizer(), ["word"], [{"ad"}], n=1, config=config,
                              proposals=[["b", "ad", "ac", "ac"]], reverse=REVERSE, explain=explained)[0]
     (rows,) = explained
     by_text = {row.text: row for row in rows}
