@@ -10,6 +10,7 @@ Row numbers in error messages count like a spreadsheet: the header is row 1, the
 """
 from __future__ import annotations
 
+import io
 import string
 import unicodedata
 from pathlib import Path
@@ -40,19 +41,23 @@ def split_answers(cell: str) -> tuple[str, ...]:
     return tuple(answer for answer in answers if answer)
 
 
-def read_csv_cells(path: str | Path) -> pd.DataFrame:
-    """Every cell as a string ('' for an empty one), or a DataError saying why the file cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found; pass an existing CSV with --data")
+def read_csv_cells(source: str | Path | io.StringIO, name: str | None = None, option: str = "--data") -> pd.DataFrame:
+    """Every cell as a string ('' for an empty one), or a DataError saying why the input cannot be read.
+
+    `source` is a path, or text already read (standard input, as a StringIO); messages call it `name`
+    (the path by default) and say which `option` gives another file.
+    """
+    name = name or str(source)
+    if not isinstance(source, io.StringIO) and not Path(source).is_file():
+        raise DataError(f"{name}: file not found; pass an existing CSV with {option}")
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        return pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8")
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text; save the file as CSV UTF-8") from None
+        raise DataError(f"{name}: not UTF-8 text; save the file as CSV UTF-8") from None
     except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: file is empty; it needs a header row and at least one pair") from None
+        raise DataError(f"{name}: file is empty; it needs a header row and at least one row") from None
     except pd.errors.ParserError as err:
-        raise DataError(f"{path}: not a valid CSV ({str(err).strip()})") from None
+        raise DataError(f"{name}: not a valid CSV ({str(err).strip()})") from None
 
 
 def _require_column(frame: pd.DataFrame, path: Path, column: str, option: str) -> None:

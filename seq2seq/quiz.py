@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seq2seq.data import FIRST_DATA_ROW, DataError, normalize_text, split_answers
+from seq2seq.data import FIRST_DATA_ROW, DataError, normalize_text, read_csv_cells, split_answers
 from seq2seq.decoding import Distractor
 
 STANDARD_INPUT = "-"
@@ -51,11 +51,11 @@ def load_quiz(source: str, src_col: str = "English", ref_col: str = "Correct_Jap
     text, one word a line: a .txt file, or standard input ('-'), whose first line does not name `src_col`."""
     name = "standard input" if source == STANDARD_INPUT else source
     if source != STANDARD_INPUT and Path(source).suffix != ".txt":
-        return quiz_from_table(read_cells(Path(source), name), name, src_col, ref_col)
+        return quiz_from_table(read_csv_cells(source, name, "--input"), name, src_col, ref_col)
     text = sys.stdin.read() if source == STANDARD_INPUT else read_text(Path(source))
     lines = text.splitlines()
     if lines and src_col in (cell.strip() for cell in lines[0].split(",")):
-        return quiz_from_table(read_cells(io.StringIO(text), name), name, src_col, ref_col)
+        return quiz_from_table(read_csv_cells(io.StringIO(text), name), name, src_col, ref_col)
     words = [normalize_text(line) for line in lines if line.strip()]
     if not words:
         raise DataError(f"{name}: no words; give one English word a line, or a CSV with a '{src_col}' column")
@@ -69,20 +69,6 @@ def read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
-
-
-def read_cells(source: Path | io.StringIO, name: str) -> pd.DataFrame:
-    """Every cell as a string ('' where empty), or a DataError naming the input."""
-    if isinstance(source, Path) and not source.is_file():
-        raise DataError(f"{name}: file not found; pass an existing CSV with --input")
-    try:
-        return pd.read_csv(source, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DataError(f"{name}: not UTF-8 text; save the file as CSV UTF-8") from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{name}: empty; it needs a header row and at least one word") from None
-    except pd.errors.ParserError as err:
-        raise DataError(f"{name}: not a valid CSV ({str(err).strip()})") from None
 
 
 def quiz_from_table(frame: pd.DataFrame, name: str, src_col: str, ref_col: str) -> QuizInput:
