@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from seq2seq.config import (FAMILY_WIDTH, Config, ConfigError, ModelConfig, config_from_dict, config_to_json, load_json,
-                            load_toml, resolve_model, with_overrides)
+from seq2seq.config import (FAMILY_DEPTH, FAMILY_WIDTH, Config, ConfigError, ModelConfig, config_from_dict,
+                            config_to_json, load_json, load_toml, resolve_model, with_overrides)
 from seq2seq.models import build_model, num_parameters
 from tests.conftest import ROOT
 
@@ -53,12 +53,21 @@ def test_overrides_ignore_none():
 
 
 @pytest.mark.parametrize("arch", list(FAMILY_WIDTH))
-def test_family_default_widths_give_similar_sizes(arch):
-    resolved = resolve_model(ModelConfig(arch=arch), vocab_size=8000, pad_id=0)
+def test_family_default_widths_give_similar_sizes_at_equal_depth(arch):
+    three = dict(n_encoder_layers=3, n_decoder_layers=3)
+    resolved = resolve_model(ModelConfig(arch=arch, **three), vocab_size=8000, pad_id=0)
     assert resolved.d_model == FAMILY_WIDTH[arch] and resolved.vocab_size == 8000
-    transformer = num_parameters(build_model(resolve_model(ModelConfig(arch="transformer"), 8000, 0)))
+    transformer = num_parameters(build_model(resolve_model(ModelConfig(arch="transformer", **three), 8000, 0)))
     assert abs(num_parameters(build_model(resolved)) / transformer - 1) < 0.05
     assert resolve_model(ModelConfig(arch=arch, d_model=64), 100, 0).d_model == 64  # an explicit width wins
+
+
+@pytest.mark.parametrize("arch", list(FAMILY_DEPTH))
+def test_family_default_depths_fill_only_unset_layers(arch):
+    resolved = resolve_model(ModelConfig(arch=arch), vocab_size=100, pad_id=0)
+    assert resolved.n_encoder_layers == resolved.n_decoder_layers == FAMILY_DEPTH[arch]
+    explicit = resolve_model(ModelConfig(arch=arch, n_encoder_layers=1, n_decoder_layers=4), 100, 0)
+    assert (explicit.n_encoder_layers, explicit.n_decoder_layers) == (1, 4)
 
 
 def test_unknown_arch_is_refused():
