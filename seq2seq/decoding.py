@@ -8,8 +8,8 @@ different close answers. Known correct answers are thrown away, and duplicates t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Sequence
 
 import torch
 
@@ -242,6 +242,10 @@ class AnswerSets:
         self.scores[i].append(score)
         return "kept"
 
+    def forget(self, i: int) -> None:
+        """Drop source i's answers, to choose them again."""
+        self.found[i], self.scores[i] = [], []
+
     def best_first(self) -> list[list[Distractor]]:
         """Each source's answers with their scores, the highest score first."""
         return [sorted(map(Distractor, texts, scores), key=lambda d: -d.score)
@@ -269,6 +273,7 @@ def distinct_outputs(
     """
     answers = AnswerSets([{normalize_text(text) for text in known} for known in excluded], n, known_words)
     generator = torch.Generator().manual_seed(config.seed)
+    top_up = torch.Generator().manual_seed(config.seed + 1)  # ranking's extra rounds: the first draws stay as they were
     if config.method == "rank":
         check_rank_settings(config)
     elif explain is not None:
@@ -280,7 +285,8 @@ def distinct_outputs(
         if config.method == "rank":
             found = _candidates(model, tokenizer, memory, chunk, config, generator, max_source_len,
                                 proposals, neighbour_sources)
-            _rank(model, tokenizer, src, chunk, found, answers, config, reverse, max_source_len, explain)
+            _rank_until_full(model, tokenizer, src, memory, chunk, found, answers, config, top_up, reverse,
+                             max_source_len, explain)
         elif config.method == "sample":
             _sample_rounds(model, tokenizer, memory, chunk, answers, config, generator)
         elif config.method in ("greedy", "beam"):
@@ -403,6 +409,35 @@ def _candidates(model, tokenizer, memory: Memory, chunk: range, config, generato
     return [mine + [(text, LEXICON) for text in (proposals[i] if proposals else [])] for mine, i in zip(found, chunk)]
 
 
+def _rank_until_full(model, tokenizer, src: torch.Tensor, memory: Memory, chunk: range,
+                     found: list[list[tuple[str, str]]], answers: AnswerSets, config, generator, reverse,
+                     max_source_len: int | None, explain: list[list["RankedCandidate"]] | None) -> None:
+    """Rank each word's candidates. A word left with fewer than n allowed ones (a well-fitted model repeats
+    itself, and an answer without kanji has no look-alikes) draws `config.rank_samples` fresh samples, at
+    temperature 1 or above so that they reach beyond the words already seen, and all its candidates are
+    ranked again, for at most `config.max_attempts` rounds; `explain` gets each word's last ranking."""
+    waiting = list(range(len(chunk)))  # offsets of the words still to rank
+    tables: list[list[RankedCandidate]] = [[] for _ in chunk]
+    wider = replace(config, temperature=max(config.temperature, 1.0))
+    for attempt in range(config.max_attempts):
+        if attempt:  # the words still short: fresh samples beside their old candidates, all ranked again
+            fresh = _sampled_texts(model, tokenizer, select_batch(memory, torch.tensor(waiting, device=src.device)),
+                                   list(range(len(waiting))), config.rank_samples, len(waiting), wider, generator)
+            for offset, texts in zip(waiting, fresh):
+                found[offset] = found[offset] + [(text, SAMPLE) for text in texts]
+                answers.forget(chunk[offset])
+        explained = [] if explain is not None else None
+        _rank(model, tokenizer, src[torch.tensor(waiting, device=src.device)], [chunk[offset] for offset in waiting],
+              [found[offset] for offset in waiting], answers, config, reverse, max_source_len, explained)
+        for offset, table in zip(waiting, explained or []):
+            tables[offset] = table
+        waiting = [offset for offset in waiting if not answers.is_full(chunk[offset])]
+        if not waiting:
+            break
+    if explain is not None:
+        explain.extend(tables)
+
+
 @dataclass
 class RankedCandidate:
     """One candidate that ranking considered, with the numbers that placed it: what `infer.py --explain`
@@ -418,7 +453,7 @@ class RankedCandidate:
     score: float | None = None  # forward − λ·generic + μ·reverse
 
 
-def _rank(model, tokenizer, src: torch.Tensor, chunk: range, candidates: list[list[tuple[str, str]]],
+def _rank(model, tokenizer, src: torch.Tensor, chunk: Sequence[int], candidates: list[list[tuple[str, str]]],
           answers: AnswerSets, config, reverse: "ReverseQuestion | None" = None, max_source_len: int | None = None,
           explain: list[list[RankedCandidate]] | None = None) -> None:
     """Score every allowed candidate of each word and offer them best first; with `explain`, append each
@@ -457,7 +492,7 @@ def _rank(model, tokenizer, src: torch.Tensor, chunk: range, candidates: list[li
                                   None if asked_back is None else asked_back.tolist(), totals))
 
 
-def _explained(chunk: range, answers: AnswerSets, origins: list[dict[str, str]], flat: list[str], owners: list[int],
+def _explained(chunk: Sequence[int], answers: AnswerSets, origins: list[dict[str, str]], flat: list[str], owners: list[int],
                ranked: list[int], verdicts: list[str], forward: list[float], generic: list[float] | None,
                reverse: list[float] | None, totals: list[float]) -> list[list[RankedCandidate]]:
     """Each word's candidates as ranking weighed them, best first, then those refused before scoring."""

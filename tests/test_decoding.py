@@ -206,6 +206,17 @@ def test_rank_pushes_down_what_fits_any_word():
     assert rank(weight=0.5) == ["ac", "ad"]
 
 
+def test_ranking_samples_again_for_a_word_left_short():
+    """One sample a round cannot give three answers at once: later rounds add samples, and all are ranked again."""
+    config = DecodeConfig(method="rank", rank_samples=1, generic_weight=0.0, max_attempts=30, seed=0)
+    explained = []
+    found = distinct_outputs(table_model(), LetterTokenizer(), ["word"], [set()], n=3, config=config, explain=explained)[0]
+    assert found == ["b", "ac", "ad"]  # all three, by likelihood: .4, .3, .3
+    assert [c.text for c in explained[0] if c.verdict == "kept"] == found  # the last ranking, as explained
+    one_round = DecodeConfig(method="rank", rank_samples=1, generic_weight=0.0, max_attempts=1, seed=0)
+    assert len(distinct_outputs(table_model(), LetterTokenizer(), ["word"], [set()], n=3, config=one_round)[0]) == 1
+
+
 def test_rank_never_offers_an_excluded_candidate():
     assert rank(weight=1.0, excluded={"ac"}, n=3) == ["ad", "b"]
 
@@ -262,8 +273,8 @@ def test_samples_of_related_words_join_the_candidates():
     """The empty source here stands in for a related word: one sample of the word itself, 'b' alone
     (GENERIC_TABLE: the neighbour's likeliest output) cannot be missed in 40 samples of the neighbour."""
     model = SourceTableModel(TABLE)
-    model.config = type("Config", (), {"pad_id": PAD})
-    config = DecodeConfig(method="rank", rank_samples=1, neighbour_samples=40, generic_weight=0.0, seed=0)
+    config = DecodeConfig(method="rank", rank_samples=1, neighbour_samples=40, generic_weight=0.0, max_attempts=1,
+                          seed=0)  # one round: no fresh samples for a word left short
     alone = distinct_outputs(model, LetterTokenizer(), ["word"], [set()], n=3, config=config)[0]
     helped = distinct_outputs(model, LetterTokenizer(), ["word"], [set()], n=3, config=config,
                               neighbour_sources=[[""]])[0]
