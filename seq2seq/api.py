@@ -62,11 +62,6 @@ class DistractorModel:
         return distractors_for(self.trained, words, decode, [set(exclude) for _ in words], self.lexicon,
                                self.known_words, self.candidates, explain, own)
 
-    @property
-    def decoding(self) -> DecodeConfig:
-        """The decoding settings the model answers with unless a call overrides them."""
-        return self.trained.config.decode
-
 
 def load_model(folder: str | Path, lexicon: str = "auto", known_words: str = "auto",
                candidates: str = "auto") -> DistractorModel:

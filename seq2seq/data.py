@@ -60,13 +60,13 @@ def read_csv_cells(source: str | Path | io.StringIO, name: str | None = None, op
         raise DataError(f"{name}: not a valid CSV ({str(err).strip()})") from None
 
 
-def _require_column(frame: pd.DataFrame, path: Path, column: str, option: str) -> None:
+def require_column(frame: pd.DataFrame, path: str | Path, column: str, option: str) -> None:
     if column not in frame.columns:
         have = ", ".join(repr(name) for name in frame.columns)
         raise DataError(f"{path}: no column '{column}' (columns: {have}); choose one with {option}")
 
 
-def _normalised_column(frame: pd.DataFrame, path: Path, column: str) -> pd.Series:
+def normalised_column(frame: pd.DataFrame, path: str | Path, column: str) -> pd.Series:
     """The column NFKC-normalised; an empty cell is an error naming its row."""
     values = frame[column].map(normalize_text)
     empty = np.flatnonzero(values.to_numpy() == "")
@@ -86,12 +86,12 @@ def load_pairs(
     """
     path = Path(path)
     frame = read_csv_cells(path)
-    _require_column(frame, path, src_col, "--src-col")
-    _require_column(frame, path, tgt_col, "--tgt-col")
+    require_column(frame, path, src_col, "--src-col")
+    require_column(frame, path, tgt_col, "--tgt-col")
     if len(frame) == 0:
         raise DataError(f"{path}: no rows under the header; add at least one pair")
     pairs = pd.DataFrame(
-        {"source": _normalised_column(frame, path, src_col), "target": _normalised_column(frame, path, tgt_col)}
+        {"source": normalised_column(frame, path, src_col), "target": normalised_column(frame, path, tgt_col)}
     )
     has_refs = bool(ref_col) and ref_col in frame.columns
     pairs["correct"] = frame[ref_col].map(split_answers) if has_refs else [()] * len(frame)
@@ -199,5 +199,5 @@ def load_words(path: str | Path, column: str = "English") -> list[str]:
     """The words to generate for, one per row of `column`, normalised; an empty cell names its row."""
     path = Path(path)
     frame = read_csv_cells(path)
-    _require_column(frame, path, column, "--src-col")
-    return list(_normalised_column(frame, path, column))
+    require_column(frame, path, column, "--src-col")
+    return list(normalised_column(frame, path, column))

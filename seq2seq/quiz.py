@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from seq2seq.data import FIRST_DATA_ROW, DataError, normalize_text, read_csv_cells, split_answers
+from seq2seq.data import (FIRST_DATA_ROW, DataError, normalised_column, normalize_text, read_csv_cells, require_column,
+                          split_answers)
 from seq2seq.decoding import Distractor
 
 STANDARD_INPUT = "-"
@@ -40,10 +41,10 @@ class QuizInput:
         return f"{self.name}, row {i + FIRST_DATA_ROW}" if self.name else f"--word '{self.words[i]}'"
 
 
-def from_words(words: list[str], src_col: str) -> QuizInput:
-    """The words given with --word: no file, no correct answers of their own."""
+def from_words(words: list[str], src_col: str, name: str = "") -> QuizInput:
+    """Words with no correct answers of their own: those given with --word (no `name`), or a word list's."""
     words = [normalize_text(word) for word in words]
-    return QuizInput("", pd.DataFrame({src_col: words}), words, [()] * len(words))
+    return QuizInput(name, pd.DataFrame({src_col: words}), words, [()] * len(words))
 
 
 def load_quiz(source: str, src_col: str = "English", ref_col: str = "Correct_Japanese") -> QuizInput:
@@ -56,10 +57,10 @@ def load_quiz(source: str, src_col: str = "English", ref_col: str = "Correct_Jap
     lines = text.splitlines()
     if lines and src_col in (cell.strip() for cell in lines[0].split(",")):
         return quiz_from_table(read_csv_cells(io.StringIO(text), name), name, src_col, ref_col)
-    words = [normalize_text(line) for line in lines if line.strip()]
+    words = [line for line in lines if line.strip()]
     if not words:
         raise DataError(f"{name}: no words; give one English word a line, or a CSV with a '{src_col}' column")
-    return QuizInput(name, pd.DataFrame({src_col: words}), words, [()] * len(words))
+    return from_words(words, src_col, name)
 
 
 def read_text(path: Path) -> str:
@@ -72,13 +73,8 @@ def read_text(path: Path) -> str:
 
 
 def quiz_from_table(frame: pd.DataFrame, name: str, src_col: str, ref_col: str) -> QuizInput:
-    if src_col not in frame.columns:
-        have = ", ".join(repr(column) for column in frame.columns)
-        raise DataError(f"{name}: no column '{src_col}' (columns: {have}); choose one with --src-col")
-    words = [normalize_text(cell) for cell in frame[src_col]]
-    for i, word in enumerate(words):
-        if not word:
-            raise DataError(f"{name}, row {i + FIRST_DATA_ROW}: column '{src_col}' is empty; give the word")
+    require_column(frame, name, src_col, "--src-col")
+    words = list(normalised_column(frame, name, src_col))
     if not words:
         raise DataError(f"{name}: no rows under the header; add at least one word")
     correct = [split_answers(cell) for cell in frame[ref_col]] if ref_col in frame.columns else [()] * len(words)
