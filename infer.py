@@ -76,10 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reverse-keys", type=int,
                         help="rank: English words of a candidate (lend, loan for 貸す) the reverse question is asked "
                              "from; the best answer counts (default 3)")
+    parser.add_argument("--closeness-weight", type=float,
+                        help="rank: ν, the weight of the cosine between the encoder's readings of the word and of "
+                             "d's own English word (its states averaged): does the model read them alike? "
+                             "(default 32; 0: not compared)")
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
     parser.add_argument("--explain", action="store_true",
                         help="rank: after each word's answers, print every candidate it considered, best first: where "
-                             "it came from, its three scores and what became of it (kept, rank, correct answer, …)")
+                             "it came from, its four scores and what became of it (kept, rank, correct answer, …)")
     return parser
 
 
@@ -95,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
                             top_k=args.top_k, top_p=args.top_p, beam_size=args.beam_size,
                             max_attempts=args.max_attempts, seed=args.seed, rank_samples=args.rank_samples,
                             rank_lexicon=args.rank_lexicon, generic_weight=args.generic_weight,
-                            reverse_weight=args.reverse_weight, reverse_keys=args.reverse_keys).decode
+                            reverse_weight=args.reverse_weight, reverse_keys=args.reverse_keys,
+                            closeness_weight=args.closeness_weight).decode
     if decode.n < 1:
         raise UserError(f"--n must be at least 1 (got {decode.n})")
     exclude = {answer for cell in args.exclude for answer in split_answers(cell)}
@@ -132,13 +137,15 @@ def check_answers_known(model: DistractorModel, quiz: QuizInput, exclude: set[st
 def explanation(word: str, candidates: list, decode) -> list[str]:
     """The candidates ranking weighed for `word`, best first, as a table a student can read."""
     lines = [f"\n{word}: {len(candidates)} candidates, best first; score = log p(d | word) − "
-             f"{decode.generic_weight:g}·log p(d | no word) + {decode.reverse_weight:g}·log p(answer | d's input)",
+             f"{decode.generic_weight:g}·log p(d | no word) + {decode.reverse_weight:g}·log p(answer | d's input) + "
+             f"{decode.closeness_weight:g}·cos(readings)",
              f"  {'#':>3}  {padded('candidate', 12)}  {padded('from', 23)}  {'p(d|word)':>9}  {'p(d|none)':>9}  "
-             f"{'p(ans|d)':>8}  {'score':>7}  what became of it   (p: log-probabilities)"]
+             f"{'p(ans|d)':>8}  {'cos':>5}  {'score':>7}  what became of it   (p: log-probabilities)"]
     number = lambda value, width: f"{value:{width}.2f}" if value is not None else " " * width
     for place, c in enumerate(candidates, 1):
         lines.append(f"  {place:>3}  {padded(c.text, 12)}  {padded(c.origin, 23)}  {number(c.forward, 9)}  "
-                     f"{number(c.generic, 9)}  {number(c.reverse, 8)}  {number(c.score, 7)}  {c.verdict}")
+                     f"{number(c.generic, 9)}  {number(c.reverse, 8)}  {number(c.closeness, 5)}  {number(c.score, 7)}  "
+                     f"{c.verdict}")
     return lines
 
 

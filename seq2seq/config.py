@@ -97,6 +97,7 @@ class TrainConfig:
     label_smoothing: float = 0.0  # share of probability spread over the other pieces (0: sampling wants the true shape)
     empty_source_share: float = 0.1  # share of training pairs shown an empty source, so the model also learns which
     # outputs fit any word: ranking subtracts that (decode generic_weight); 0 = off
+    translation_pairs: bool = False  # also train on each training word read alone → each of its correct answers
     clip_norm: float = 1.0  # gradient-norm clipping threshold
     metric: str = "valid_loss"  # validation metric that picks the best weights: "valid_loss" or "valid_acc"
     patience: int = 0  # stop after this many validations without improvement (0: run every epoch)
@@ -126,6 +127,8 @@ class DecodeConfig:
     reverse_weight: float = 4.0  # rank: μ, the weight of log p(answer | d), the question asked the other way
     # round (decoding.ReverseQuestion; docs/RESULTS.md); 0 = not asked
     reverse_keys: int = 3  # rank: English words of a candidate the reverse question is asked from; the best counts
+    closeness_weight: float = 32.0  # rank: ν, the weight of the cosine between the encoder's readings of the
+    # word and of d's own input (decoding.readings); 0 = not compared
     seed: int = 0  # seeds sampling, so a run can be repeated exactly
 
 
@@ -200,5 +203,6 @@ def load_json(path: str | Path) -> Config:
     values.setdefault("data", {}).setdefault("src_template", "")
     train = values.setdefault("train", {})
     train.setdefault("empty_source_share", 0.0)  # older folders never saw an empty source
+    train.setdefault("translation_pairs", False)  # nor a translation pair
     train.setdefault("time_budget_minutes", 0.0)  # nor had a time budget: resuming one keeps to its epochs
     return config_from_dict(values, str(path))

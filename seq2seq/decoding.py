@@ -370,6 +370,8 @@ def check_rank_settings(config: DecodeConfig) -> None:
         raise UserError(f"generic weight must be at least 0 (got {config.generic_weight})")
     if config.reverse_weight < 0:
         raise UserError(f"reverse weight must be at least 0 (got {config.reverse_weight})")
+    if config.closeness_weight < 0:
+        raise UserError(f"closeness weight must be at least 0 (got {config.closeness_weight})")
     if config.reverse_keys < 1:
         raise UserError(f"reverse keys must be at least 1 (got {config.reverse_keys})")
 
@@ -450,7 +452,8 @@ class RankedCandidate:
     forward: float | None = None  # log p(d | word)
     generic: float | None = None  # log p(d | no word)
     reverse: float | None = None  # log p(answer | d's own input)
-    score: float | None = None  # forward − λ·generic + μ·reverse
+    closeness: float | None = None  # cosine of the encoder's readings of the word and of d's own input
+    score: float | None = None  # forward − λ·generic + μ·reverse + ν·closeness
 
 
 def _rank(model, tokenizer, src: torch.Tensor, chunk: Sequence[int], candidates: list[list[tuple[str, str]]],
@@ -459,10 +462,11 @@ def _rank(model, tokenizer, src: torch.Tensor, chunk: Sequence[int], candidates:
     """Score every allowed candidate of each word and offer them best first; with `explain`, append each
     word's candidates there, best first, the refused ones last.
 
-    score = log p(d | word) − λ·log p(d | empty source) + μ·log p(answer | d), λ = config.generic_weight,
-    μ = config.reverse_weight. The second term is what the model expects when it knows nothing of the word
-    (the training's empty sources taught it): a word likely everywhere (どこ, ある) loses what it gains from
-    being generic. The third asks the question the other way round (`ReverseQuestion`).
+    score = log p(d | word) − λ·log p(d | empty source) + μ·log p(answer | d) + ν·closeness(word, d),
+    λ = config.generic_weight, μ = config.reverse_weight, ν = config.closeness_weight. The second term is
+    what the model expects when it knows nothing of the word (the training's empty sources taught it): a
+    word likely everywhere (どこ, ある) loses what it gains from being generic. The third asks the question
+    the other way round, and the fourth compares how the encoder reads the two (`ReverseQuestion`).
     """
     origins = [{} for _ in chunk]  # per word: normalised text → where it first came from
     for seen, pairs in zip(origins, candidates):
@@ -483,25 +487,28 @@ def _rank(model, tokenizer, src: torch.Tensor, chunk: Sequence[int], candidates:
         asked = [reverse.answers[chunk[offset]] for offset in owner.tolist()]
         asked_back = reverse.log_probs(model, tokenizer, flat, asked, max_source_len)
         scores = scores + config.reverse_weight * asked_back
+    closeness = None
+    if reverse is not None and config.closeness_weight:
+        closeness = reverse.closeness(model, tokenizer, src, owner, flat, max_source_len)
+        scores = scores + config.closeness_weight * closeness
     owners, totals = owner.tolist(), scores.tolist()
     ranked = sorted(range(len(flat)), key=lambda k: (owners[k], -totals[k], flat[k]))
     verdicts = [answers.offer(chunk[owners[k]], flat[k], totals[k]) for k in ranked]
     if explain is not None:
-        explain.extend(_explained(chunk, answers, origins, flat, owners, ranked, verdicts, forward.tolist(),
-                                  None if generic is None else generic.tolist(),
-                                  None if asked_back is None else asked_back.tolist(), totals))
+        terms = [None if term is None else term.tolist() for term in (forward, generic, asked_back, closeness)]
+        explain.extend(_explained(chunk, answers, origins, flat, owners, ranked, verdicts, terms, totals))
 
 
 def _explained(chunk: Sequence[int], answers: AnswerSets, origins: list[dict[str, str]], flat: list[str], owners: list[int],
-               ranked: list[int], verdicts: list[str], forward: list[float], generic: list[float] | None,
-               reverse: list[float] | None, totals: list[float]) -> list[list[RankedCandidate]]:
-    """Each word's candidates as ranking weighed them, best first, then those refused before scoring."""
+               ranked: list[int], verdicts: list[str], terms: list[list[float] | None],
+               totals: list[float]) -> list[list[RankedCandidate]]:
+    """Each word's candidates as ranking weighed them, best first, then those refused before scoring.
+    `terms` holds the forward, generic, reverse and closeness scores of every candidate (None: not computed)."""
     explained = [[] for _ in chunk]
     for k, verdict in zip(ranked, verdicts):
         offset = owners[k]
-        explained[offset].append(RankedCandidate(flat[k], origins[offset][flat[k]], verdict, forward[k],
-                                                 None if generic is None else generic[k],
-                                                 None if reverse is None else reverse[k], totals[k]))
+        mine = [None if term is None else term[k] for term in terms]
+        explained[offset].append(RankedCandidate(flat[k], origins[offset][flat[k]], verdict, *mine, totals[k]))
     for offset, i in enumerate(chunk):
         explained[offset] += [RankedCandidate(text, origin, answers.refusal(i, text))
                               for text, origin in origins[offset].items() if not answers.allows(i, text)]
@@ -510,8 +517,9 @@ def _explained(chunk: Sequence[int], answers: AnswerSets, origins: list[dict[str
 
 @dataclass
 class ReverseQuestion:
-    """Ranking's second question: would the model, shown the candidate as the answer, propose this word's
-    answer as *its* near miss?
+    """What ranking asks of a candidate's own input: would the model, shown the candidate as the answer,
+    propose this word's answer as *its* near miss (`log_probs`)? And does the encoder read the two alike
+    (`closeness`)?
 
     A near miss works both ways: 貸す (lend) is a near miss of borrow (借りる) as 借りる is one of lend. Training
     taught the model the first direction for many words (lend ⟨sep⟩ 貸す → 借りる is a training row when the
@@ -544,12 +552,52 @@ class ReverseQuestion:
                     owner.append(i)
                     sources.append(source)
                     targets.append(answer)
-        log_probs = pair_log_probs(model, tokenizer, sources, targets, max_source_len)  # (rows,)
-        best = torch.full((len(candidates),), -torch.inf)
-        best.scatter_reduce_(0, torch.tensor(owner, dtype=torch.long), log_probs, reduce="amax")
-        known = best > -torch.inf
-        floor = best[known].min() if known.any() else torch.tensor(0.0)
-        return torch.where(known, best, floor)
+        return best_per_candidate(owner, pair_log_probs(model, tokenizer, sources, targets, max_source_len),
+                                  len(candidates))
+
+    @torch.no_grad()
+    def closeness(self, model: Seq2SeqModel, tokenizer: Tokenizer, src: torch.Tensor, owner: torch.Tensor,
+                  candidates: list[str], max_source_len: int | None = None) -> torch.Tensor:
+        """max over the candidate's inputs s of cos(the encoder's reading of the word, its reading of s), per
+        candidate (`readings`). src (words, src_len) holds the words' own inputs, and owner (candidates,)
+        the word each candidate is ranked for. A candidate with no input of its own gets the lowest score
+        beside it.
+        """
+        word_readings = readings(model.encode(src, src != tokenizer.pad_id))[owner.to(src.device)]  # (candidates, d)
+        owner, sources = [], []  # one row per (candidate, one of its inputs)
+        for i, candidate in enumerate(candidates):
+            for source in self.inputs_of(candidate):
+                owner.append(i)
+                sources.append(source)
+        distinct = sorted(set(sources))
+        row_of = {text: row for row, text in enumerate(distinct)}
+        theirs = torch.cat([readings(encode_sources(model, tokenizer, distinct[first : first + SCORE_BATCH], max_source_len))
+                            for first in range(0, len(distinct), SCORE_BATCH)]) if distinct else word_readings[:0]
+        owner_rows = torch.tensor(owner, dtype=torch.long, device=word_readings.device)
+        cosines = (word_readings[owner_rows] * theirs[[row_of[text] for text in sources]]).sum(-1)  # (rows,)
+        return best_per_candidate(owner, cosines.cpu(), len(candidates))
+
+
+def best_per_candidate(owner: list[int], values: torch.Tensor, count: int) -> torch.Tensor:
+    """(count,): the largest of `values` (rows,) owned by each candidate (owner[row] = its index); a candidate
+    with no rows gets the lowest best among the others: unknown is not evidence for it."""
+    best = torch.full((count,), -torch.inf)
+    best.scatter_reduce_(0, torch.tensor(owner, dtype=torch.long), values.float(), reduce="amax")
+    known = best > -torch.inf
+    floor = best[known].min() if known.any() else torch.tensor(0.0)
+    return torch.where(known, best, floor)
+
+
+def readings(memory: Memory) -> torch.Tensor:
+    """(batch, d_model): each source's encoder states averaged over its real tokens, scaled to length 1.
+
+    Why a model-made measure of meaning: training pushes words with the same near misses towards the same
+    outputs, and the decoder sees a word only through these states, so two words the encoder reads alike
+    tend to have the same near misses, and to mean nearly the same. Their cosine costs one encoder pass.
+    """
+    real = memory.src_mask.unsqueeze(-1).float()  # (batch, src_len, 1)
+    mean = (memory.states.float() * real).sum(dim=1) / real.sum(dim=1)  # (batch, d_model)
+    return torch.nn.functional.normalize(mean, dim=-1)
 
 
 @torch.no_grad()

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seq2seq.batching import encode_pairs, encode_source, make_batches, with_empty_sources
+from seq2seq.batching import Example, encode_pairs, encode_source, make_batches, with_empty_sources
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
@@ -167,9 +167,31 @@ def encode_splits(splits: dict[str, pd.DataFrame], answers: dict[str, list[str]]
     valid_examples, _ = encode_pairs(splits["valid"], tokenizer, max_len, model_inputs(splits["valid"], answers, config))
     if dropped:
         log(f"left out {dropped} training pairs longer than max_len {max_len} pieces")
+    if config.train.translation_pairs:
+        translations = translation_examples(splits["train"], answers, tokenizer, config)
+        log(f"added {len(translations)} translation pairs (each training word alone → each of its correct answers)")
+        train_examples = train_examples + translations
     if not train_examples:
         raise DataError(f"{data_path}: no training pairs left after the split; add more words")
     return {"train": train_examples, "valid": valid_examples}
+
+
+def translation_examples(train_pairs: pd.DataFrame, answers: dict[str, list[str]], tokenizer: Tokenizer,
+                         config: Config) -> list[Example]:
+    """A second task beside the near misses: each training word read alone, with each of its correct
+    answers as the target.
+
+    Why: to translate borrow the encoder has to learn what borrow means, and words it reads alike then
+    tend to mean alike, which is what ranking's closeness measures. The source without ⟨sep⟩ and an
+    answer is what tells the model which task it is asked; inference always shows the answer.
+    """
+    if not config.data.src_template:
+        raise UserError("translation_pairs needs a source template that shows the correct answer "
+                        "(the near-miss task); without one the targets already are what the word reads")
+    words = sorted(set(train_pairs["source"]))
+    rows = [(word, answer) for word in words for answer in answers.get(word_key(word), ())]
+    examples, _ = encode_pairs(pd.DataFrame(rows, columns=["source", "target"]), tokenizer, config.model.max_len)
+    return examples
 
 
 def run_training(trainer: Trainer, examples: dict[str, list], config: Config, tokenizer: Tokenizer,

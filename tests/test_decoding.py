@@ -9,7 +9,7 @@ from torch import nn
 
 from seq2seq.config import DecodeConfig
 from seq2seq.decoding import (Distractor, ReverseQuestion, beam_search, distinct_outputs, generate, greedy_pick, pair_log_probs,
-                              sampling_pick, sequence_log_probs, top_k_filter, top_p_filter)
+                              sampling_pick, sequence_log_probs, source_ids, top_k_filter, top_p_filter)
 from seq2seq.errors import UserError
 from seq2seq.models.base import Memory, Seq2SeqModel
 
@@ -181,8 +181,9 @@ def table_model():
     return SourceTableModel(TABLE)
 
 
-def rank(weight, excluded=frozenset(), n=2, reverse=None, reverse_weight=0.0):
-    config = DecodeConfig(method="rank", rank_samples=1, generic_weight=weight, reverse_weight=reverse_weight, seed=0)
+def rank(weight, excluded=frozenset(), n=2, reverse=None, reverse_weight=0.0, closeness_weight=0.0):
+    config = DecodeConfig(method="rank", rank_samples=1, generic_weight=weight, reverse_weight=reverse_weight,
+                          closeness_weight=closeness_weight, seed=0)
     return distinct_outputs(table_model(), LetterTokenizer(), ["word"], [set(excluded)], n=n, config=config,
                             proposals=[["b", "ad", "ac"]], reverse=reverse)[0]
 
@@ -248,6 +249,32 @@ def test_rank_adds_the_reverse_question_with_its_weight():
     assert rank(weight=0.0, n=3, reverse=REVERSE, reverse_weight=0.0) == ["b", "ac", "ad"]  # 0: not asked
 
 
+class LetterCountModel(SourceTableModel):
+    """Its encoder states are the source's tokens one-hot, so a reading (their mean, unit length) is the
+    source's letter counts, EOS included, and two readings' cosine can be worked out on paper."""
+
+    def encode(self, src_ids, src_mask):
+        return Memory(nn.functional.one_hot(src_ids, 8).float(), src_mask)
+
+
+def test_closeness_is_the_best_cosine_of_readings_over_a_candidates_inputs():
+    model, tokenizer = LetterCountModel(TABLE), LetterTokenizer()
+    question = ReverseQuestion(answers=[["ac"]], inputs_of={"ac": ("ab",), "ad": ("cd", "a"), "b": ()}.get)
+    src = source_ids(model, tokenizer, ["ab"])  # the word reads a, b, EOS: (1, 1, 1)/√3
+    cosines = question.closeness(model, tokenizer, src, torch.zeros(3, dtype=torch.long), ["ac", "ad", "b"])
+    # ac reads the word's own source: 1. ad: "cd" (c, d, EOS) shares only EOS, 1/3; "a" (a, EOS) 2/√6: the
+    # better one counts. b has no input of its own: the lowest beside it, ad's.
+    assert cosines.tolist() == pytest.approx([1.0, 2 / math.sqrt(6), 2 / math.sqrt(6)])
+
+
+def test_rank_adds_the_closeness_with_its_weight():
+    """SourceTableModel reads any word as 1 and the empty source as 0, so with REVERSE's inputs the
+    closeness is 1 for ac (it reads x), 0 for ad (the empty source) and 0 for b (none: the lowest beside it)."""
+    # ν = 1: ac log .3 + 1 = −0.20 beats b log .4 + 0 = −0.92 and ad log .3 + 0 = −1.20
+    assert rank(weight=0.0, n=3, reverse=REVERSE, closeness_weight=1.0) == ["ac", "b", "ad"]
+    assert rank(weight=0.0, n=3, reverse=REVERSE, closeness_weight=0.0) == ["b", "ac", "ad"]  # 0: not compared
+
+
 def test_pair_log_probs_match_scoring_each_pair_alone():
     model, tokenizer = table_model(), LetterTokenizer()
     sources, targets = ["x", "", "x", ""], ["b", "ac", "ad", "b"]
@@ -264,6 +291,9 @@ def test_rank_settings_are_checked():
     with pytest.raises(UserError, match="reverse weight must be at least 0"):
         distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
                          config=DecodeConfig(method="rank", reverse_weight=-1.0))
+    with pytest.raises(UserError, match="closeness weight must be at least 0"):
+        distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
+                         config=DecodeConfig(method="rank", closeness_weight=-1.0))
     with pytest.raises(UserError, match="reverse keys must be at least 1"):
         distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
                          config=DecodeConfig(method="rank", reverse_keys=0))
@@ -284,8 +314,9 @@ def test_samples_of_related_words_join_the_candidates():
 
 def test_explain_gives_every_candidate_its_scores_and_what_became_of_it():
     """What `infer.py --explain` prints is the ranking's own numbers: the kept ones are the answers, in
-    order, and each score is forward − λ·generic + μ·reverse of the table's probabilities."""
-    config = DecodeConfig(method="rank", rank_samples=1, generic_weight=1.0, reverse_weight=1.0, seed=0)
+    order, and each score is forward − λ·generic + μ·reverse + ν·closeness of the table's probabilities."""
+    config = DecodeConfig(method="rank", rank_samples=1, generic_weight=1.0, reverse_weight=1.0, closeness_weight=2.0,
+                          seed=0)
     explained = []
     found = distinct_outputs(table_model(), LetterTokenizer(), ["word"], [{"ad"}], n=1, config=config,
                              proposals=[["b", "ad", "ac", "ac"]], reverse=REVERSE, explain=explained)[0]
@@ -297,7 +328,9 @@ def test_explain_gives_every_candidate_its_scores_and_what_became_of_it():
     assert by_text["ad"].score is None  # refused before scoring
     b = by_text["b"]  # P(b | word) = .4, P(b | no word) = .8, P(ac | b's input) unknown: the lowest beside it
     assert (math.exp(b.forward), math.exp(b.generic)) == pytest.approx((0.4, 0.8))
-    assert b.score == pytest.approx(b.forward - b.generic + b.reverse)
+    assert by_text["ac"].closeness == 1.0  # ac reads x, a word, as the word itself is read
+    assert b.closeness == 1.0  # no input of its own: the lowest beside it, that of ac, the only other one scored
+    assert b.score == pytest.approx(b.forward - b.generic + b.reverse + 2.0 * b.closeness)
     scored = [row.score for row in rows if row.score is not None]
     assert scored == sorted(scored, reverse=True)  # best first
     assert {row.origin for row in rows} <= {"sample", "lexicon, shares a kanji"}  # no related words were given

@@ -11,7 +11,8 @@ from seq2seq.data import load_pairs
 from seq2seq.errors import UserError
 from seq2seq.model_folder import load_model
 from seq2seq.candidates import CandidateLexicon
-from seq2seq.pipeline import answers_shown, candidate_inputs, distractors_for, encoder_inputs, train_from_csv
+from seq2seq.pipeline import (answers_shown, candidate_inputs, distractors_for, encoder_inputs, train_from_csv,
+                             translation_examples)
 from seq2seq.run_log import RunLog
 from tests.conftest import tiny_config
 
@@ -228,3 +229,18 @@ def test_held_out_words_are_in_no_split(tmp_path, pairs_csv):
     words = set(pd.concat(summary.splits.values())["source"])
     assert not words & {"borrow", "river"} and "lend" in words
     assert "held out 4 pairs of 2 words" in (tmp_path / "run" / "train.log").read_text(encoding="utf-8")
+
+
+def test_translation_pairs_add_each_training_word_alone_with_each_of_its_answers(trained):
+    _, summary, _ = trained
+    tokenizer = summary.trained.tokenizer
+    answers = {"borrow": ["借りる"], "river": ["川", "河"]}
+    pairs = pd.DataFrame({"source": ["borrow", "borrow", "river", "lake"], "target": ["貸す", "返す", "湖", "池"]})
+    examples = translation_examples(pairs, answers, tokenizer, summary.trained.config)
+    # each word once, however many pairs it has; lake has no known answer and adds nothing
+    expected = [("borrow", "借りる"), ("river", "川"), ("river", "河")]
+    assert [(ex.src, ex.tgt) for ex in examples] == [
+        (tokenizer.encode(word) + [tokenizer.eos_id], tokenizer.encode(answer)) for word, answer in expected]
+    plain = replace(summary.trained.config, data=replace(summary.trained.config.data, src_template=""))
+    with pytest.raises(UserError, match="translation_pairs needs a source template"):
+        translation_examples(pairs, answers, tokenizer, plain)
