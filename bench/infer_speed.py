@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="runs/default", help="model folder (default runs/default)")
     parser.add_argument("--words", type=int, default=200, help="test words answered in one batch (default 200)")
-    parser.add_argument("--single", type=int, default=20, help="of them, answered one call a word (default 20)")
+    parser.add_argument("--single", type=int, default=20, help="of them, answered one call a word (default 20; 0: not measured)")
     parser.add_argument("--n", type=int, default=10, help="distractors per word (default 10)")
     parser.add_argument("--methods", default="sample,rank", help="comma-separated decoding methods (default sample,rank)")
     parser.add_argument("--profile", action="store_true", help="print the 15 costliest functions of each batched run")
@@ -48,6 +48,14 @@ def timed(call):
 
 def peak_memory_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux reports KiB
+
+
+def one_at_a_time_rate(model: DistractorModel, words: list[str], n: int, method: str) -> float | None:
+    """Words per second, one call a word; None for no words (--single 0)."""
+    if not words:
+        return None
+    _, seconds = timed(lambda: [model.distractors(word, n=n, method=method) for word in words])
+    return round(len(words) / seconds, 1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,12 +75,11 @@ def main(argv: list[str] | None = None) -> None:
         found, batched_s = timed(lambda: model.distractors_many(words, n=args.n, method=method))
         if profiler:
             profiler.disable()
-        single = words[: args.single]
-        _, single_s = timed(lambda: [model.distractors(word, n=args.n, method=method) for word in single])
-        batched_rate, single_rate = len(words) / batched_s, len(single) / single_s
+        batched_rate = len(words) / batched_s
+        single_rate = one_at_a_time_rate(model, words[: args.single], args.n, method)
+        ratio = f"{batched_rate / single_rate:.1f}" if single_rate else "n/a"
         short = sum(len(answers) < args.n for answers in found)
-        print(f"| {method} | {batched_s:.1f} | {batched_rate:.1f} | {single_rate:.1f} | {batched_rate / single_rate:.1f} "
-              f"| {short} |")
+        print(f"| {method} | {batched_s:.1f} | {batched_rate:.1f} | {single_rate or 'n/a'} | {ratio} | {short} |")
         if profiler:
             pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(15)
     print(f"peak memory {peak_memory_gb():.2f} GB")
