@@ -21,6 +21,7 @@ from seq2seq.api import DistractorModel, load_model
 from seq2seq.cli import run_main
 from seq2seq.config import with_overrides
 from seq2seq.data import split_answers
+from seq2seq.decoding import check_decode_settings
 from seq2seq.errors import UserError
 from seq2seq.pipeline import answers_shown
 from seq2seq.quiz import FORMATS, QuizInput, formatted, from_words, load_quiz, write_output
@@ -101,8 +102,7 @@ def main(argv: list[str] | None = None) -> None:
                             rank_lexicon=args.rank_lexicon, generic_weight=args.generic_weight,
                             reverse_weight=args.reverse_weight, reverse_keys=args.reverse_keys,
                             closeness_weight=args.closeness_weight).decode
-    if decode.n < 1:
-        raise UserError(f"--n must be at least 1 (got {decode.n})")
+    check_decode_settings(decode)
     exclude = {answer for cell in args.exclude for answer in split_answers(cell)}
     check_answers_known(model, quiz, exclude)
     explained = [] if args.explain else None

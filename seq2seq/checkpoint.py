@@ -9,19 +9,18 @@ the steps already taken. With all of that restored, an interrupted run and an un
 identical weights (tested on the CPU).
 
 The file is written to a temporary name and renamed over the old one: a crash during a save leaves the
-previous checkpoint whole. It is loaded with weights_only=True, so loading runs no code.
+previous checkpoint whole. It is loaded with weights_only=True, so loading runs no code; a damaged file,
+or one holding anything but tensors and plain data, stops with one line.
 """
 from __future__ import annotations
 
 import io
-import pickle
-import zipfile
 from pathlib import Path
 
 import torch
 
 from seq2seq.errors import UserError
-from seq2seq.model_folder import write_atomic
+from seq2seq.model_folder import load_tensors, write_atomic
 
 
 def capture_rng(device: torch.device) -> dict:
@@ -41,11 +40,15 @@ def save_checkpoint(path: Path, checkpoint: dict) -> None:
     write_atomic(path, buffer.getvalue())
 
 
+CHECKPOINT_PARTS = {"model", "optimizer", "progress"}  # what every last.pt has held
+
+
 def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise UserError(f"{path}: no checkpoint to resume from; it is written after each epoch, every "
                         "--checkpoint-every steps and on Ctrl-C")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError) as err:
-        raise UserError(f"{path}: not a readable checkpoint ({err}); start again without --resume") from None
+    checkpoint = load_tensors(path, "start again without --resume")
+    if not isinstance(checkpoint, dict) or not CHECKPOINT_PARTS <= checkpoint.keys():
+        raise UserError(f"{path}: not a checkpoint written by train.py (it lacks the weights, optimizer or progress); "
+                        "start again without --resume")
+    return checkpoint

@@ -158,15 +158,28 @@ def _section(cls, values: dict, where: str):
 
 
 def config_from_dict(raw: dict, where: str = "config") -> Config:
-    sections = {f.name: f.type for f in fields(Config)}
-    unknown = sorted(set(raw) - set(sections))
-    if unknown:
-        raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; known: {', '.join(sections)}")
+    tables = _tables(raw, where)
     parts = {}
     for f in fields(Config):
         cls = type(getattr(Config(), f.name))
-        parts[f.name] = _section(cls, dict(raw.get(f.name, {})), f"{where} [{f.name}]")
+        parts[f.name] = _section(cls, tables[f.name], f"{where} [{f.name}]")
     return Config(**parts)
+
+
+def _tables(raw: dict, where: str) -> dict[str, dict]:
+    """Each section's table of settings (empty where it is left out); unknown sections, and a section that
+    is not a table (`model = 3`), are refused."""
+    sections = [f.name for f in fields(Config)]
+    unknown = sorted(set(raw) - set(sections))
+    if unknown:
+        raise ConfigError(f"{where}: unknown section(s) {', '.join(unknown)}; known: {', '.join(sections)}")
+    tables = {}
+    for name in sections:
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table of settings, got {table!r}")
+        tables[name] = dict(table)
+    return tables
 
 
 def read_toml(path: str | Path, what: str = "config file") -> dict:
@@ -190,8 +203,28 @@ def with_overrides(config: Config, section: str, **values) -> Config:
     return replace(config, **{section: replace(getattr(config, section), **values)})
 
 
+# config.json's "format": raised when a change to the model folder would make older code misread it.
+FOLDER_FORMAT = 1
+# What to do about a model folder's config.json that cannot be read.
+REPAIR_CONFIG = "config.json is written by train.py: undo any edit to it, or train the model again"
+
+
 def config_to_json(config: Config) -> str:
-    return json.dumps(asdict(config), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps({"format": FOLDER_FORMAT, **asdict(config)}, indent=2, ensure_ascii=False) + "\n"
+
+
+def read_json(path: str | Path, fix: str) -> dict:
+    """The object a JSON file holds, or a one-line error naming the file and saying what to do (`fix`)."""
+    path = Path(path)
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found; {fix}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid JSON ({err}); {fix}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: must hold a JSON object {{...}}, not {type(values).__name__}; {fix}")
+    return values
 
 
 def load_json(path: str | Path) -> Config:
@@ -199,10 +232,23 @@ def load_json(path: str | Path) -> Config:
     saved before templates existed has none, and its model read the word alone. Settings added since
     take the value that means what such a folder did (no empty sources, no time budget)."""
     path = Path(path)
-    values = json.loads(path.read_text(encoding="utf-8"))
-    values.setdefault("data", {}).setdefault("src_template", "")
-    train = values.setdefault("train", {})
-    train.setdefault("empty_source_share", 0.0)  # older folders never saw an empty source
-    train.setdefault("translation_pairs", False)  # nor a translation pair
-    train.setdefault("time_budget_minutes", 0.0)  # nor had a time budget: resuming one keeps to its epochs
-    return config_from_dict(values, str(path))
+    values = read_json(path, REPAIR_CONFIG)
+    check_folder_format(values.pop("format", 1), path)  # a folder saved before the number existed is format 1
+    try:
+        tables = _tables(values, str(path))
+        tables["data"].setdefault("src_template", "")
+        tables["train"].setdefault("empty_source_share", 0.0)  # older folders never saw an empty source
+        tables["train"].setdefault("translation_pairs", False)  # nor a translation pair
+        tables["train"].setdefault("time_budget_minutes", 0.0)  # nor had a time budget: resuming one keeps to its epochs
+        return config_from_dict(tables, str(path))
+    except ConfigError as err:
+        raise ConfigError(f"{err}; {REPAIR_CONFIG}") from None
+
+
+def check_folder_format(found, path: Path) -> None:
+    """A folder of a later format may hold what this code would misread: refuse it rather than guess."""
+    if not isinstance(found, int) or isinstance(found, bool) or found < 1:
+        raise ConfigError(f"{path}: 'format' must be a whole number from 1, got {found!r}; {REPAIR_CONFIG}")
+    if found > FOLDER_FORMAT:
+        raise ConfigError(f"{path}: written by a newer version of seq2seq-ja (folder format {found}; this version "
+                          f"reads format {FOLDER_FORMAT}); update seq2seq-ja to load it")

@@ -54,10 +54,7 @@ def greedy_pick() -> PickNext:
 
 def sampling_pick(temperature: float, top_k: int, top_p: float, generator: torch.Generator) -> PickNext:
     """Sample from softmax(logits / temperature), restricted to the top-k and then the top-p tokens."""
-    if temperature <= 0:
-        raise UserError(f"temperature must be > 0 (got {temperature}); use --method greedy for argmax decoding")
-    if not 0 < top_p <= 1:
-        raise UserError(f"top-p must lie in (0, 1] (got {top_p})")
+    check_sampling(temperature, top_k, top_p)
 
     def pick(logits: torch.Tensor) -> torch.Tensor:
         scaled = logits.float() / temperature  # (batch, vocab)
@@ -69,6 +66,28 @@ def sampling_pick(temperature: float, top_k: int, top_p: float, generator: torch
         return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
     return pick
+
+
+def check_sampling(temperature: float, top_k: int, top_p: float) -> None:
+    """The sampling settings, each refused in one line naming its option of infer.py."""
+    if not temperature > 0:  # written so, NaN is refused too
+        raise UserError(f"--temperature must be > 0 (got {temperature}); use --method greedy for the most likely output")
+    if top_k < 0:
+        raise UserError(f"--top-k must be at least 0 (got {top_k}); 0 means no limit")
+    if not 0 < top_p <= 1:
+        raise UserError(f"--top-p must lie in (0, 1] (got {top_p}); 1 means no limit")
+
+
+def check_decode_settings(config: DecodeConfig) -> None:
+    """Every count and sampling setting, whatever the method, so a bad one is refused before any work.
+
+    Messages name infer.py's options; from Python, a setting is its option without the dashes (top_k: --top-k).
+    """
+    for option, value in (("--n", config.n), ("--beam-size", config.beam_size),
+                          ("--max-attempts", config.max_attempts), ("--rank-samples", config.rank_samples)):
+        if value < 1:
+            raise UserError(f"{option} must be at least 1 (got {value})")
+    check_sampling(config.temperature, config.top_k, config.top_p)
 
 
 def forbid(logits: torch.Tensor, token_ids: Iterable[int]) -> torch.Tensor:
@@ -271,6 +290,7 @@ def distinct_outputs(
     Each output carries its score: ranking's, or for the other methods log p(d | word) per piece, scored
     once the outputs are found (`Distractor`).
     """
+    check_decode_settings(replace(config, n=n))  # n is given apart from the other settings
     answers = AnswerSets([{normalize_text(text) for text in known} for known in excluded], n, known_words)
     generator = torch.Generator().manual_seed(config.seed)
     top_up = torch.Generator().manual_seed(config.seed + 1)  # ranking's extra rounds: the first draws stay as they were
@@ -364,8 +384,6 @@ def sequence_log_probs(model: Seq2SeqModel, tokenizer: Tokenizer, src: torch.Ten
 
 
 def check_rank_settings(config: DecodeConfig) -> None:
-    if config.rank_samples < 1:
-        raise UserError(f"rank samples must be at least 1 (got {config.rank_samples})")
     if config.generic_weight < 0:
         raise UserError(f"generic weight must be at least 0 (got {config.generic_weight})")
     if config.reverse_weight < 0:

@@ -1,6 +1,6 @@
 """A trained model is a folder; this module writes and reads it.
 
-    config.json    every setting needed to rebuild the model, tokenizer and decoder
+    config.json    every setting needed to rebuild the model, tokenizer and decoder, and the folder's "format"
     model.pt       the weights (a state dict; loaded with weights_only=True, so loading runs no code)
     spm.model      the SentencePiece vocabulary
     answers.json   known correct answers per source word, excluded when generating distractors
@@ -11,21 +11,25 @@
     train.log      what the run said; tensorboard/ its event files, when tensorboard is installed
 
 Every file is written to a temporary name and then renamed, so a crash mid-write leaves the previous
-file intact rather than a half-written one.
+file intact rather than a half-written one. A folder may come from anyone: reading one checks every file
+and stops at the first bad one with a UserError that names it, never a traceback, and never runs code.
 """
 from __future__ import annotations
 
 import io
 import json
 import os
+import pickle
 import shutil
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from seq2seq.config import Config, config_to_json, load_json
+from seq2seq.config import Config, config_to_json, load_json, read_json
 from seq2seq.data import pairs_to_csv
 from seq2seq.errors import UserError
 from seq2seq.models import build_model
@@ -91,8 +95,52 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu", weights: 
         if not (folder / name).is_file():
             raise UserError(f"{folder}: no {name}; pass a folder written by train.py (did training finish an epoch?)")
     config = load_json(folder / CONFIG)
-    model = build_model(config.model)
-    model.load_state_dict(torch.load(folder / weights, map_location="cpu", weights_only=True))
-    answers_file = folder / ANSWERS
-    answers = json.loads(answers_file.read_text(encoding="utf-8")) if answers_file.is_file() else {}
-    return TrainedModel(model.to(device).eval(), Tokenizer.load(folder / VOCABULARY), config, answers)
+    tokenizer = Tokenizer.load(folder / VOCABULARY)
+    if tokenizer.vocab_size != config.model.vocab_size:
+        raise UserError(f"{folder / VOCABULARY}: {tokenizer.vocab_size} pieces, but {CONFIG} says the model has "
+                        f"{config.model.vocab_size}; put back the {VOCABULARY} trained with this model")
+    try:
+        model = build_model(config.model)
+    except UserError as err:
+        raise UserError(f"{folder / CONFIG}: {err}") from None
+    load_weights(model, folder / weights)
+    return TrainedModel(model.to(device).eval(), tokenizer, config, load_answers(folder / ANSWERS))
+
+
+def load_weights(model: Seq2SeqModel, path: Path) -> None:
+    """Put a state dict file's weights into `model`: every name and shape must match."""
+    state = load_tensors(path, f"use the {path.name} that train.py wrote, or train the model again")
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError):  # TypeError: not a dict of weights at all
+        raise UserError(f"{path}: these weights do not fit the model {CONFIG} describes (other layers or sizes); "
+                        f"use the {path.name} trained with it") from None
+
+
+def load_tensors(path: Path, fix: str):
+    """What a file written by torch.save holds, read with weights_only=True: tensors, numbers, strings and
+    containers of them only, so a file from anywhere can never run code while it is read. A damaged file, or
+    one that holds anything else, stops with one line naming it and saying what to do (`fix`)."""
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive, whose directory is at its very end
+        raise UserError(f"{path}: damaged (cut short?) or not written by torch.save; {fix}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about the pickle protocol of files it then refuses
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise UserError(f"{path}: refused: it holds Python objects besides tensors, and loading them could run "
+                        f"code; {fix}") from None
+    except Exception:  # a damaged archive fails in many ways: RuntimeError, UnicodeDecodeError, KeyError, …
+        raise UserError(f"{path}: damaged, or not written by torch.save; {fix}") from None
+
+
+def load_answers(path: Path) -> dict[str, list[str]]:
+    """answers.json (word key → known correct answers); a folder without one knows none."""
+    if not path.is_file():
+        return {}
+    answers = read_json(path, "it is written by train.py: undo any edit to it, or train the model again")
+    if not all(isinstance(known, list) and all(isinstance(answer, str) for answer in known)
+               for known in answers.values()):
+        raise UserError(f"{path}: each word must map to a list of answers, as train.py writes it; undo any edit "
+                        "to it, or train the model again")
+    return answers

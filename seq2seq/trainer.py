@@ -190,7 +190,10 @@ class FitResult:
 
 class StopSignal:
     """Ctrl-C (SIGINT) or SIGTERM while training asks for a stop after the current step, so the checkpoint
-    then saved holds whole steps; a second Ctrl-C stops at once, without saving."""
+    then saved holds whole steps; a second Ctrl-C stops at once, without saving.
+
+    A signal the process was started deaf to (SIG_IGN: `nohup`, a shell's `&`) stays ignored, as whoever
+    started it asked. On leaving, each signal gets back exactly the handler it had."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -198,7 +201,9 @@ class StopSignal:
         self.requested = False
         self.previous = {}
         if threading.current_thread() is threading.main_thread():  # only there can handlers be set
-            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+            for sig in self.SIGNALS:
+                if signal.getsignal(sig) not in (signal.SIG_IGN, None):  # None: set outside Python, not restorable
+                    self.previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import signal
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,16 @@ def no_mha_fastpath():
     mha.set_fastpath_enabled(False)
     yield
     mha.set_fastpath_enabled(before)
+
+
+@pytest.fixture
+def ctrl_c_heard():
+    """Python's own SIGINT handler for the test, and the one found put back after. A test that presses Ctrl-C
+    needs it: started with SIGINT ignored (`nohup`, a script's `&`, some CI runners), training rightly
+    stays deaf to Ctrl-C, and so does a process the test starts (an ignored signal stays ignored across exec)."""
+    found = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, found)
 
 
 def write_csv(path: Path, header: list[str], rows: list[tuple]) -> Path:

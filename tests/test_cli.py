@@ -145,7 +145,7 @@ def test_bad_input_is_one_line_and_exit_2(model_dir, script, args, message):
     assert not (model_dir / "x").exists()  # nothing half-written
 
 
-def test_ctrl_c_saves_a_checkpoint_that_resume_finishes(tmp_path):
+def test_ctrl_c_saves_a_checkpoint_that_resume_finishes(tmp_path, ctrl_c_heard):
     """A real Ctrl-C (SIGINT) to a real training process: exit 130, a hint, and a resumable last.pt."""
     data = write_csv(tmp_path / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
     out = tmp_path / "run"

@@ -285,7 +285,7 @@ def test_pair_log_probs_match_scoring_each_pair_alone():
 
 
 def test_rank_settings_are_checked():
-    with pytest.raises(UserError, match="rank samples must be at least 1"):
+    with pytest.raises(UserError, match="--rank-samples must be at least 1"):
         distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
                          config=DecodeConfig(method="rank", rank_samples=0))
     with pytest.raises(UserError, match="reverse weight must be at least 0"):

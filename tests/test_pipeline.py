@@ -106,7 +106,7 @@ def test_keep_epochs_leaves_each_epochs_weights_and_a_new_run_removes_them(tmp_p
     folder = tmp_path / "run"
     train_from_csv(tiny_config(epochs=2, keep_epochs=True), pairs_csv, folder, progress=False, log=RunLog(echo=False))
     assert sorted(path.name for path in folder.glob("epoch*.pt")) == ["epoch1.pt", "epoch2.pt"]
-    last = torch.load(folder / "last.pt", weights_only=False)["model"]  # the weights after the last epoch
+    last = torch.load(folder / "last.pt", weights_only=True)["model"]  # the weights after the last epoch
     second = load_model(folder, weights="epoch2.pt").model.state_dict()
     assert all(torch.equal(last[name], second[name]) for name in last)
     first = load_model(folder, weights="epoch1.pt").model.state_dict()

@@ -55,18 +55,16 @@ def ctrl_c_at_step(monkeypatch, step: int):
 
 
 @pytest.mark.parametrize("settings", SETTINGS.values(), ids=SETTINGS.keys())
-def test_interrupted_and_resumed_run_equals_uninterrupted(settings, pairs_csv, tmp_path, monkeypatch):
+def test_interrupted_and_resumed_run_equals_uninterrupted(settings, pairs_csv, tmp_path, monkeypatch, ctrl_c_heard):
     config = config_for(settings)
     whole = train_from_csv(config, pairs_csv, tmp_path / "whole", log=RunLog(echo=False), **QUIET)
     steps = whole.fit.step
     assert whole.fit.status == "finished" and steps >= 6
 
-    before = signal.getsignal(signal.SIGINT)  # Python's own, or SIG_IGN in a shell's background job
     with monkeypatch.context() as patch:
         ctrl_c_at_step(patch, steps // 2 - 1)  # mid-epoch, not at an epoch's end
         stopped = train_from_csv(config, pairs_csv, tmp_path / "parts", log=RunLog(echo=False), **QUIET)
     assert stopped.fit.status == "interrupted" and stopped.fit.step == steps // 2 - 1
-    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
     resumed = resume_training(tmp_path / "parts", {}, log=RunLog(echo=False), **QUIET)
 
     assert resumed.fit.step == steps and resumed.fit.status == "finished"
@@ -76,6 +74,23 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(settings, pairs_csv, t
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "whole" / "metrics.csv").drop(columns=timing),
                                   pd.read_csv(tmp_path / "parts" / "metrics.csv").drop(columns=timing))
     assert "resuming" in (tmp_path / "parts" / "train.log").read_text(encoding="utf-8")
+
+
+def handler_of_the_caller(signum, frame):
+    """Stands for whatever SIGINT handler the program that trains was using."""
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("found, status", [(handler_of_the_caller, "interrupted"), (signal.SIG_IGN, "finished")],
+                         ids=["a handler", "ignored"])
+def test_training_puts_back_the_sigint_handler_it_found_and_stays_deaf_if_sigint_was_ignored(
+        found, status, pairs_csv, tmp_path, monkeypatch, ctrl_c_heard):
+    signal.signal(signal.SIGINT, found)  # ctrl_c_heard puts back the test's own handler afterwards
+    with monkeypatch.context() as patch:
+        ctrl_c_at_step(patch, 1)
+        run = train_from_csv(tiny_config(epochs=2), pairs_csv, tmp_path / "run", log=RunLog(echo=False), **QUIET)
+    assert run.fit.status == status  # started under nohup or `&` (SIGINT ignored), Ctrl-C does not stop it
+    assert signal.getsignal(signal.SIGINT) is found
 
 
 def test_a_run_stopped_by_its_time_budget_resumes_exactly(pairs_csv, tmp_path, monkeypatch):
@@ -130,19 +145,24 @@ def test_resume_without_a_checkpoint_says_so(finished_run):
         resume_training(finished_run, {}, log=RunLog(echo=False), **QUIET)
 
 
+def checkpoint_at(step: int, weight: float) -> dict:
+    """A stand-in for what the trainer saves: the parts load_checkpoint looks for."""
+    return {"model": {"weight": torch.full((3,), weight)}, "optimizer": {}, "progress": {"step": step}}
+
+
 def test_a_crash_during_a_save_leaves_the_previous_checkpoint_loadable(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
-    save_checkpoint(path, {"step": 1, "weights": torch.ones(3)})
+    save_checkpoint(path, checkpoint_at(1, 1.0))
 
     def crash(fd):
         raise OSError("disk pulled out")
 
     monkeypatch.setattr(seq2seq.model_folder.os, "fsync", crash)  # the new bytes are written, not yet renamed
     with pytest.raises(OSError, match="disk pulled out"):
-        save_checkpoint(path, {"step": 2, "weights": torch.zeros(3)})
+        save_checkpoint(path, checkpoint_at(2, 0.0))
     monkeypatch.undo()
     old = load_checkpoint(path)
-    assert old["step"] == 1 and torch.equal(old["weights"], torch.ones(3))
+    assert old["progress"]["step"] == 1 and torch.equal(old["model"]["weight"], torch.ones(3))
 
 
 def test_a_truncated_checkpoint_is_a_clear_error(tmp_path):
@@ -150,7 +170,14 @@ def test_a_truncated_checkpoint_is_a_clear_error(tmp_path):
     save_checkpoint(path, {"weights": torch.ones(1000)})
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(UserError, match="not a readable checkpoint"):
+    with pytest.raises(UserError, match=r"last.pt: damaged \(cut short\?\).*; start again without --resume"):
+        load_checkpoint(path)
+
+
+def test_a_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"weights": torch.ones(3)})  # tensors, but not what train.py saves
+    with pytest.raises(UserError, match="last.pt: not a checkpoint written by train.py"):
         load_checkpoint(path)
 
 

@@ -51,7 +51,7 @@ def test_a_two_point_grid_trains_both_and_sorts_the_table(tmp_path, pairs_csv):
     assert (tmp_path / "runs" / "sweep.md").read_text(encoding="utf-8").startswith("| lr | warmup_steps |")
 
 
-def test_a_stopped_sweep_continues_where_it_stopped(tmp_path, pairs_csv, monkeypatch):
+def test_a_stopped_sweep_continues_where_it_stopped(tmp_path, pairs_csv, monkeypatch, ctrl_c_heard):
     whole = run_sweep(load_sweep(sweep_file(tmp_path, tmp_path / "whole")), pairs_csv, progress=False,
                       log=RunLog(echo=False))
     plan = load_sweep(sweep_file(tmp_path, tmp_path / "parts"))

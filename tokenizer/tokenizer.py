@@ -117,4 +117,11 @@ class Tokenizer:
         path = Path(path)
         if not path.is_file():
             raise TokenizerError(f"{path}: tokenizer model not found")
-        return cls(path.read_bytes())
+        try:
+            tokenizer = cls(path.read_bytes())
+        except RuntimeError:  # SentencePiece could not parse it
+            tokenizer = None
+        if tokenizer is None or tokenizer.vocab_size == 0:  # an empty file parses as a model of no pieces
+            raise TokenizerError(f"{path}: damaged, or not a SentencePiece model; put back the one trained with "
+                                 "the model")
+        return tokenizer
