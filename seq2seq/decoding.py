@@ -574,25 +574,27 @@ class ReverseQuestion:
                                   len(candidates))
 
     @torch.no_grad()
-    def closeness(self, model: Seq2SeqModel, tokenizer: Tokenizer, src: torch.Tensor, owner: torch.Tensor,
+    def closeness(self, model: Seq2SeqModel, tokenizer: Tokenizer, src: torch.Tensor, word_of: torch.Tensor,
                   candidates: list[str], max_source_len: int | None = None) -> torch.Tensor:
         """max over the candidate's inputs s of cos(the encoder's reading of the word, its reading of s), per
-        candidate (`readings`). src (words, src_len) holds the words' own inputs, and owner (candidates,)
+        candidate (`readings`). src (words, src_len) holds the words' own inputs, and word_of (candidates,)
         the word each candidate is ranked for. A candidate with no input of its own gets the lowest score
         beside it.
         """
-        word_readings = readings(model.encode(src, src != tokenizer.pad_id))[owner.to(src.device)]  # (candidates, d)
         owner, sources = [], []  # one row per (candidate, one of its inputs)
         for i, candidate in enumerate(candidates):
             for source in self.inputs_of(candidate):
                 owner.append(i)
                 sources.append(source)
+        if not sources:
+            return best_per_candidate(owner, torch.zeros(0), len(candidates))
         distinct = sorted(set(sources))
         row_of = {text: row for row, text in enumerate(distinct)}
-        theirs = torch.cat([readings(encode_sources(model, tokenizer, distinct[first : first + SCORE_BATCH], max_source_len))
-                            for first in range(0, len(distinct), SCORE_BATCH)]) if distinct else word_readings[:0]
-        owner_rows = torch.tensor(owner, dtype=torch.long, device=word_readings.device)
-        cosines = (word_readings[owner_rows] * theirs[[row_of[text] for text in sources]]).sum(-1)  # (rows,)
+        words = readings(model.encode(src, src != tokenizer.pad_id))  # (words, d_model)
+        inputs = torch.cat([readings(encode_sources(model, tokenizer, distinct[first : first + SCORE_BATCH], max_source_len))
+                            for first in range(0, len(distinct), SCORE_BATCH)])  # (distinct inputs, d_model)
+        word_rows = word_of.to(src.device)[torch.tensor(owner, device=src.device)]  # (rows,)
+        cosines = (words[word_rows] * inputs[[row_of[text] for text in sources]]).sum(-1)  # (rows,)
         return best_per_candidate(owner, cosines.cpu(), len(candidates))
 
 
