@@ -12,12 +12,13 @@ import argparse
 import shlex
 import sys
 
-from seq2seq.cli import run_main
-from seq2seq.compare import MATPLOTLIB_MISSING, write_comparison
+from seq2seq.cli import ArgumentParser, run_main
+from seq2seq.compare import write_comparison
+from seq2seq.plotting import MATPLOTLIB_MISSING
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", help="model folders written by train.py")
     parser.add_argument("--out", default="docs/comparison", help="folder for comparison.md and valid_loss.png "
                                                                  "(default docs/comparison)")

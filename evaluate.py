@@ -15,12 +15,12 @@ import argparse
 import shlex
 import sys
 
-from seq2seq.cli import run_main
+from seq2seq.cli import ArgumentParser, run_main
 from seq2seq.evaluation import BASELINES, BUNDLED_TRAIN_DATA, evaluate, parse_baselines
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="*", metavar="MODEL_DIR", help="model folders written by train.py")
     parser.add_argument("--data", help="CSV of words to score on (English, Japanese, Correct_Japanese); "
                                        "default: the models' test.csv")

@@ -5,6 +5,8 @@
     python infer.py --model runs/default --input quiz.csv --output quiz-out.csv   # keeps quiz.csv's columns
     cat words.txt | python infer.py --model runs/default --input - --format jsonl
     python infer.py --model runs/default --word borrow --explain   # how ranking chose: every candidate's scores
+    python infer.py --model runs/default --word borrow --method sample --n 2 --explain   # each sample, step by step
+    python infer.py --model runs/default --word borrow --method beam --length-penalty 0 --explain
 
 Known correct answers are never printed: a row's own (--ref-col of --input), those stored in the model
 folder, those given with --exclude, and (when it is there) every form of the bundled JMdict rejection
@@ -18,13 +20,16 @@ import unicodedata
 from dataclasses import asdict
 
 from seq2seq.api import DistractorModel, load_model
-from seq2seq.cli import run_main
+from seq2seq.attention_maps import plot_word_attention
+from seq2seq.cli import ArgumentParser, run_main
 from seq2seq.config import with_overrides
 from seq2seq.data import split_answers
 from seq2seq.decoding import check_decode_settings
 from seq2seq.errors import UserError
 from seq2seq.pipeline import answers_shown
-from seq2seq.quiz import FORMATS, QuizInput, formatted, from_words, load_quiz, write_output
+from seq2seq.quiz import (FORMATS, QuizInput, check_file_can_be_written, formatted, from_words, load_quiz,
+                          write_output)
+from seq2seq.trace import WordTrace, trace_lines
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="model folder written by train.py")
     parser.add_argument("--word", action="append", default=[], help="English word (repeatable)")
     parser.add_argument("--input", help="CSV with a column of English words (see --src-col) and, optionally, their "
@@ -63,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, help="sampling temperature (default 0.6)")
     parser.add_argument("--top-k", type=int, help="sample among the k likeliest pieces; 0 = all (default 50)")
     parser.add_argument("--top-p", type=float, help="nucleus sampling threshold (default 0.95)")
-    parser.add_argument("--beam-size", type=int, help="beam width for --method beam (default 5)")
+    parser.add_argument("--beam-size", type=int, help="beam width for --method beam, raised where needed to n plus the "
+                                                      "word's known answers, which are dropped (default 5)")
+    parser.add_argument("--length-penalty", type=float,
+                        help="beam: hypotheses compete on log p / (pieces + 1)^this; 0 = plain log p, which favours "
+                             "the shortest (default 1.0)")
     parser.add_argument("--max-attempts", type=int, help="sampling rounds before giving up (default 20)")
     parser.add_argument("--rank-samples", type=int, help="rank: samples drawn and scored per word (default 30)")
     parser.add_argument("--rank-lexicon", type=int,
@@ -82,9 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "d's own English word (its states averaged): does the model read them alike? "
                              "(default 32; 0: not compared)")
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
+    parser.add_argument("--plot-attention", metavar="OUT.png",
+                        help="draw where the decoder looked in the source while writing the first word's best "
+                             "distractor: a PNG of its cross-attention (every layer and head of a Transformer); "
+                             "needs matplotlib")
     parser.add_argument("--explain", action="store_true",
-                        help="rank: after each word's answers, print every candidate it considered, best first: where "
-                             "it came from, its four scores and what became of it (kept, rank, correct answer, …)")
+                        help="after each word's answers, show how they were chosen. rank: every candidate it considered, "
+                             "best first, where it came from, its four scores and what became of it (kept, rank, "
+                             "correct answer, …); sample and greedy: every output step by step, the likeliest pieces "
+                             "with their probabilities (raw, tempered, after top-k/top-p), the piece drawn and the "
+                             "running log p; beam: the live and ended hypotheses at every step")
     return parser
 
 
@@ -95,9 +111,11 @@ def main(argv: list[str] | None = None) -> None:
     if not args.word and not args.input:
         raise UserError("give at least one --word or an --input file")
     quiz = load_quiz(args.input, args.src_col, args.ref_col) if args.input else from_words(args.word, args.src_col)
+    if args.output:
+        check_file_can_be_written(args.output, "--output")
     model = load_model(args.model, args.lexicon, args.known_words, args.candidates)
     decode = with_overrides(model.trained.config, "decode", n=args.n, method=args.method, temperature=args.temperature,
-                            top_k=args.top_k, top_p=args.top_p, beam_size=args.beam_size,
+                            top_k=args.top_k, top_p=args.top_p, beam_size=args.beam_size, length_penalty=args.length_penalty,
                             max_attempts=args.max_attempts, seed=args.seed, rank_samples=args.rank_samples,
                             rank_lexicon=args.rank_lexicon, generic_weight=args.generic_weight,
                             reverse_weight=args.reverse_weight, reverse_keys=args.reverse_keys,
@@ -119,6 +137,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {len(quiz.words)} words to {args.output}")
     else:
         sys.stdout.write(text)
+    if args.plot_attention:
+        print(plot_word_attention(model, quiz.words[0], quiz.correct[0], exclude, results[0], args.plot_attention),
+              file=sys.stderr)
     for word, candidates in zip(quiz.words, explained or []):
         print("\n".join(explanation(word, candidates, decode)))
 
@@ -134,7 +155,14 @@ def check_answers_known(model: DistractorModel, quiz: QuizInput, exclude: set[st
                             f"the word; {fix}")
 
 
-def explanation(word: str, candidates: list, decode) -> list[str]:
+def explanation(word: str, explained: WordTrace | list, decode) -> list[str]:
+    """How `word`'s answers were chosen: its decoding trace, or the candidates ranking weighed, best first."""
+    if isinstance(explained, WordTrace):
+        return trace_lines(word, explained)
+    return ranking_table(word, explained, decode)
+
+
+def ranking_table(word: str, candidates: list, decode) -> list[str]:
     """The candidates ranking weighed for `word`, best first, as a table a student can read."""
     lines = [f"\n{word}: {len(candidates)} candidates, best first; score = log p(d | word) − "
              f"{decode.generic_weight:g}·log p(d | no word) + {decode.reverse_weight:g}·log p(answer | d's input) + "

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from seq2seq.cli import run_main
+from seq2seq.cli import ArgumentParser, run_main
 from seq2seq.config import Config, load_toml, with_overrides
 from seq2seq.data import word_key
 from seq2seq.errors import UserError
@@ -24,7 +24,7 @@ BUNDLED_DATA = Path(__file__).resolve().parent / "data" / "distractors.csv.gz"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="CSV of pairs (default: the bundled JMdict distractors)")
     parser.add_argument("--out", help="model folder to write (default: runs/default)")
     parser.add_argument("--overwrite", action="store_true", help="replace a model already in --out")

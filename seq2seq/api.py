@@ -23,6 +23,7 @@ from seq2seq.config import DecodeConfig, with_overrides
 from seq2seq.decoding import Distractor, RankedCandidate
 from seq2seq.model_folder import TrainedModel, load_model as load_trained
 from seq2seq.pipeline import distractors_for, load_candidate_lexicon, load_known_words, load_lexicon
+from seq2seq.trace import WordTrace
 
 DECODING_SETTINGS = frozenset(f.name for f in fields(DecodeConfig))
 
@@ -44,12 +45,13 @@ class DistractorModel:
 
     def distractors_many(self, words: list[str], n: int | None = None,
                          correct: list[Iterable[str] | None] | None = None,
-                         exclude: Iterable[str] = (), explain: list[list[RankedCandidate]] | None = None,
+                         exclude: Iterable[str] = (), explain: list[list[RankedCandidate] | WordTrace] | None = None,
                          **decoding) -> list[list[Distractor]]:
         """Near misses for each word, in one batched pass: much faster than one call a word.
 
         `correct` has one entry per word (None where unknown); `exclude` is left out for every word;
-        `explain` (method "rank") receives each word's candidates with their scores (infer.py --explain).
+        `explain` receives one entry per word (infer.py --explain): for method "rank", its candidates with
+        their scores; for the others, its decoding step by step (`seq2seq.trace.WordTrace`).
         n and the decoding settings default to those the model was trained with (`DecodeConfig`).
         """
         unknown = sorted(set(decoding) - DECODING_SETTINGS)

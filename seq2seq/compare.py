@@ -10,7 +10,6 @@ The comparison is only fair on the same test words, so folders with different te
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -23,10 +22,10 @@ from seq2seq.errors import UserError
 from seq2seq.model_folder import METRICS, TEST_SPLIT, TrainedModel, load_model, write_atomic
 from seq2seq.models import num_parameters
 from seq2seq.pipeline import targets_are_correct
+from seq2seq.plotting import MatplotlibMissing, new_figure, save_png
 from seq2seq.run_log import best_row
 
 TABLE, FIGURE = "comparison.md", "valid_loss.png"
-MATPLOTLIB_MISSING = "matplotlib is not installed: pip install -e .[plot] for the plots"
 CURVE_COLUMNS = ["epoch", "valid_loss", "elapsed_s"]
 
 
@@ -204,29 +203,22 @@ def markdown(reports: list[ModelReport], test: pd.DataFrame, title: str, command
     return "\n".join(part for part in parts if part)
 
 
-def plot_valid_loss(reports: list[ModelReport], path: Path) -> bool:
-    """Validation loss against epochs (left) and against wall-clock seconds (right), a line per model.
-
-    Drawn on matplotlib's Agg canvas directly, so it needs no display and leaves pyplot's global state
-    alone. Returns False, writing nothing, when matplotlib is not installed (it is an optional extra).
-    """
+def plot_valid_loss(curves: dict[str, pd.DataFrame], path: Path) -> bool:
+    """Validation loss against epochs (left) and against wall-clock seconds (right), a line per model:
+    `curves` maps a label to its metrics.csv rows (epoch, valid_loss, elapsed_s). Returns False, writing
+    nothing, when matplotlib is not installed (it is an optional extra)."""
     try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
+        figure = new_figure(10, 4)
+    except MatplotlibMissing:
         return False
-    figure = Figure(figsize=(10, 4), layout="constrained")
-    FigureCanvasAgg(figure)
     by_epoch, by_time = figure.subplots(1, 2, sharey=True)
-    for report in reports:
-        by_epoch.plot(report.curve["epoch"], report.curve["valid_loss"], marker="o", label=report.label)
-        by_time.plot(report.curve["elapsed_s"], report.curve["valid_loss"], marker="o", label=report.label)
+    for label, curve in curves.items():
+        by_epoch.plot(curve["epoch"], curve["valid_loss"], marker="o", label=label)
+        by_time.plot(curve["elapsed_s"], curve["valid_loss"], marker="o", label=label)
     by_epoch.set(xlabel="epoch", ylabel="validation loss (per target token)", title="by epoch")
     by_time.set(xlabel="training time (s)", title="by wall-clock time")
     by_epoch.legend()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    write_atomic(path, buffer.getvalue())
+    save_png(figure, path)
     return True
 
 
@@ -235,7 +227,7 @@ def write_comparison(folders: list[str | Path], out: str | Path, title: str, com
     reports, test = compare_folders(folders)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    drawn = plot_valid_loss(reports, out / FIGURE)
+    drawn = plot_valid_loss({report.label: report.curve for report in reports}, out / FIGURE)
     text = markdown(reports, test, title, command, drawn)
     write_atomic(out / TABLE, text.encode("utf-8"))
     return Comparison(out / TABLE, out / FIGURE if drawn else None, text)

@@ -117,6 +117,7 @@ class DecodeConfig:
     top_k: int = 50  # sample among the k most likely pieces (0 = no limit)
     top_p: float = 0.95  # sample among the smallest set of pieces holding this probability (1 = no limit)
     beam_size: int = 5  # hypotheses kept by beam search
+    length_penalty: float = 1.0  # beam: hypotheses compete on log p / (pieces + 1) ** length_penalty; 0 = plain log p
     max_len: int = 24  # most pieces generated per output
     max_attempts: int = 20  # sampling rounds before giving up on finding n distinct outputs
     rank_samples: int = 30  # rank: samples drawn per word and scored

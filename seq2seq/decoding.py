@@ -8,6 +8,7 @@ different close answers. Known correct answers are thrown away, and duplicates t
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Sequence
 
@@ -18,6 +19,7 @@ from seq2seq.config import DecodeConfig
 from seq2seq.data import normalize_text
 from seq2seq.errors import UserError
 from seq2seq.models.base import Memory, Seq2SeqModel, select_batch
+from seq2seq.trace import BeamRecorder, StepRecorder, TracedOutput, WordTrace
 from tokenizer import Tokenizer
 
 PickNext = Callable[[torch.Tensor], torch.Tensor]  # logits (batch, vocab) → next ids (batch,)
@@ -57,21 +59,28 @@ def sampling_pick(temperature: float, top_k: int, top_p: float, generator: torch
     check_sampling(temperature, top_k, top_p)
 
     def pick(logits: torch.Tensor) -> torch.Tensor:
-        scaled = logits.float() / temperature  # (batch, vocab)
-        if 0 < top_k < scaled.size(-1):  # only the k best can be drawn: filter and draw among them, far faster
-            best, ids = scaled.topk(top_k, dim=-1)  # (batch, k), best first
-            probs = top_p_filter(best, top_p).softmax(dim=-1)  # (batch, k)
-            return ids.gather(-1, torch.multinomial(probs, 1, generator=generator)).squeeze(-1)
-        probs = top_p_filter(scaled, top_p).softmax(dim=-1)  # (batch, vocab)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        ids, probs = drawing_probs(logits, temperature, top_k, top_p)  # (batch, m) each
+        return ids.gather(-1, torch.multinomial(probs, 1, generator=generator)).squeeze(-1)
 
     return pick
 
 
+def drawing_probs(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, probs), each (batch, m): the pieces sampling draws among and their probabilities, after the
+    temperature, top-k and top-p. m is k when top-k limits the draw, else the whole vocabulary."""
+    scaled = logits.float() / temperature  # (batch, vocab)
+    if 0 < top_k < scaled.size(-1):  # only the k best can be drawn: filter and draw among them, far faster
+        best, ids = scaled.topk(top_k, dim=-1)  # (batch, k), best first
+        return ids, top_p_filter(best, top_p).softmax(dim=-1)
+    every = torch.arange(scaled.size(-1), device=scaled.device).expand_as(scaled)  # (batch, vocab)
+    return every, top_p_filter(scaled, top_p).softmax(dim=-1)
+
+
 def check_sampling(temperature: float, top_k: int, top_p: float) -> None:
     """The sampling settings, each refused in one line naming its option of infer.py."""
-    if not temperature > 0:  # written so, NaN is refused too
-        raise UserError(f"--temperature must be > 0 (got {temperature}); use --method greedy for the most likely output")
+    if not 0 < temperature < math.inf:  # written so, NaN is refused too
+        raise UserError(f"--temperature must be > 0 and finite (got {temperature}); use --method greedy for the most "
+                        "likely output")
     if top_k < 0:
         raise UserError(f"--top-k must be at least 0 (got {top_k}); 0 means no limit")
     if not 0 < top_p <= 1:
@@ -88,6 +97,8 @@ def check_decode_settings(config: DecodeConfig) -> None:
         if value < 1:
             raise UserError(f"{option} must be at least 1 (got {value})")
     check_sampling(config.temperature, config.top_k, config.top_p)
+    if not math.isfinite(config.length_penalty):
+        raise UserError(f"--length-penalty must be a number (got {config.length_penalty}); 0 means none")
 
 
 def forbid(logits: torch.Tensor, token_ids: Iterable[int]) -> torch.Tensor:
@@ -116,10 +127,12 @@ def encode_sources(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str]
 
 
 @torch.no_grad()
-def generate(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, max_len: int, pick: PickNext) -> list[list[int] | None]:
+def generate(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, max_len: int, pick: PickNext,
+             record: StepRecorder | None = None) -> list[list[int] | None]:
     """Extend every row of `memory` one token at a time until EOS; None for a row that never ended.
 
     Rows that have finished keep being fed padding (cheap, and it keeps the batch rectangular).
+    `record` (infer.py --explain) is shown every step's logits and choice (seq2seq/trace.py).
     """
     batch = memory.states.size(0)
     device = memory.states.device
@@ -128,7 +141,10 @@ def generate(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, max_len:
     steps, state = [], None
     for _ in range(max_len):
         logits, state = model.decode_step(prev, memory, state)  # (batch, vocab)
-        next_ids = pick(forbid(logits, (tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id)))
+        logits = forbid(logits, (tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id))
+        next_ids = pick(logits)  # (batch,)
+        if record is not None:
+            record(logits, next_ids, finished)
         next_ids = next_ids.masked_fill(finished, tokenizer.pad_id)  # (batch,)
         steps.append(next_ids)
         finished |= next_ids == tokenizer.eos_id
@@ -151,12 +167,15 @@ class Hypothesis:
 
 @torch.no_grad()
 def beam_search(
-    model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, beam_size: int, max_len: int, length_penalty: float = 1.0
+    model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, beam_size: int, max_len: int, length_penalty: float = 1.0,
+    record: BeamRecorder | None = None,
 ) -> list[Hypothesis]:
-    """The `beam_size` best finished outputs for ONE source (memory batch of 1), best first.
+    """The `beam_size` best finished outputs for ONE source (memory batch of 1), best first by
+    `Hypothesis.score(length_penalty)`.
 
     Each step extends every live hypothesis by every token, keeps the `beam_size` best continuations,
     and moves those that chose EOS to the finished list. Stops when `beam_size` have finished.
+    `record` (infer.py --explain) is shown the live and the ended hypotheses after every step.
     """
     live = [Hypothesis([], 0.0)]
     finished: list[Hypothesis] = []
@@ -168,16 +187,20 @@ def beam_search(
         log_probs = forbid(logits, (tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id)).float().log_softmax(-1)
         totals = torch.tensor([h.log_prob for h in live], device=log_probs.device)[:, None] + log_probs  # (live, vocab)
         best = totals.flatten().topk(min(2 * beam_size, totals.numel()))
-        next_live, next_rows, next_prev = [], [], []
+        next_live, next_rows, next_prev, ended = [], [], [], []
         for total, flat_index in zip(best.values.tolist(), best.indices.tolist()):
             beam, token = divmod(flat_index, totals.size(1))
-            hypothesis = Hypothesis(live[beam].tokens + [token], total)
+            if total == float("-inf"):  # a forbidden piece: too few possible continuations to fill the beam
+                break
             if token == tokenizer.eos_id:
-                finished.append(Hypothesis(live[beam].tokens, total))
+                ended.append(Hypothesis(live[beam].tokens, total))
             elif len(next_live) < beam_size:
-                next_live.append(hypothesis)
+                next_live.append(Hypothesis(live[beam].tokens + [token], total))
                 next_rows.append(beam)
                 next_prev.append(token)
+        finished += ended
+        if record is not None:
+            record(next_live, ended)
         if len(finished) >= beam_size or not next_live:
             break
         live = next_live
@@ -275,7 +298,7 @@ def distinct_outputs(
     model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]], n: int, config: DecodeConfig,
     max_source_len: int | None = None, known_words: frozenset[str] | None = None,
     proposals: list[list[str]] | None = None, neighbour_sources: list[list[str]] | None = None,
-    reverse: "ReverseQuestion | None" = None, explain: list[list[RankedCandidate]] | None = None,
+    reverse: "ReverseQuestion | None" = None, explain: list | None = None,
 ) -> list[list[Distractor]]:
     """Up to `n` distinct outputs per source, best first, none in that source's `excluded` set (and, given
     `known_words`, each one of them).
@@ -285,8 +308,9 @@ def distinct_outputs(
     scores `config.rank_samples` samples per word, `config.neighbour_samples` for each of its
     `neighbour_sources` (inputs of related words) and the word's `proposals` (candidates from elsewhere,
     e.g. the lexicon), all by how likely the model finds them for this word, and (given `reverse`) by how
-    likely it finds this word's answer for them, and keeps the n best. Given `explain` (ranking only), every
-    candidate of every word is appended there with its scores and what became of it (`RankedCandidate`).
+    likely it finds this word's answer for them, and keeps the n best. Given `explain`, one entry per word is
+    appended there: for ranking, every candidate with its scores and what became of it (`RankedCandidate`s);
+    for the other methods, the decoding step by step (`trace.WordTrace`).
     Each output carries its score: ranking's, or for the other methods log p(d | word) per piece, scored
     once the outputs are found (`Distractor`).
     """
@@ -296,8 +320,7 @@ def distinct_outputs(
     top_up = torch.Generator().manual_seed(config.seed + 1)  # ranking's extra rounds: the first draws stay as they were
     if config.method == "rank":
         check_rank_settings(config)
-    elif explain is not None:
-        raise UserError(f"--explain shows how ranking chose its answers; use --method rank (not {config.method})")
+    traces = [WordTrace(config.method, _settings(config)) for _ in sources] if explain is not None else None
     for start in range(0, len(sources), WORDS_PER_CHUNK):
         chunk = range(start, min(start + WORDS_PER_CHUNK, len(sources)))
         src = source_ids(model, tokenizer, [sources[i] for i in chunk], max_source_len)  # (words, src_len)
@@ -308,14 +331,23 @@ def distinct_outputs(
             _rank_until_full(model, tokenizer, src, memory, chunk, found, answers, config, top_up, reverse,
                              max_source_len, explain)
         elif config.method == "sample":
-            _sample_rounds(model, tokenizer, memory, chunk, answers, config, generator)
+            _sample_rounds(model, tokenizer, memory, chunk, answers, config, generator, traces)
         elif config.method in ("greedy", "beam"):
-            _search_each(model, tokenizer, memory, chunk, answers, config)
+            _search_each(model, tokenizer, memory, chunk, answers, config, traces)
         else:
             raise UserError(f"decoding method '{config.method}' is not known; use rank, sample, greedy or beam")
         if config.method != "rank":
             _score_found(model, tokenizer, src, chunk, answers)
+    if traces is not None and config.method != "rank":
+        explain.extend(traces)
     return answers.best_first()
+
+
+def _settings(config: DecodeConfig) -> str:
+    """The settings a method's trace depends on, in one line."""
+    if config.method == "sample":
+        return f"temperature {config.temperature:g}, top-k {config.top_k}, top-p {config.top_p:g}, seed {config.seed}"
+    return "the most likely piece at every step"
 
 
 def _score_found(model, tokenizer, src: torch.Tensor, chunk: range, answers: AnswerSets) -> None:
@@ -332,31 +364,70 @@ def _score_found(model, tokenizer, src: torch.Tensor, chunk: range, answers: Ans
         answers.scores[i] = [next(scores) for _ in answers.found[i]]
 
 
-def _sample_rounds(model, tokenizer, memory: Memory, chunk: range, answers: AnswerSets, config, generator) -> None:
-    """Rounds of 2·n samples for every word of `chunk` that still needs answers."""
+def _sample_rounds(model, tokenizer, memory: Memory, chunk: range, answers: AnswerSets, config, generator,
+                   traces: list[WordTrace] | None = None) -> None:
+    """Rounds of 2·n samples for every word of `chunk` that still needs answers; `traces` (--explain) gets
+    every sample, step by step."""
     pick = sampling_pick(config.temperature, config.top_k, config.top_p, generator)
-    for _ in range(config.max_attempts):
+    drawing = lambda logits: drawing_probs(logits, config.temperature, config.top_k, config.top_p)
+    for round_number in range(1, config.max_attempts + 1):
         waiting = [offset for offset, i in enumerate(chunk) if not answers.is_full(i)]
         if not waiting:
             return
         rows = torch.tensor(waiting, device=memory.states.device).repeat_interleave(2 * answers.n)  # (words · 2n,)
-        outputs = generate(model, select_batch(memory, rows), tokenizer, config.max_len, pick)
-        for offset, ids in zip(rows.tolist(), outputs):
-            if ids is not None:
-                answers.offer(chunk[offset], tokenizer.decode(ids))
+        record = StepRecorder(tokenizer, len(rows), config.temperature, drawing) if traces is not None else None
+        outputs = generate(model, select_batch(memory, rows), tokenizer, config.max_len, pick, record)
+        for row, (offset, ids) in enumerate(zip(rows.tolist(), outputs)):
+            verdict = answers.offer(chunk[offset], tokenizer.decode(ids)) if ids is not None else "never ended"
+            if traces is not None:
+                _note_output(traces[chunk[offset]], ids, tokenizer, verdict, record.steps[row], round_number)
 
 
-def _search_each(model, tokenizer, memory: Memory, chunk: range, answers: AnswerSets, config) -> None:
-    """Greedy gives one answer per word; beam search gives its best distinct allowed beams."""
+def _search_each(model, tokenizer, memory: Memory, chunk: range, answers: AnswerSets, config,
+                 traces: list[WordTrace] | None = None) -> None:
+    """Greedy gives one answer per word; beam search gives its best distinct allowed beams. `traces`
+    (--explain) gets greedy's steps, or beam search's hypotheses step by step."""
     for offset, i in enumerate(chunk):
         one = select_batch(memory, torch.tensor([offset], device=memory.states.device))
         if config.method == "greedy":
-            candidates = [ids for ids in generate(model, one, tokenizer, config.max_len, greedy_pick()) if ids is not None]
+            outputs, beam_steps = _greedy(model, tokenizer, one, config, traces is not None)
         else:
-            beam_size = max(config.beam_size, answers.n + len(answers.excluded[i]))
-            candidates = [h.tokens for h in beam_search(model, one, tokenizer, beam_size, config.max_len)]
-        for ids in candidates:
-            answers.offer(i, tokenizer.decode(ids))
+            beam_size = max(config.beam_size, answers.n + len(answers.excluded[i]))  # room for the answers it drops
+            outputs, beam_steps = _beam(model, tokenizer, one, beam_size, config, traces is not None)
+            if traces is not None:
+                traces[i].settings = f"beam size {beam_size}, length penalty {config.length_penalty:g}"
+        for ids, steps, score in outputs:
+            verdict = answers.offer(i, tokenizer.decode(ids)) if ids is not None else "never ended"
+            if traces is not None:
+                _note_output(traces[i], ids, tokenizer, verdict, steps, score=score)
+        if traces is not None:
+            traces[i].beam_steps = beam_steps
+
+
+def _greedy(model, tokenizer, one: Memory, config, tracing: bool) -> tuple[list[tuple], list]:
+    """([(ids or None, its steps, None)], []): greedy's one output; traced, its steps are recorded."""
+    record = StepRecorder(tokenizer, 1) if tracing else None
+    [ids] = generate(model, one, tokenizer, config.max_len, greedy_pick(), record)
+    return [(ids, record.steps[0] if record else [], None)], []
+
+
+def _beam(model, tokenizer, one: Memory, beam_size: int, config, tracing: bool) -> tuple[list[tuple], list]:
+    """([(ids, [], score)] best first, the beam's steps when traced)."""
+    record = BeamRecorder(tokenizer, config.length_penalty) if tracing else None
+    found = beam_search(model, one, tokenizer, beam_size, config.max_len, config.length_penalty, record)
+    return [(h.tokens, [], h.score(config.length_penalty)) for h in found], (record.steps if record else [])
+
+
+def _note_output(trace: WordTrace, ids: list[int] | None, tokenizer, verdict: str, steps: list, round_number: int = 1,
+                 score: float | None = None) -> None:
+    """Add one output to its word's trace; its score is the running log p unless given (beam)."""
+    text = tokenizer.decode(ids) if ids is not None else None
+    if score is None:
+        score = steps[-1].log_prob if steps else 0.0
+    trace.outputs.append(TracedOutput(text, score, OFFER_VERDICTS.get(verdict, verdict), round_number, steps))
+
+
+OFFER_VERDICTS = {"rank": "not needed: n answers were found already"}  # AnswerSets.offer's word for it, when not ranking
 
 
 # --- ranking: many candidates, scored by how specific they are to this word -----------------------------------

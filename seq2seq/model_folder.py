@@ -62,6 +62,24 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
+def check_folder_can_be_written(folder: Path, option: str) -> None:
+    """Refuse, before any work, a folder that `option` names but that cannot be made or written in, so the
+    error never comes after the minutes of work whose result the folder was to hold. Missing parent
+    folders are fine: they are made."""
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder}: is a file, not a folder; choose another {option}")
+    nearest = next(place for place in (folder, *folder.parents) if place.exists())
+    if not nearest.is_dir():
+        raise UserError(f"{folder}: cannot be made, because {nearest} is a file; choose another {option}")
+    refuse_unwritable(nearest, folder, option)
+
+
+def refuse_unwritable(folder: Path, path: Path, option: str) -> None:
+    """`path` is to be written in `folder`, which must let us."""
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"{path}: no permission to write in {folder}; choose another {option}")
+
+
 def save_setup(folder: Path, config: Config, tokenizer: Tokenizer, answers: dict[str, list[str]],
                test_split: pd.DataFrame) -> None:
     """Write what is fixed before training starts: settings, vocabulary, known answers, the test split.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seq2seq.cli import run_main
+from seq2seq.cli import ArgumentParser, run_main
 from seq2seq.data import (
     ANSWER_SEPARATOR,
     FIRST_DATA_ROW,
@@ -86,7 +86,7 @@ def _check_options(p: float, k: int) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m seq2seq.noise", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m seq2seq.noise", description=__doc__.splitlines()[0])
     parser.add_argument("--input", required=True, type=Path, help="CSV with English, Japanese (correct) columns")
     parser.add_argument("--src-col", default="English", help="input column of English words (default English)")
     parser.add_argument("--tgt-col", default="Japanese", help="input column of correct Japanese (default Japanese)")

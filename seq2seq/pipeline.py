@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
@@ -21,16 +20,17 @@ from seq2seq.batching import Example, encode_pairs, encode_source, make_batches,
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
-from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words,
+from seq2seq.data import (DataError, check_template, correct_answers_by_word, lacks_japanese, load_pairs, load_words,
                           normalize_text, resolved_template, source_text, split_by_word, word_key)
-from seq2seq.decoding import Distractor, RankedCandidate, ReverseQuestion, distinct_outputs
+from seq2seq.decoding import Distractor, ReverseQuestion, distinct_outputs
 from seq2seq.errors import UserError
 from seq2seq.distributed import Distributed
 from seq2seq.lexicon import load_forms, load_rejection_index, normalize_gloss
-from seq2seq.model_folder import ANSWERS, CONFIG, LAST_CHECKPOINT, VOCABULARY, WEIGHTS, TrainedModel, save_setup
+from seq2seq.model_folder import (ANSWERS, CONFIG, LAST_CHECKPOINT, VOCABULARY, WEIGHTS, TrainedModel,
+                                  check_folder_can_be_written, load_answers, save_setup)
 from seq2seq.models import build_model, num_parameters
 from seq2seq.run_log import RunLog
-from seq2seq.trainer import FitResult, Trainer, choose_device, choose_precision
+from seq2seq.trainer import FitResult, Trainer, check_train_config, choose_device, choose_precision
 from tokenizer import Tokenizer, train_tokenizer
 
 BUNDLED_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -68,7 +68,9 @@ def report_correct_targets(pairs: pd.DataFrame, translation_mode: bool, log) -> 
 
 
 def refuse_to_replace(out: Path, overwrite: bool) -> None:
-    """Checked before any work, so a finished model is never replaced by accident."""
+    """Checked before any work, so a finished model is never replaced by accident, and a folder that cannot
+    be written is refused before the work whose result it was to hold."""
+    check_folder_can_be_written(out, "--out")
     if (out / WEIGHTS).exists() and not overwrite:
         raise UserError(f"{out} already holds a trained model; pass --overwrite or choose another --out")
 
@@ -83,6 +85,7 @@ def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None
     folder = Path(out) if out is not None else None
     if folder is not None:
         refuse_to_replace(folder, overwrite)
+    check_train_config(config.train)
     dist = Distributed.from_environment(choose_device(config.train.device).type)
     log = log or RunLog(echo=dist.is_main)
     config, pairs, splits, translation_mode = read_and_split(config, data_path, log)
@@ -108,24 +111,27 @@ def resume_training(folder: str | Path, changes: dict, data_path: str | Path | N
     `data_path` is needed only if the CSV has moved, and must hold the same bytes.
     """
     folder = Path(folder)
-    config = load_json(folder / CONFIG) if (folder / CONFIG).is_file() else None
-    if config is None:
-        raise UserError(f"{folder}: no {CONFIG}; --resume takes a model folder written by train.py")
+    for name in (CONFIG, VOCABULARY, ANSWERS):
+        if not (folder / name).is_file():
+            raise UserError(f"{folder}: no {name}; --resume takes a model folder written by train.py")
+    config = load_json(folder / CONFIG)
     refused = sorted(set(changes) - set(RESUME_CHANGES))
     if refused:
         raise UserError(f"--resume continues the saved settings; training setting(s) {', '.join(refused)} "
                         f"cannot change (these can: {', '.join(RESUME_CHANGES)})")
     config = with_overrides(config, "train", **changes)
+    check_train_config(config.train)
     checkpoint = load_checkpoint(folder / LAST_CHECKPOINT)
-    data_path = Path(data_path or checkpoint["run"]["data"])
-    check_same_data(data_path, checkpoint["run"]["data_sha256"])
+    run = trained_on(checkpoint, folder / LAST_CHECKPOINT)
+    data_path = Path(data_path or run["data"])
+    check_same_data(data_path, run["data_sha256"])
     dist = Distributed.from_environment(choose_device(config.train.device).type)
     log = log or RunLog(echo=dist.is_main)
     _, _, splits, _ = read_and_split(config, data_path, log)
     tokenizer = Tokenizer.load(folder / VOCABULARY)
-    answers = json.loads((folder / ANSWERS).read_text(encoding="utf-8"))
+    answers = load_answers(folder / ANSWERS)
     examples = encode_splits(splits, answers, tokenizer, config, data_path, log)
-    trainer = make_trainer(config, tokenizer, folder, progress, log, dist, checkpoint["run"])
+    trainer = make_trainer(config, tokenizer, folder, progress, log, dist, run)
     trainer.resume_from(checkpoint)
     if dist.is_main:
         log.attach(folder)
@@ -139,6 +145,15 @@ RESUME_CHANGES = ("epochs", "time_budget_minutes", "patience", "device", "precis
                   "keep_epochs")
 
 
+def trained_on(checkpoint: dict, path: Path) -> dict:
+    """What last.pt says the run was trained on: the CSV's path and its SHA-256."""
+    run = checkpoint.get("run")
+    if not (isinstance(run, dict) and isinstance(run.get("data"), str) and isinstance(run.get("data_sha256"), str)):
+        raise UserError(f"{path}: does not say which data the run was trained on (written by an older version, or "
+                        "edited); start again without --resume")
+    return run
+
+
 def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -148,7 +163,7 @@ def check_same_data(path: Path, sha256: str) -> None:
         raise UserError(f"{path}: the training data is gone; pass --data with its new place")
     if file_sha256(path) != sha256:
         raise UserError(f"{path} has changed since training began; resuming would train on other pairs "
-                        "(restore the file, or start a new run)")
+                        "(restore the file, or start a new run without --resume)")
 
 
 def model_inputs(pairs: pd.DataFrame, answers: dict[str, list[str]], config: Config) -> list[str]:
@@ -171,6 +186,9 @@ def encode_splits(splits: dict[str, pd.DataFrame], answers: dict[str, list[str]]
         translations = translation_examples(splits["train"], answers, tokenizer, config)
         log(f"added {len(translations)} translation pairs (each training word alone → each of its correct answers)")
         train_examples = train_examples + translations
+    if not train_examples and dropped:
+        raise DataError(f"{data_path}: all {dropped} training pairs are longer than max_len {max_len} pieces; "
+                        "shorten the cells, or raise max_len in the [model] table of a --config file")
     if not train_examples:
         raise DataError(f"{data_path}: no training pairs left after the split; add more words")
     return {"train": train_examples, "valid": valid_examples}
@@ -224,6 +242,9 @@ def read_and_split(config: Config, data_path: str | Path,
     check_template(data.src_template, data.src_col, data.ref_col)
     pairs = load_pairs(data_path, data.src_col, data.tgt_col, data.ref_col or None)
     translation_mode = targets_are_correct(config, pairs["correct"].map(len).any())
+    if lacks_japanese(pairs["target"]):
+        log(f"warning: {data_path}: no cell of column '{data.tgt_col}' holds Japanese (kana or kanji); if it is the "
+            "wrong column, stop (Ctrl-C) and choose the right one with --tgt-col")
     template = resolved_template(data.src_template, data.src_col, data.ref_col, translation_mode)
     if template and translation_mode:  # a template given explicitly ("auto" is the word alone here)
         raise UserError(f"--src-template shows the model the correct answer, which in translation mode is its "
@@ -231,7 +252,7 @@ def read_and_split(config: Config, data_path: str | Path,
     if data.held_out_words:
         pairs = without_held_out_words(pairs, data.held_out_words, data.src_col, log)
     report_correct_targets(pairs, translation_mode, log)
-    splits = split_by_word(pairs, data.valid_fraction, data.test_fraction, config.train.seed)
+    splits = split_by_word(pairs, data.valid_fraction, data.test_fraction, config.train.seed, str(data_path))
     log(f"{data_path}: {len(pairs)} pairs, {pairs['source'].map(word_key).nunique()} words; "
         f"train/valid/test pairs {len(splits['train'])}/{len(splits['valid'])}/{len(splits['test'])}; "
         f"targets are {'correct translations' if translation_mode else 'distractors'}")
@@ -302,11 +323,11 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
                     lexicon: dict[str, frozenset[str]] | None = None,
                     known_words: frozenset[str] | None = None,
                     candidates: CandidateLexicon | None = None,
-                    explain: list[list[RankedCandidate]] | None = None,
+                    explain: list | None = None,
                     correct: list[set[str]] | None = None) -> list[list[Distractor]]:
     """`decode.n` distinct near misses per word, best first, none of them a known correct answer, and each
-    one of `known_words` when that is given. With `explain` (ranking only), each word's candidates are
-    appended there with the scores that placed them.
+    one of `known_words` when that is given. With `explain`, one entry per word is appended there: ranking's
+    candidates with the scores that placed them, or the decoding step by step (`decoding.distinct_outputs`).
 
     `correct` holds each word's own correct answers (a quiz file's Correct_Japanese): never output, and
     what a model that reads the answer is shown, before any other answers known for the word. `exclude`
@@ -320,7 +341,7 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
     given = exclude or [set() for _ in words]
     own = [{normalize_text(answer) for answer in mine} for mine in correct or [set() for _ in words]]
     excluded = [known_answers(trained, word, lexicon) | given[i] | own[i] for i, word in enumerate(words)]
-    answers = [sorted(own[i]) or answers_shown(trained, word, given[i], lexicon) for i, word in enumerate(words)]
+    answers = [answers_read(trained, word, own[i], given[i], lexicon) for i, word in enumerate(words)]
     inputs = encoder_inputs(trained, words, answers)
     proposals = neighbours = reverse = None
     if decode.method == "rank" and candidates is not None:
@@ -368,6 +389,12 @@ def answers_shown(trained: TrainedModel, word: str, given: set[str], lexicon: di
     """The correct answers a word is read and ranked with: those stored with the model, else the ones
     given (--exclude), else the lexicon's; empty when nobody knows them."""
     return sorted(trained.answers.get(word_key(word)) or given or (lexicon or {}).get(normalize_gloss(word), ()))
+
+
+def answers_read(trained: TrainedModel, word: str, own: set[str], given: set[str],
+                 lexicon: dict[str, frozenset[str]] | None) -> list[str]:
+    """The correct answers shown beside a word: its own (a quiz file's), else those of `answers_shown`."""
+    return sorted(own) or answers_shown(trained, word, given, lexicon)
 
 
 def encoder_inputs(trained: TrainedModel, words: list[str], answers: list[list[str]]) -> list[str]:

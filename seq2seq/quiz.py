@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from seq2seq.data import (FIRST_DATA_ROW, DataError, normalised_column, normalize_text, read_csv_cells, require_column,
-                          split_answers)
+from seq2seq.data import (FIRST_DATA_ROW, DataError, normalised_column, normalize_text, read_csv_cells, read_text,
+                          require_column, split_answers)
 from seq2seq.decoding import Distractor
+from seq2seq.model_folder import refuse_unwritable
 
 STANDARD_INPUT = "-"
 FORMATS = ("text", "csv", "jsonl")
@@ -37,8 +38,10 @@ class QuizInput:
     correct: list[tuple[str, ...]]  # each row's own correct answers; () where it gives none
 
     def row(self, i: int) -> str:
-        """Where word i came from, as a message says it: 'quiz.csv, row 3'."""
-        return f"{self.name}, row {i + FIRST_DATA_ROW}" if self.name else f"--word '{self.words[i]}'"
+        """Where word i came from, as a message says it: 'quiz.csv, row 3' (the index keeps each row's place)."""
+        if not self.name:
+            return f"--word '{self.words[i]}'"
+        return f"{self.name}, row {self.columns.index[i] + FIRST_DATA_ROW}"
 
 
 def from_words(words: list[str], src_col: str, name: str = "") -> QuizInput:
@@ -53,7 +56,7 @@ def load_quiz(source: str, src_col: str = "English", ref_col: str = "Correct_Jap
     name = "standard input" if source == STANDARD_INPUT else source
     if source != STANDARD_INPUT and Path(source).suffix != ".txt":
         return quiz_from_table(read_csv_cells(source, name, "--input"), name, src_col, ref_col)
-    text = sys.stdin.read() if source == STANDARD_INPUT else read_text(Path(source))
+    text = sys.stdin.read() if source == STANDARD_INPUT else read_text(Path(source), source, "--input")
     lines = text.splitlines()
     if lines and src_col in (cell.strip() for cell in lines[0].split(",")):
         return quiz_from_table(read_csv_cells(io.StringIO(text), name), name, src_col, ref_col)
@@ -61,15 +64,6 @@ def load_quiz(source: str, src_col: str = "English", ref_col: str = "Correct_Jap
     if not words:
         raise DataError(f"{name}: no words; give one English word a line, or a CSV with a '{src_col}' column")
     return from_words(words, src_col, name)
-
-
-def read_text(path: Path) -> str:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found; pass an existing file with --input")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
 
 
 def quiz_from_table(frame: pd.DataFrame, name: str, src_col: str, ref_col: str) -> QuizInput:
@@ -108,13 +102,25 @@ def formatted(quiz: QuizInput, results: list[list[Distractor]], n: int, form: st
     return "".join(f"{word}: {', '.join(found)}\n" for word, found in zip(quiz.words, results))
 
 
+def check_file_can_be_written(path: str | Path, option: str) -> None:
+    """Refuse, before any work, a file that `option` names but that cannot be written: a folder, or a file in
+    a folder that does not exist."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; {option} takes a file name, e.g. {path / 'out.csv'}")
+    if not path.parent.is_dir():
+        raise DataError(f"{path}: there is no folder {path.parent}; make it first, or choose another {option}")
+    refuse_unwritable(path.parent, path, option)
+
+
 def write_output(path: str | Path, text: str) -> None:
     """Write `text` to `path` atomically: a temporary file, then a rename, so no half-written quiz is left."""
     path = Path(path)
+    check_file_can_be_written(path, "--output")
     temporary = path.with_name(path.name + ".tmp")
     try:
         temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
     except OSError as err:
         temporary.unlink(missing_ok=True)
-        raise DataError(f"{path}: cannot write ({err.strerror})") from None
-    temporary.replace(path)
+        raise DataError(f"{path}: cannot write ({err.strerror}); choose another --output") from None

@@ -120,6 +120,18 @@ def test_explain_prints_the_ranking_that_chose_the_answers(model_dir):
     kept = [line.split()[1] for line in table.splitlines()[2:] if line.rstrip().endswith("kept")]
     assert kept == answers.splitlines()  # the table's kept rows are exactly the printed answers, in order
 
+
+@pytest.mark.parametrize("method", ["sample", "beam"])
+def test_explain_traces_sampling_and_beam_search(model_dir, method):
+    result = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--n", "2", "--method", method,
+                 "--length-penalty", "0.5", "--max-attempts", "50", "--explain")
+    assert result.returncode == 0, result.stderr
+    answers, _, trace = result.stdout.partition("\n\n")
+    assert trace.startswith(f"borrow: {method}, ")
+    kept = [line.split(": ", 1)[1].split()[0] for line in trace.splitlines() if line.rstrip().endswith("→ kept")]
+    assert sorted(kept) == sorted(answers.splitlines())  # the trace's kept outputs are the printed answers
+    assert ("length penalty 0.5" in trace) == (method == "beam") and ("step  drawn" in trace) == (method == "sample")
+
 @pytest.mark.parametrize(
     "script, args, message",
     [

@@ -62,6 +62,9 @@ class LetterTokenizer:
     def decode(self, ids):
         return "".join(LETTERS[i] for i in ids if i in LETTERS)
 
+    def piece(self, piece_id):
+        return LETTERS.get(piece_id, "</s>" if piece_id == EOS else "<special>")
+
 
 def memory(batch=1):
     return Memory(torch.zeros(batch, 1, 1), torch.ones(batch, 1, dtype=torch.bool))
@@ -336,7 +339,65 @@ def test_explain_gives_every_candidate_its_scores_and_what_became_of_it():
     assert {row.origin for row in rows} <= {"sample", "lexicon, shares a kanji"}  # no related words were given
 
 
-def test_explain_is_for_ranking_only():
-    with pytest.raises(UserError, match="use --method rank"):
-        distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x"], [set()], n=1,
-                         config=DecodeConfig(method="sample"), explain=[])
+def traced(n=3, **settings):
+    """(outputs, the word's trace) of distinct_outputs with --explain on the table model, for the word x."""
+    explained = []
+    found = distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x"], [set()], n=n,
+                             config=DecodeConfig(**settings), explain=explained)
+    [trace] = explained
+    return found[0], trace
+
+
+def test_the_sampling_trace_shows_the_probabilities_each_piece_was_drawn_with():
+    # temperature 0.5 squares the table's odds: a .6 → .36/(.36 + .16) = .692; top-p .5 then keeps a alone,
+    # and after a, c alone (c and d tie at .5: the first reaches p)
+    found, trace = traced(method="sample", temperature=0.5, top_k=0, top_p=0.5, max_attempts=3)
+    first = trace.outputs[0].steps[0]
+    assert [p.piece for p in first.likeliest[:2]] == ["a", "b"]
+    a, b = first.likeliest[:2]
+    assert (a.raw, a.tempered, a.drawn_from) == pytest.approx((0.6, 0.36 / 0.52, 1.0))
+    assert (b.raw, b.tempered, b.drawn_from) == pytest.approx((0.4, 0.16 / 0.52, 0.0))
+    for output in trace.outputs:
+        assert "".join(step.drawn for step in output.steps) == output.text + "</s>"  # the pieces actually emitted
+        assert output.steps[-1].log_prob == pytest.approx(math.log(0.3))  # ac: .6 · .5 · 1
+    assert [o.text for o in trace.outputs if o.verdict == "kept"] == found
+    assert {o.verdict for o in trace.outputs} <= {"kept", "duplicate", "not needed: n answers were found already"}
+    assert found == ["ac"]  # b and ad were never drawn: top-p removed them
+
+
+def test_tracing_does_not_change_what_is_drawn():
+    settings = dict(method="sample", temperature=1.0, top_k=0, top_p=1.0, max_attempts=5, seed=4)
+    plain = distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x"], [set()], n=3, config=DecodeConfig(**settings))
+    found, trace = traced(**settings)
+    assert found == plain[0] and [d.score for d in found] == [d.score for d in plain[0]]
+    kept = {o.text: o for o in trace.outputs if o.verdict == "kept"}
+    for answer in found:  # the listed score is the traced log p per piece, EOS included
+        assert answer.score == pytest.approx(kept[answer].score / len(kept[answer].steps))
+
+
+def test_the_greedy_trace_takes_the_likeliest_piece_each_step():
+    found, trace = traced(n=1, method="greedy", seed=0)
+    [output] = trace.outputs
+    assert [step.drawn for step in output.steps] == ["a", "c", "</s>"] and found == ["ac"]
+    assert [step.likeliest[0].raw for step in output.steps] == pytest.approx([0.6, 0.5, 1.0])
+    assert output.steps[0].likeliest[0].tempered is None  # no temperature in greedy
+
+
+def test_the_beam_trace_shows_each_steps_live_and_ended_hypotheses():
+    found, trace = traced(n=2, method="beam", beam_size=2, length_penalty=0.0)
+    texts = lambda hypotheses: [h.text for h in hypotheses]
+    assert [sorted(texts(step.live)) for step in trace.beam_steps] == [["a", "b"], ["ac", "ad"], []]
+    assert [sorted(texts(step.ended)) for step in trace.beam_steps] == [[], ["b"], ["ac", "ad"]]
+    assert trace.beam_steps[1].ended[0].score == pytest.approx(math.log(0.4))  # length penalty 0: plain log p
+    # offered best first by the beam's score; listed (found) by log p per piece, as every method lists its outputs
+    assert [o.text for o in trace.outputs[:1]] == ["b"] and [o.verdict for o in trace.outputs] == ["kept", "kept"]
+    assert sorted(found) == sorted(o.text for o in trace.outputs)
+
+
+def test_the_length_penalty_decides_between_short_and_long():
+    # log p / (pieces + 1)^α: b = log .4 / 2^α, ac = ad = log .3 / 3^α; α = 0 prefers b, α = 1 prefers ac, ad
+    short, _ = traced(n=2, method="beam", beam_size=2, length_penalty=0.0)
+    long, _ = traced(n=2, method="beam", beam_size=2, length_penalty=1.0)
+    assert "b" in short and sorted(long) == ["ac", "ad"]
+    with pytest.raises(UserError, match="--length-penalty"):
+        traced(method="beam", length_penalty=float("nan"))

@@ -34,7 +34,7 @@ def test_a_word_list_from_a_text_file_or_standard_input(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("rows, message", [
-    ([("borrow", "借りる"), ("  ", "")], "row 3: column 'English' is empty"),
+    ([("borrow", "借りる"), ("  ", "貸す")], "row 3: column 'English' is empty"),
     ([], "no rows under the header"),
 ])
 def test_bad_quiz_rows_are_named(tmp_path, rows, message):
@@ -64,5 +64,5 @@ def test_output_is_written_whole_or_not_at_all(tmp_path):
     out = tmp_path / "quiz-out.csv"
     write_output(out, "English\nborrow\n")
     assert out.read_text(encoding="utf-8") == "English\nborrow\n" and not (tmp_path / "quiz-out.csv.tmp").exists()
-    with pytest.raises(DataError, match="cannot write"):
+    with pytest.raises(DataError, match="there is no folder .*; make it first, or choose another --output"):
         write_output(tmp_path / "no" / "such" / "dir.csv", "x")

@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, TokenizerError, train_tokenizer
@@ -63,6 +67,16 @@ def test_a_word_does_not_start_with_a_lone_space_piece(tokenizer):
 # --- the inspector: python -m tokenizer ------------------------------------------------------------------
 
 from tokenizer.__main__ import main as inspect_main, script_of  # noqa: E402
+
+
+def test_the_inspector_runs_as_a_module(tokenizer, tmp_path):
+    """As the README runs it: a fresh interpreter importing the tokenizer package first (an import cycle
+    through seq2seq once broke exactly this, while in-process tests passed)."""
+    tokenizer.save(tmp_path / "spm.model")
+    done = subprocess.run([sys.executable, "-m", "tokenizer", "--model", str(tmp_path / "spm.model"), "借りる"],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert "pieces:" in done.stdout
 
 
 def test_pieces_are_classed_by_script():

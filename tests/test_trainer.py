@@ -109,6 +109,20 @@ def test_accumulating_two_batches_of_b_equals_one_batch_of_2b(arch):
     assert any(not torch.equal(a, b) for a, b in zip(whole.model.parameters(), untrained.parameters()))  # it did step
 
 
+def test_clipping_sees_the_true_gradients_under_a_gradient_scaler():
+    """fp16 multiplies the loss by a large scale so that small gradients survive; the step must divide it out
+    (scaler.unscale_) before clipping, or clipping cuts the scaled norm and the step shrinks by the scale.
+    fp16 needs a GPU, so a scaler is switched on here in fp32, where scaling by 2¹⁶ and back is exact:
+    the gradients the optimizer steps with must be those of a run without it."""
+    examples = random_examples(8)
+    plain, scaled = tiny_trainer(clip_norm=0.1), tiny_trainer(clip_norm=0.1)
+    scaled.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16)
+    for trainer in (plain, scaled):
+        trainer.train_step([collate(examples, IDS)])
+    for (name, a), b in zip(plain.model.named_parameters(), scaled.model.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-5, atol=1e-8, msg=name)
+
+
 def test_a_step_of_accumulated_batches_is_the_token_weighted_mean():
     """Batches of different sizes weigh by their target tokens, not equally: the step's loss is that of
     one batch holding them all."""

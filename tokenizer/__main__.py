@@ -18,7 +18,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from seq2seq.cli import run_main
+from seq2seq.cli import ArgumentParser, run_main
 from tokenizer.tokenizer import Tokenizer, TokenizerError, train_tokenizer
 
 WORD_START = "▁"  # SentencePiece marks a piece that begins a word with it
@@ -26,7 +26,7 @@ SCRIPT_ORDER = ["special", "byte", "word start", "latin", "hiragana", "katakana"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tokenizer", description=__doc__,
+    parser = ArgumentParser(prog="python -m tokenizer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="a trained tokenizer, e.g. runs/default/spm.model")

@@ -315,19 +315,6 @@ class RecurrentSeq2Seq(Seq2SeqModel):
         outputs = torch.stack(steps, dim=1)  # (batch, tgt_len, d_model), longest first
         return self.dropout(outputs[order.argsort()])  # back in the batch's own order
 
-    @torch.no_grad()
-    def attention_map(self, src_ids: torch.Tensor, tgt_in_ids: torch.Tensor) -> torch.Tensor:
-        """(batch, tgt_len, src_len): where each target step looked in the source, for plotting."""
-        attention = self.decoder.attention
-        memory = self.encode(src_ids, src_ids != self.config.pad_id)
-        state, maps, stored = None, [], attention.store_weights
-        attention.store_weights = True
-        for t in range(tgt_in_ids.size(1)):
-            _, state = self.decode_step(tgt_in_ids[:, t], memory, state)
-            maps.append(attention.last_weights)  # (batch, src_len)
-        attention.store_weights = stored
-        return torch.stack(maps, dim=1)
-
 
 def check_config(config: ModelConfig) -> None:
     """Refuse settings the recurrent model cannot be built from, saying which and why."""
