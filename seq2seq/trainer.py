@@ -95,6 +95,8 @@ def check_train_config(config: TrainConfig) -> None:
     for name, lowest in at_least.items():
         if getattr(config, name) < lowest:
             raise ConfigError(f"train setting '{name}' must be at least {lowest}, got {getattr(config, name)}")
+    if not 0 <= config.lr < math.inf:  # written so, NaN is refused too; 0 keeps the weights as they are
+        raise ConfigError(f"train setting 'lr' must be at least 0 and finite, got {config.lr}")
     if config.time_budget_minutes < 0:
         raise ConfigError(f"train setting 'time_budget_minutes' must be at least 0, got {config.time_budget_minutes}")
     if not 0 <= config.empty_source_share < 1:

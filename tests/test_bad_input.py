@@ -373,6 +373,8 @@ BAD_TRAINING_OPTIONS = [
     ("--epochs", "-3", "train setting 'epochs' must be at least 1, got -3"),
     ("--batch-size", "0", "train setting 'batch_size' must be at least 1, got 0"),
     ("--batch-size", "-8", "train setting 'batch_size' must be at least 1, got -8"),
+    ("--lr", "-0.001", "train setting 'lr' must be at least 0 and finite, got -0.001"),
+    ("--lr", "nan", "train setting 'lr' must be at least 0 and finite, got nan"),
     ("--vocab-size", "0", "tokenizer vocab_size 0 is too small; use at least"),
     ("--vocab-size", "-400", "tokenizer vocab_size -400 is too small; use at least"),
 ]
