@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import unicodedata
 from dataclasses import asdict
 
 from seq2seq.api import DistractorModel, load_model
@@ -29,7 +28,7 @@ from seq2seq.errors import UserError
 from seq2seq.pipeline import answers_shown
 from seq2seq.quiz import (FORMATS, QuizInput, check_file_can_be_written, formatted, from_words, load_quiz,
                           write_output)
-from seq2seq.trace import WordTrace, trace_lines
+from seq2seq.trace import WordTrace, padded, trace_lines
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -175,12 +174,6 @@ def ranking_table(word: str, candidates: list, decode) -> list[str]:
                      f"{number(c.generic, 9)}  {number(c.reverse, 8)}  {number(c.closeness, 5)}  {number(c.score, 7)}  "
                      f"{c.verdict}")
     return lines
-
-
-def padded(text: str, width: int) -> str:
-    """`text` padded to `width` terminal columns: a kanji or kana takes two."""
-    columns = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-    return text + " " * max(0, width - columns)
 
 
 def more_candidates(decode) -> str:

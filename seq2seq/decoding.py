@@ -186,18 +186,7 @@ def beam_search(
         logits, state = model.decode_step(prev, beam_memory, select_batch(state, rows))
         log_probs = forbid(logits, (tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id)).float().log_softmax(-1)
         totals = torch.tensor([h.log_prob for h in live], device=log_probs.device)[:, None] + log_probs  # (live, vocab)
-        best = totals.flatten().topk(min(2 * beam_size, totals.numel()))
-        next_live, next_rows, next_prev, ended = [], [], [], []
-        for total, flat_index in zip(best.values.tolist(), best.indices.tolist()):
-            beam, token = divmod(flat_index, totals.size(1))
-            if total == float("-inf"):  # a forbidden piece: too few possible continuations to fill the beam
-                break
-            if token == tokenizer.eos_id:
-                ended.append(Hypothesis(live[beam].tokens, total))
-            elif len(next_live) < beam_size:
-                next_live.append(Hypothesis(live[beam].tokens + [token], total))
-                next_rows.append(beam)
-                next_prev.append(token)
+        next_live, next_rows, ended = best_continuations(live, totals, beam_size, tokenizer.eos_id)
         finished += ended
         if record is not None:
             record(next_live, ended)
@@ -205,8 +194,27 @@ def beam_search(
             break
         live = next_live
         rows = torch.tensor(next_rows, device=log_probs.device)
-        prev = torch.tensor(next_prev, device=log_probs.device)
+        prev = torch.tensor([h.tokens[-1] for h in live], device=log_probs.device)
     return sorted(finished, key=lambda h: h.score(length_penalty), reverse=True)[:beam_size]
+
+
+def best_continuations(live: list[Hypothesis], totals: torch.Tensor, beam_size: int,
+                       eos_id: int) -> tuple[list[Hypothesis], list[int], list[Hypothesis]]:
+    """Go through the 2·beam_size best (hypothesis, next token) pairs of `totals` (live, vocab), best first:
+    one ending in EOS is finished; the others extend their hypothesis, up to beam_size of them.
+    Returns (the new live hypotheses, the live row each continues, those that ended)."""
+    best = totals.flatten().topk(min(2 * beam_size, totals.numel()))
+    next_live, rows, ended = [], [], []
+    for total, flat_index in zip(best.values.tolist(), best.indices.tolist()):
+        beam, token = divmod(flat_index, totals.size(1))
+        if total == float("-inf"):  # a forbidden piece: too few possible continuations to fill the beam
+            break
+        if token == eos_id:
+            ended.append(Hypothesis(live[beam].tokens, total))
+        elif len(next_live) < beam_size:
+            next_live.append(Hypothesis(live[beam].tokens + [token], total))
+            rows.append(beam)
+    return next_live, rows, ended
 
 
 # --- N distinct answers per word ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ broken bytes, or (`never ended`) no EOS within max_len.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -149,7 +150,7 @@ def output_lines(number: int, output: TracedOutput, method: str) -> list[str]:
         lines.append(f"    step  drawn         log p   the {TOP_SHOWN} likeliest pieces ({probs})")
     for number_of_step, step in enumerate(output.steps, 1):
         likeliest = "  ".join(f"{p.piece} {probabilities(p)}" for p in step.likeliest)
-        lines.append(f"    {number_of_step:>4}  {step.drawn:<12} {step.log_prob:>6.2f}   {likeliest}")
+        lines.append(f"    {number_of_step:>4}  {padded(step.drawn, 12)} {step.log_prob:>6.2f}   {likeliest}")
     return lines
 
 
@@ -167,3 +168,9 @@ def beam_lines(steps: list[BeamStep]) -> list[str]:
         lines.append(f"           ended: {listed(step.ended)}")
     lines.append("  finished, best score first:")
     return lines
+
+
+def padded(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns: a kanji or kana takes two."""
+    columns = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return text + " " * max(0, width - columns)
