@@ -142,8 +142,7 @@ def csv_rows(text: str, delimiter: str, name: str) -> list[list[str]]:
     rows: list[list[str]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
-        for row in reader:
-            rows.append(row)
+        rows.extend(reader)  # on an error, `rows` holds the rows read before it
     except csv.Error as err:
         raise DataError(f"{name}, row {len(rows) + 1}: not a valid CSV ({err}); a cell that starts with a double "
                         f"quote must end with one, and a quote inside it is written twice (\"\")") from None
@@ -156,10 +155,13 @@ def cells_table(rows: list[list[str]], delimiter: str, name: str) -> pd.DataFram
     if not any(map(any, rows)):
         raise DataError(f"{name}: file is empty; it needs a header row and at least one row")
     columns = column_names(rows[0], name)
-    cells = [row if len(row) == len(columns) else fitted(row, len(columns), number, delimiter, name)
+    width = len(columns)
+    cells = [row if len(row) == width else fitted(row, width, number, delimiter, name)
              for number, row in enumerate(rows[1:], start=FIRST_DATA_ROW)]
-    table = pd.DataFrame(cells, columns=columns, dtype=str)
-    return table.loc[["".join(row).strip() != "" for row in cells]]
+    kept = [number for number, row in enumerate(cells) if "".join(row).strip()]
+    if len(kept) == len(cells):  # the usual case: no blank row to drop
+        return pd.DataFrame(cells, columns=columns, dtype=str)
+    return pd.DataFrame([cells[number] for number in kept], columns=columns, index=kept, dtype=str)
 
 
 def fitted(row: list[str], width: int, number: int, delimiter: str, name: str) -> list[str]:
