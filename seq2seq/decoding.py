@@ -101,6 +101,11 @@ def check_decode_settings(config: DecodeConfig) -> None:
         raise UserError(f"--length-penalty must be a number (got {config.length_penalty}); 0 means none")
 
 
+def never_drawn(tokenizer: Tokenizer) -> tuple[int, ...]:
+    """The ids no output may contain: padding, BOS and <unk>."""
+    return tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id
+
+
 def forbid(logits: torch.Tensor, token_ids: Iterable[int]) -> torch.Tensor:
     """Tokens that must never be produced (padding, BOS, <unk>) get probability 0."""
     logits = logits.clone()
@@ -141,7 +146,7 @@ def generate(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, max_len:
     steps, state = [], None
     for _ in range(max_len):
         logits, state = model.decode_step(prev, memory, state)  # (batch, vocab)
-        logits = forbid(logits, (tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id))
+        logits = forbid(logits, never_drawn(tokenizer))
         next_ids = pick(logits)  # (batch,)
         if record is not None:
             record(logits, next_ids, finished)
@@ -184,7 +189,7 @@ def beam_search(
     for _ in range(max_len):
         beam_memory = select_batch(memory, torch.zeros_like(rows))
         logits, state = model.decode_step(prev, beam_memory, select_batch(state, rows))
-        log_probs = forbid(logits, (tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id)).float().log_softmax(-1)
+        log_probs = forbid(logits, never_drawn(tokenizer)).float().log_softmax(-1)
         totals = torch.tensor([h.log_prob for h in live], device=log_probs.device)[:, None] + log_probs  # (live, vocab)
         next_live, next_rows, ended = best_continuations(live, totals, beam_size, tokenizer.eos_id)
         finished += ended
@@ -386,9 +391,10 @@ def _sample_rounds(model, tokenizer, memory: Memory, chunk: range, answers: Answ
         record = StepRecorder(tokenizer, len(rows), config.temperature, drawing) if traces is not None else None
         outputs = generate(model, select_batch(memory, rows), tokenizer, config.max_len, pick, record)
         for row, (offset, ids) in enumerate(zip(rows.tolist(), outputs)):
-            verdict = answers.offer(chunk[offset], tokenizer.decode(ids)) if ids is not None else "never ended"
+            text = tokenizer.decode(ids) if ids is not None else None
+            verdict = answers.offer(chunk[offset], text) if text is not None else "never ended"
             if traces is not None:
-                _note_output(traces[chunk[offset]], ids, tokenizer, verdict, record.steps[row], round_number)
+                _note_output(traces[chunk[offset]], text, verdict, record.steps[row], round_number)
 
 
 def _search_each(model, tokenizer, memory: Memory, chunk: range, answers: AnswerSets, config,
@@ -405,9 +411,10 @@ def _search_each(model, tokenizer, memory: Memory, chunk: range, answers: Answer
             if traces is not None:
                 traces[i].settings = f"beam size {beam_size}, length penalty {config.length_penalty:g}"
         for ids, steps, score in outputs:
-            verdict = answers.offer(i, tokenizer.decode(ids)) if ids is not None else "never ended"
+            text = tokenizer.decode(ids) if ids is not None else None
+            verdict = answers.offer(i, text) if text is not None else "never ended"
             if traces is not None:
-                _note_output(traces[i], ids, tokenizer, verdict, steps, score=score)
+                _note_output(traces[i], text, verdict, steps, score=score)
         if traces is not None:
             traces[i].beam_steps = beam_steps
 
@@ -426,10 +433,10 @@ def _beam(model, tokenizer, one: Memory, beam_size: int, config, tracing: bool) 
     return [(h.tokens, [], h.score(config.length_penalty)) for h in found], (record.steps if record else [])
 
 
-def _note_output(trace: WordTrace, ids: list[int] | None, tokenizer, verdict: str, steps: list, round_number: int = 1,
+def _note_output(trace: WordTrace, text: str | None, verdict: str, steps: list, round_number: int = 1,
                  score: float | None = None) -> None:
-    """Add one output to its word's trace; its score is the running log p unless given (beam)."""
-    text = tokenizer.decode(ids) if ids is not None else None
+    """Add one output (None: it never ended) to its word's trace; its score is the running log p unless
+    given (beam)."""
     if score is None:
         score = steps[-1].log_prob if steps else 0.0
     trace.outputs.append(TracedOutput(text, score, OFFER_VERDICTS.get(verdict, verdict), round_number, steps))

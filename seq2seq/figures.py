@@ -130,7 +130,7 @@ def write_figures(out: Path, folders: dict[str, Path], word: str) -> list[Path]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(prog="python -m seq2seq.figures", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="folder for the PNG files (made if missing)")
     parser.add_argument("--gru", type=Path, help="a GRU (or LSTM) model folder, e.g. runs/class")
     parser.add_argument("--transformer", type=Path, help="a Transformer model folder, e.g. runs/class-tf")

@@ -31,7 +31,8 @@ from seq2seq.batching import encode_source
 from seq2seq.cli import ArgumentParser, run_main
 from seq2seq.config import DecodeConfig, with_overrides
 from seq2seq.data import normalize_text, split_answers
-from seq2seq.decoding import check_sampling, forbid, sampling_pick, source_ids, top_k_filter, top_p_filter
+from seq2seq.decoding import (check_sampling, forbid, never_drawn, sampling_pick, source_ids, top_k_filter,
+                               top_p_filter)
 from seq2seq.model_folder import TrainedModel, load_model
 from seq2seq.models import RecurrentSeq2Seq, Transformer
 from seq2seq.models.base import Memory
@@ -241,11 +242,6 @@ def named_tensors(tree: Any, path: str) -> Iterator[tuple[str, torch.Tensor]]:
 # --- 5: the decoder, one step at a time -----------------------------------------------------------------
 
 
-def never_drawn(tokenizer: Tokenizer) -> tuple[int, ...]:
-    """The ids decoding.generate forbids: padding, BOS and <unk>."""
-    return tokenizer.pad_id, tokenizer.bos_id, tokenizer.unk_id
-
-
 def decoder_stages(trained: TrainedModel, memory: Memory, decode: DecodeConfig, trace: Trace) -> list[int] | None:
     """decoding.generate's loop for one row, every step shown.
 
@@ -418,7 +414,7 @@ def markdown(walkthrough: Walkthrough, trained: TrainedModel, folder: str, comma
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(prog="python -m seq2seq.walkthrough", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="model folder written by train.py")
     parser.add_argument("--word", required=True, help="the English word to follow")
     parser.add_argument("--seed", type=int, help="sampling seed (default: the model's, 0)")

@@ -27,7 +27,7 @@ SCRIPT_ORDER = ["special", "byte", "word start", "latin", "hiragana", "katakana"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(prog="python -m tokenizer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="a trained tokenizer, e.g. runs/default/spm.model")
     source.add_argument("--data", help="a CSV of pairs to train tokenizers on first (columns as train.py's defaults)")
