@@ -52,7 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                        help=f"learning rate after warm-up (default {DEFAULTS.train.schedule})")
     train.add_argument("--metric", choices=["valid_loss", "valid_acc"], help=f"validation metric for best/early stop (default {DEFAULTS.train.metric})")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
-    train.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help=f"autocast precision (default {DEFAULTS.train.precision}: bf16 where the hardware has it)")
+    train.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help=f"autocast precision (default {DEFAULTS.train.precision}: bf16 on a GPU that has it, fp32 on a CPU)")
     train.add_argument("--keep-epochs", action="store_true", default=None,
                        help="also keep each epoch's weights as epoch1.pt, epoch2.pt, … in the model folder")
     return parser.parse_args(argv)

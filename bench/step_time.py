@@ -33,7 +33,7 @@ from seq2seq.config import Config, ModelConfig, resolve_model  # noqa: E402
 from seq2seq.data import correct_answers_by_word  # noqa: E402
 from seq2seq.models import build_model, num_parameters  # noqa: E402
 from seq2seq.pipeline import model_inputs, read_and_split  # noqa: E402
-from seq2seq.trainer import cpu_has_native_bf16, token_loss  # noqa: E402
+from seq2seq.trainer import token_loss  # noqa: E402
 from tokenizer import train_tokenizer  # noqa: E402
 
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
             ("grouped, logits at every position", grouped, torch.float32, False, False),
             ("grouped", grouped, torch.bfloat16, False, True)]
     print(f"{args.arch}, {num_parameters(build_model(config)):,} parameters, batch {args.batch_size}, "
-          f"{torch.get_num_threads()} threads, native bf16: {cpu_has_native_bf16()}")
+          f"{torch.get_num_threads()} threads")
     print(f"sources per batch: pairs {np.mean([b.src.shape[0] for b in by_pair]):.1f}, "
           f"grouped {np.mean([b.src.shape[0] for b in grouped]):.1f} (of {args.batch_size} pairs)")
     reference = None

@@ -1,115 +1,176 @@
-"""Training throughput of our Transformer against PyTorch's nn.Transformer, on real batches.
+"""Training throughput of our models against the same models built from PyTorch's own layers.
 
-    python bench/train_speed.py                       # default model sizes, fp32 and bf16
-    python bench/train_speed.py --d-model 128 --layers 2 --steps 30
+    python bench/train_speed.py                                  # both families, fp32 and bf16, 10 rounds
+    python bench/train_speed.py --arch transformer --rounds 20 --precisions fp32
+    python bench/train_speed.py --config configs/gpu.toml --device cuda --precisions bf16,fp16   # bench/gpu.sh
 
-Both models get the same sizes, the same batches (length-bucketed pairs from the bundled corpus, the
-tokenizer trained on them) and the same optimiser; the result is target tokens per second and the ratio
-ours / reference measured in one run, so the machine's speed cancels out. Run it alone: another busy
-process on a 2-core machine halves the numbers.
+Contenders, on the same batches (bench/references.py):
+- Transformer: ours against `nn.Transformer` with our embedding, positions and tied output;
+- GRU (or LSTM): ours against the same model with its decoder on `nn.GRU`, run step by step over every row;
+- "reference, real-token logits": the reference again, but with the output layer only at real target
+  tokens, as ours does; the ratio to it shows what is left once that one trick is taken away.
+
+The batches are length-bucketed pairs of the bundled corpus as the default model reads them (the word and
+its answers), the tokenizer trained on them. Each round is `--steps` optimiser steps (forward, loss,
+backward, AdamW) of each contender, interleaved (bench/ab.py); the result is target tokens per second and
+ours / reference per round, median and quartiles. Model FLOPs utilisation (`--peak-tflops`) counts
+6 × parameters FLOPs per target token: a rough lower bound, which leaves attention out.
+Run it alone: a second busy process on a 2-core machine changes every number.
 """
 from __future__ import annotations
 
 import argparse
-import math
-import statistics
+import contextlib
+import itertools
+import json
 import sys
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from ab import interleave  # noqa: E402
+from references import build_reference  # noqa: E402
 from seq2seq.batching import encode_pairs, make_batches  # noqa: E402
-from seq2seq.config import ModelConfig, TrainConfig  # noqa: E402
-from seq2seq.data import load_pairs  # noqa: E402
+from seq2seq.config import Config, load_toml, resolve_model, with_overrides  # noqa: E402
+from seq2seq.data import correct_answers_by_word  # noqa: E402
 from seq2seq.models import build_model, num_parameters  # noqa: E402
-from seq2seq.trainer import Trainer  # noqa: E402
+from seq2seq.pipeline import model_inputs, read_and_split  # noqa: E402
+from seq2seq.trainer import token_loss  # noqa: E402
 from tokenizer import train_tokenizer  # noqa: E402
 
-
-class ReferenceTransformer(nn.Module):
-    """nn.Transformer with the same embedding, positions and tied output as ours: the speed yardstick."""
-
-    def __init__(self, config: ModelConfig):
-        super().__init__()
-        self.config = config
-        self.embed = nn.Embedding(config.vocab_size, config.d_model)
-        self.core = nn.Transformer(config.d_model, config.n_heads, config.n_encoder_layers, config.n_decoder_layers,
-                                   config.d_ff, config.dropout, activation="gelu", batch_first=True, norm_first=True)
-        self.output = nn.Linear(config.d_model, config.vocab_size, bias=False)
-        self.output.weight = self.embed.weight
-        position = torch.arange(config.max_len)[:, None]
-        frequency = torch.exp(torch.arange(0, config.d_model, 2) * (-math.log(10000.0) / config.d_model))
-        table = torch.zeros(config.max_len, config.d_model)
-        table[:, 0::2], table[:, 1::2] = torch.sin(position * frequency), torch.cos(position * frequency)
-        self.register_buffer("table", table, persistent=False)
-
-    def embed_tokens(self, ids):
-        return self.embed(ids) * math.sqrt(self.config.d_model) + self.table[: ids.size(1)]
-
-    def forward(self, src_ids, tgt_in_ids, src_index=None):
-        """As ours: each distinct source encoded once, then every target reads its own (src_index)."""
-        causal = self.core.generate_square_subsequent_mask(tgt_in_ids.size(1), dtype=torch.bool)
-        padding = src_ids == self.config.pad_id
-        memory = self.core.encoder(self.embed_tokens(src_ids), src_key_padding_mask=padding)
-        if src_index is not None:
-            memory, padding = memory.index_select(0, src_index), padding.index_select(0, src_index)
-        hidden = self.core.decoder(self.embed_tokens(tgt_in_ids), memory, tgt_mask=causal,
-                                   memory_key_padding_mask=padding, tgt_is_causal=True)
-        return self.output(hidden)
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def tokens_per_second(model, batches, dtype, steps: int, warmup: int = 3) -> float:
-    trainer = Trainer(model, TrainConfig(), 0, torch.device("cpu"), dtype, folder=None, progress=False)
-    for batch in batches[:warmup]:
-        trainer.train_step([batch])
-    speeds = []
-    for batch in batches[warmup : warmup + steps]:
-        start = time.perf_counter()
-        trainer.train_step([batch])
-        speeds.append(batch.n_target_tokens / (time.perf_counter() - start))
-    return statistics.median(speeds)
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", default="transformer,gru", help="families, comma-separated (default transformer,gru)")
+    parser.add_argument("--config", help="TOML whose [model] and batch settings to use (default: the defaults)")
+    parser.add_argument("--precisions", default="fp32,bf16", help="comma-separated: fp32, bf16, fp16 (default fp32,bf16)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--vocab-size", type=int, help="tokenizer pieces (default: the config's)")
+    parser.add_argument("--pairs", type=int, default=6000, help="training pairs the batches come from (default 6000)")
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds (default 10)")
+    parser.add_argument("--steps", type=int, default=3, help="optimiser steps per contender and round (default 3)")
+    parser.add_argument("--peak-tflops", type=float, default=0.0, help="the device's peak, for model FLOPs utilisation")
+    parser.add_argument("--json", help="also write the results here")
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT / "data" / "distractors.csv.gz"))
-    parser.add_argument("--d-model", type=int, default=192)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--layers", type=int, default=3)
-    parser.add_argument("--d-ff", type=int, default=768)
-    parser.add_argument("--vocab-size", type=int, default=4000)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=20)
-    args = parser.parse_args()
-    warnings.filterwarnings("ignore", message="enable_nested_tensor")  # nn.Transformer's note on norm_first
+def corpus_batches(config: Config, pairs: int, device: torch.device):
+    """Batches of the first `pairs` training pairs of the bundled corpus, as the default model reads them."""
+    config, frame, splits, translation = read_and_split(config, ROOT / "data" / "distractors.csv.gz", lambda _: None)
+    train = splits["train"].iloc[:pairs]
+    inputs = model_inputs(train, correct_answers_by_word(frame, translation), config)
+    tokenizer = train_tokenizer(inputs + list(train["target"]), config.tokenizer.vocab_size)
+    examples, _ = encode_pairs(train, tokenizer, config.model.max_len, inputs)
+    batches = make_batches(examples, tokenizer, config.train.batch_size, np.random.default_rng(0),
+                           config.train.max_tokens)
+    return [batch.to(device) for batch in batches], tokenizer
 
-    pairs = load_pairs(args.data)
-    tokenizer = train_tokenizer(list(pairs["source"]) + list(pairs["target"]), args.vocab_size)
-    examples, _ = encode_pairs(pairs, tokenizer, max_len=64)
-    batches = make_batches(examples, tokenizer, args.batch_size, np.random.default_rng(0))
-    config = ModelConfig(arch="transformer", vocab_size=tokenizer.vocab_size, d_model=args.d_model, n_heads=args.heads,
-                         n_encoder_layers=args.layers, n_decoder_layers=args.layers, d_ff=args.d_ff)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; d_model {args.d_model}, layers "
-          f"{args.layers}+{args.layers}, d_ff {args.d_ff}, vocab {tokenizer.vocab_size}, batch {args.batch_size}, "
-          f"median of {args.steps} steps")
-    print("| precision | ours tok/s | nn.Transformer tok/s | ours / reference |")
-    print("|---|---|---|---|")
-    for name, dtype in [("fp32", torch.float32), ("bf16", torch.bfloat16)]:
-        torch.manual_seed(0)
-        ours = build_model(config)
-        torch.manual_seed(0)
-        reference = ReferenceTransformer(config)
-        assert num_parameters(ours) == num_parameters(reference)
-        ours_speed = tokens_per_second(ours, batches, dtype, args.steps)
-        reference_speed = tokens_per_second(reference, batches, dtype, args.steps)
-        print(f"| {name} | {ours_speed:,.0f} | {reference_speed:,.0f} | {ours_speed / reference_speed:.2f} |")
+
+def training_steps(model: torch.nn.Module, batches: list, dtype: torch.dtype, steps: int, real_only: bool):
+    """A workload for `interleave`: `steps` optimiser steps on the next batches, returning target tokens.
+
+    Every contender cycles through the same batches from the first, so each round gives them the same work."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler(enabled=dtype == torch.float16)
+    device = next(model.parameters()).device
+    upcoming = itertools.cycle(batches)
+    model.train()
+
+    def run() -> float:
+        tokens = 0
+        for batch in itertools.islice(upcoming, steps):
+            real = batch.tgt_out != model.config.pad_id  # (batch, tgt_len)
+            with autocast(device, dtype):
+                logits = model(batch.src, batch.tgt_in, batch.src_index, real if real_only else None)
+            logits = logits if real_only else logits[real]  # (real tokens, vocab): the loss ignores padding
+            loss = token_loss(logits, batch.tgt_out[real], reduction="sum") / real.sum()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            tokens += int(real.sum())
+        synchronize(device)
+        return float(tokens)
+
+    return run
+
+
+def autocast(device: torch.device, dtype: torch.dtype):
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def flops_per_token(parameters: int) -> float:
+    """6 × parameters: a forward (2 per weight and token) and a backward (4). Attention is left out."""
+    return 6.0 * parameters
+
+
+CONTENDERS = (("ours", build_model, True), ("reference", build_reference, False),
+              ("reference, real-token logits", build_reference, True))  # (label, builder, logits at real tokens only)
+
+
+def compare_family(arch: str, base: Config, args, device: torch.device) -> list[dict]:
+    """Ours against the references in each precision; prints a table, returns its rows."""
+    config = with_overrides(base, "model", arch=arch)
+    batches, tokenizer = corpus_batches(config, args.pairs, device)
+    model_config = resolve_model(config.model, tokenizer.vocab_size, tokenizer.pad_id)
+    parameters = num_parameters(build_model(model_config))
+    assert parameters == num_parameters(build_reference(model_config)), "the reference must have our parameter count"
+    batching = f"up to {config.train.max_tokens} tokens" if config.train.max_tokens else f"{config.train.batch_size} pairs"
+    print(f"\n{arch}: {parameters:,} parameters in both, d_model {model_config.d_model}, layers "
+          f"{model_config.n_encoder_layers} + {model_config.n_decoder_layers}, vocabulary {tokenizer.vocab_size}, "
+          f"{len(batches)} batches of {batching}")
+    print("| precision | ours tok/s | reference tok/s | ours / reference | ours / reference with real-token logits |"
+          + (" MFU ours |" if args.peak_tflops else ""))
+    print("|---|---|---|---|---|" + ("---|" if args.peak_tflops else ""))
+    rows = []
+    for name in args.precisions.split(","):
+        workloads = {}
+        for label, build, real_only in CONTENDERS:
+            torch.manual_seed(0)
+            model = build(model_config).to(device)
+            workloads[label] = training_steps(model, batches, PRECISIONS[name], args.steps, real_only)
+        timings = interleave(workloads, rounds=args.rounds)
+        speed = timings.median_speed("ours")
+        mfu = speed * flops_per_token(parameters) / (args.peak_tflops * 1e12) if args.peak_tflops else None
+        rows.append({"arch": arch, "precision": name, "parameters": parameters, "mfu": mfu,
+                     "tokens_per_s": {label: timings.median_speed(label) for label in workloads},
+                     "ratio": timings.ratio("ours", "reference"),
+                     "ratio_to_real_token_reference": timings.ratio("ours", "reference, real-token logits")})
+        print(f"| {name} | {speed:,.0f} | {timings.median_speed('reference'):,.0f} | "
+              f"{format_ratio(rows[-1]['ratio'])} | {format_ratio(rows[-1]['ratio_to_real_token_reference'])} |"
+              + (f" {mfu:.1%} |" if mfu is not None else ""))
+    return rows
+
+
+def format_ratio(ratio: tuple[float, float, float]) -> str:
+    median, low, high = ratio
+    return f"{median:.2f} ({low:.2f}–{high:.2f})"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    base = load_toml(args.config) if args.config else Config()
+    base = with_overrides(base, "tokenizer", vocab_size=args.vocab_size)
+    device = torch.device(args.device)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}; {args.rounds} rounds "
+          f"of {args.steps} steps each; median tok/s and ours / reference (quartiles)")
+    results = [row for arch in args.arch.split(",") for row in compare_family(arch, base, args, device)]
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ Why a word's pairs travel together: the bundled corpus gives each source about f
 misses of one word). A batch holds each distinct source once (`src`) and says which source every pair
 reads (`src_index`), so the encoder reads a source once for all its targets. The loss is the same as
 with a copy of the source per pair; only the repeated encoder work is gone. (Keeping a word's targets
-together also pads them longer: in fp32 on a 2-core Xeon this was 0.87× as fast, bench/RESULTS.md.)
+together also pads them longer: in fp32 on a 2-core Xeon this was 0.87× as fast, docs/BENCHMARKS.md.)
 """
 from __future__ import annotations
 

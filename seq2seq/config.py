@@ -99,11 +99,11 @@ class TrainConfig:
     # outputs fit any word: ranking subtracts that (decode generic_weight); 0 = off
     translation_pairs: bool = False  # also train on each training word read alone → each of its correct answers
     clip_norm: float = 1.0  # gradient-norm clipping threshold
-    metric: str = "valid_loss"  # validation metric that picks the best weights: "valid_loss" or "valid_acc"
+    metric: str = "valid_acc"  # validation metric that picks the best weights: "valid_acc" or "valid_loss"
     patience: int = 0  # stop after this many validations without improvement (0: run every epoch)
     checkpoint_every: int = 0  # also write the resumable last.pt every this many steps (0: after each epoch)
     keep_epochs: bool = False  # also keep each epoch's weights as epoch{N}.pt, to study quality against training time
-    precision: str = "auto"  # "auto" (bf16 where supported), "fp32", "bf16" or "fp16" (fp16 only on CUDA)
+    precision: str = "auto"  # "auto" (bf16 on a GPU that has it, fp32 on a CPU), "fp32", "bf16" or "fp16" (CUDA only)
     seed: int = 1  # seeds the split, the initial weights, the batch order and dropout
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
     samples_at_end: int = 5  # validation words whose distractors are printed after training

@@ -59,7 +59,8 @@ def overfit(model_settings: dict, epochs: int, lr: float, dtype: torch.dtype = t
     torch.manual_seed(0)
     model = build_model(ModelConfig(vocab_size=tokenizer.vocab_size, dropout=0.0, **model_settings))
     examples, _ = encode_pairs(pairs, tokenizer, max_len=32)
-    config = TrainConfig(epochs=epochs, batch_size=10, lr=lr, warmup_steps=10, label_smoothing=0.0, weight_decay=0.0)
+    config = TrainConfig(epochs=epochs, batch_size=10, lr=lr, warmup_steps=10, label_smoothing=0.0, weight_decay=0.0,
+                         metric="valid_loss")  # result.valid_loss: the lowest loss reached
     trainer = Trainer(model, config, tokenizer.pad_id, torch.device("cpu"), dtype, folder=None, progress=False)
     everything = make_batches(examples, tokenizer, len(examples))
     before = trainer.validate(everything)["valid_loss"]

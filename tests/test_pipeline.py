@@ -13,7 +13,7 @@ from seq2seq.model_folder import load_model
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.pipeline import (answers_shown, candidate_inputs, distractors_for, encoder_inputs, train_from_csv,
                              translation_examples)
-from seq2seq.run_log import RunLog
+from seq2seq.run_log import RunLog, best_row
 from tests.conftest import tiny_config
 
 
@@ -38,7 +38,8 @@ def test_folder_holds_every_file_and_one_metrics_row_per_epoch(trained):
     assert test_split.equals(summary.splits["test"])  # the same pairs, correct answers included
     metrics = pd.read_csv(folder / "metrics.csv")
     assert metrics["epoch"].tolist() == [1, 2, 3]
-    assert metrics["valid_loss"].min() == pytest.approx(summary.fit.valid_loss, abs=1e-4)
+    best = best_row(metrics, summary.fit.metric)  # the epoch model.pt holds, by the run's metric
+    assert best["valid_loss"] == pytest.approx(summary.fit.valid_loss, abs=1e-4)
     assert json.loads((folder / "answers.json").read_text(encoding="utf-8"))["borrow"] == ["借りる"]
     assert json.loads((folder / "config.json").read_text())["model"]["vocab_size"] == summary.trained.tokenizer.vocab_size
 

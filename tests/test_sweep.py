@@ -31,6 +31,7 @@ test_fraction = 0.1
 epochs = 3
 batch_size = 8
 samples_at_end = 0
+metric = "valid_loss"  # the table is sorted by it, and each row is its epoch of lowest loss
 """
 
 
