@@ -20,8 +20,8 @@ from seq2seq.plotting import MATPLOTLIB_MISSING
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", help="model folders written by train.py")
-    parser.add_argument("--out", default="docs/comparison", help="folder for comparison.md and valid_loss.png "
-                                                                 "(default docs/comparison)")
+    parser.add_argument("--out", default="docs/comparison", help="folder for comparison.md and "
+                                                                 "valid_loss.png (default docs/comparison)")
     parser.add_argument("--title", default="Model comparison", help="heading of comparison.md")
     return parser.parse_args(argv)
 

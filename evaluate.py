@@ -26,17 +26,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                        "default: the models' test.csv")
     parser.add_argument("--n", type=int, default=5, help="candidates per word (default 5)")
     parser.add_argument("--baselines", default=",".join(BASELINES),
-                        help=f"comma-separated: {', '.join(BASELINES)}, or none (default {','.join(BASELINES)})")
+                        help=f"comma-separated: {', '.join(BASELINES)}, or none (default "
+                             f"{','.join(BASELINES)})")
     parser.add_argument("--train-data", default=str(BUNDLED_TRAIN_DATA),
                         help="pairs the corpus and retrieval baselines look words up in (default the bundled "
                              "distractors)")
     parser.add_argument("--fit-words", type=int, default=0,
-                        help="also ask each model for this many of its own training words and report the share "
-                             "of outputs that are their training targets (default 0: off)")
-    parser.add_argument("--out", default="runs/evaluation", help="folder for the four files (default runs/evaluation)")
+                        help="also ask each model for this many of its own training words and report the "
+                             "share of outputs that are their training targets (default 0: off)")
+    parser.add_argument("--out", default="runs/evaluation",
+                        help="folder for the four files (default runs/evaluation)")
     parser.add_argument("--seed", type=int, default=0,
-                        help="seed of model sampling, of the random and kanji baselines and of the --fit-words "
-                             "draw (default 0)")
+                        help="seed of model sampling, of the random and kanji baselines and of the "
+                             "--fit-words draw (default 0)")
     return parser.parse_args(argv)
 
 

@@ -45,13 +45,15 @@ class Recomputing(torch.nn.Module):
         self.model = model
 
     def decode_step(self, prev_ids: torch.Tensor, memory: Memory, state: torch.Tensor | None = None):
-        prefix = prev_ids[:, None] if state is None else torch.cat([state, prev_ids[:, None]], dim=1)  # (batch, steps)
+        # (batch, steps)
+        prefix = prev_ids[:, None] if state is None else torch.cat([state, prev_ids[:, None]], dim=1)
         outputs = self.model.decoder_outputs(prefix, memory)  # (batch, steps, d_model): every step again
         return self.model.output(outputs[:, -1]), prefix  # (batch, vocab)
 
 
 def sampling(trained: TrainedModel, sources: list[str], samples: int, words_per_batch: int, cached: bool):
-    """A workload: `samples` samples for every source, `words_per_batch` sources a batch; returns words done."""
+    """A workload: `samples` samples for every source, `words_per_batch` sources a batch; returns words
+    done."""
     model = trained.model if cached else Recomputing(trained.model)
 
     @torch.no_grad()
@@ -59,8 +61,10 @@ def sampling(trained: TrainedModel, sources: list[str], samples: int, words_per_
         generator = torch.Generator().manual_seed(0)
         pick = sampling_pick(0.6, 50, 0.95, generator)
         for first in range(0, len(sources), words_per_batch):
-            memory = encode_sources(trained.model, trained.tokenizer, sources[first : first + words_per_batch])
-            rows = torch.arange(memory.states.size(0)).repeat_interleave(samples)  # each source `samples` times
+            memory = encode_sources(trained.model, trained.tokenizer,
+                                    sources[first : first + words_per_batch])
+            # each source `samples` times
+            rows = torch.arange(memory.states.size(0)).repeat_interleave(samples)
             generate(model, select_batch(memory, rows), trained.tokenizer, 24, pick)
         return float(len(sources))
 
@@ -79,19 +83,23 @@ def report(title: str, timings, a: str, b: str) -> None:
     median, low, high = timings.ratio(a, b)
     rates = {name: timings.median_speed(name) for name in (a, b)}
     print(f"| {title} | {a}: {rates[a]:.0f} words/s ({1000 / rates[a]:.1f} s per 1,000) | "
-          f"{b}: {rates[b]:.0f} words/s ({1000 / rates[b]:.1f} s per 1,000) | {median:.2f} ({low:.2f}–{high:.2f}) |")
+          f"{b}: {rates[b]:.0f} words/s ({1000 / rates[b]:.1f} s per 1,000) | "
+          f"{median:.2f} ({low:.2f}–{high:.2f}) |")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["runs/default"], help="model folders (default runs/default)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["runs/default"],
+                        help="model folders (default runs/default)")
     parser.add_argument("--words", type=int, default=200, help="test words per round (default 200)")
     parser.add_argument("--samples", type=int, default=10, help="samples per word (default 10)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per comparison (default 5)")
     args = parser.parse_args(argv)
     models = {Path(folder): load_model(folder) for folder in args.models}
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.words} test words × {args.samples} "
-          f"samples a round, {args.rounds} rounds; median words/s, and the first / the second (quartiles)")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"{args.words} test words × {args.samples} samples a round, {args.rounds} rounds; "
+          "median words/s, and the first / the second (quartiles)")
     print("| comparison | first | second | first / second |")
     print("|---|---|---|---|")
     family_rates = {}
@@ -99,11 +107,13 @@ def main(argv: list[str] | None = None) -> None:
         sources = test_sources(trained, folder, args.words)
         arch = trained.config.model.arch
         cached = sampling(trained, sources, args.samples, WORDS_PER_CHUNK, cached=True)
-        timings = interleave({"cached": cached, "recomputed": sampling(trained, sources, args.samples,
-                                                                        WORDS_PER_CHUNK, cached=False)}, args.rounds)
+        timings = interleave({"cached": cached,
+                              "recomputed": sampling(trained, sources, args.samples, WORDS_PER_CHUNK,
+                                                     cached=False)}, args.rounds)
         report(f"{arch}: cache vs prefix recomputed", timings, "cached", "recomputed")
-        timings = interleave({"batched": cached, "one word a call": sampling(trained, sources, args.samples, 1,
-                                                                             cached=True)}, args.rounds)
+        timings = interleave({"batched": cached,
+                              "one word a call": sampling(trained, sources, args.samples, 1, cached=True)},
+                             args.rounds)
         report(f"{arch}: batched vs one word a call", timings, "batched", "one word a call")
         family_rates[arch] = cached
     if len(family_rates) == 2:

@@ -1,8 +1,9 @@
 """How fast does a trained model answer? Words per second, batched against one word at a time, and memory.
 
-    python bench/infer_speed.py --model runs/default                       # 200 test words, n 10, sample and rank
+    python bench/infer_speed.py --model runs/default                   # 200 test words, n 10, sample and rank
     python bench/infer_speed.py --model runs/default --words 1000 --methods sample
-    python bench/infer_speed.py --model runs/default --words 50 --methods rank --profile   # where the time goes
+    # where the time goes
+    python bench/infer_speed.py --model runs/default --words 50 --methods rank --profile
 
 The words are the model folder's own test split (test.csv), as infer.py would get them in a quiz file.
 Loading is timed apart (the model, then the bundled JMdict lists), then each method answers all the words
@@ -30,13 +31,18 @@ from seq2seq.pipeline import load_candidate_lexicon, load_known_words, load_lexi
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="runs/default", help="model folder (default runs/default)")
-    parser.add_argument("--words", type=int, default=200, help="test words answered in one batch (default 200)")
-    parser.add_argument("--single", type=int, default=20, help="of them, answered one call a word (default 20; 0: not measured)")
+    parser.add_argument("--words", type=int, default=200,
+                        help="test words answered in one batch (default 200)")
+    parser.add_argument("--single", type=int, default=20,
+                        help="of them, answered one call a word (default 20; 0: not measured)")
     parser.add_argument("--n", type=int, default=10, help="distractors per word (default 10)")
-    parser.add_argument("--methods", default="sample,rank", help="comma-separated decoding methods (default sample,rank)")
-    parser.add_argument("--profile", action="store_true", help="print the 15 costliest functions of each batched run")
+    parser.add_argument("--methods", default="sample,rank",
+                        help="comma-separated decoding methods (default sample,rank)")
+    parser.add_argument("--profile", action="store_true",
+                        help="print the 15 costliest functions of each batched run")
     return parser.parse_args(argv)
 
 
@@ -61,12 +67,14 @@ def one_at_a_time_rate(model: DistractorModel, words: list[str], n: int, method:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     trained, model_s = timed(lambda: load_trained(args.model))
-    lists, lists_s = timed(lambda: (load_lexicon("auto"), load_known_words("auto"), load_candidate_lexicon("auto")))
+    lists, lists_s = timed(lambda: (load_lexicon("auto"), load_known_words("auto"),
+                                    load_candidate_lexicon("auto")))
     model = DistractorModel(trained, *lists)
     words = list(targets_by_word(read_test_split(Path(args.model))))[: args.words]
-    print(f"{args.model}: loading {model_s:.1f} s (model) + {lists_s:.1f} s (JMdict lists); {len(words)} test words, "
-          f"n {args.n}; peak memory so far {peak_memory_gb():.2f} GB")
-    print("| method | batched: s | words/s | one at a time: words/s | batched / one at a time | short words |")
+    print(f"{args.model}: loading {model_s:.1f} s (model) + {lists_s:.1f} s (JMdict lists); "
+          f"{len(words)} test words, n {args.n}; peak memory so far {peak_memory_gb():.2f} GB")
+    print("| method | batched: s | words/s | one at a time: words/s | batched / one at a time "
+          "| short words |")
     print("|---|---|---|---|---|---|")
     for method in args.methods.split(","):
         profiler = cProfile.Profile() if args.profile else None
@@ -79,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         single_rate = one_at_a_time_rate(model, words[: args.single], args.n, method)
         ratio = f"{batched_rate / single_rate:.1f}" if single_rate else "n/a"
         short = sum(len(answers) < args.n for answers in found)
-        print(f"| {method} | {batched_s:.1f} | {batched_rate:.1f} | {single_rate or 'n/a'} | {ratio} | {short} |")
+        print(f"| {method} | {batched_s:.1f} | {batched_rate:.1f} | {single_rate or 'n/a'} | {ratio} "
+              f"| {short} |")
         if profiler:
             pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(15)
     print(f"peak memory {peak_memory_gb():.2f} GB")

@@ -32,7 +32,8 @@ BASELINES = ["kanji", "corpus"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", help="model folder trained with --keep-epochs")
     parser.add_argument("--epochs", required=True, help="comma-separated epochs to score, e.g. 1,2,3,5,10")
     parser.add_argument("--out", default="runs/quality-over-time", help="output folder")
@@ -46,7 +47,8 @@ def epoch_minutes(run: Path) -> tuple[pd.DataFrame, float]:
     return metrics, statistics.median(metrics["epoch_s"]) / 60
 
 
-def curve_rows(run: Path, epochs: list[int], results, metrics: pd.DataFrame, minutes_per_epoch: float) -> pd.DataFrame:
+def curve_rows(run: Path, epochs: list[int], results, metrics: pd.DataFrame,
+               minutes_per_epoch: float) -> pd.DataFrame:
     by_epoch = metrics.set_index("epoch")
     rows = []
     for epoch, result in zip(epochs, results):
@@ -54,7 +56,8 @@ def curve_rows(run: Path, epochs: list[int], results, metrics: pd.DataFrame, min
         rows.append({"epoch": epoch, "minutes": round(epoch * minutes_per_epoch, 1),
                      "elapsed_minutes": round(by_epoch.loc[epoch, "elapsed_s"] / 60, 1),
                      "valid_loss": by_epoch.loc[epoch, "valid_loss"], "near_miss": summary["near_miss"],
-                     "meaning": summary["meaning"], "same_pos": summary["same_pos"], "shared": summary["shared"]})
+                     "meaning": summary["meaning"], "same_pos": summary["same_pos"],
+                     "shared": summary["shared"]})
     return pd.DataFrame(rows).astype({"near_miss": float, "meaning": float})  # None (no meaning model) → NaN
 
 
@@ -72,7 +75,8 @@ def plot(curve: pd.DataFrame, baselines: dict[str, float], path: Path) -> bool:
         axes.annotate(str(epoch), (minutes, near), textcoords="offset points", xytext=(4, 4), fontsize=8)
     for name, value in baselines.items():
         axes.axhline(value, linestyle="--", linewidth=1, color="grey")
-        axes.annotate(name, (curve["minutes"].max(), value), textcoords="offset points", xytext=(-60, 3), fontsize=8)
+        axes.annotate(name, (curve["minutes"].max(), value), textcoords="offset points", xytext=(-60, 3),
+                      fontsize=8)
     axes.set_xlabel("minutes of training (epochs × median epoch length)")
     axes.set_ylabel("near miss (share of 5 slots)")
     axes.set_title("Near-miss rate on unseen test words against training time")
@@ -88,10 +92,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         epochs = [int(epoch) for epoch in args.epochs.split(",")]
     except ValueError:
-        raise UserError(f"--epochs '{args.epochs}': give whole numbers separated by commas, e.g. 1,2,5") from None
-    missing = [EPOCH_WEIGHTS.format(epoch=epoch) for epoch in epochs if not (run / EPOCH_WEIGHTS.format(epoch=epoch)).is_file()]
+        raise UserError(f"--epochs '{args.epochs}': give whole numbers separated by commas, "
+                        "e.g. 1,2,5") from None
+    missing = [EPOCH_WEIGHTS.format(epoch=epoch) for epoch in epochs
+               if not (run / EPOCH_WEIGHTS.format(epoch=epoch)).is_file()]
     if missing:
-        raise UserError(f"{run}: no {', '.join(missing)}; train with --keep-epochs (or --resume it with --keep-epochs)")
+        raise UserError(f"{run}: no {', '.join(missing)}; train with --keep-epochs "
+                        "(or --resume it with --keep-epochs)")
     command = shlex.join(["python", "bench/quality_over_time.py", *(sys.argv[1:] if argv is None else argv)])
     systems = [f"{run}@weights={EPOCH_WEIGHTS.format(epoch=epoch)}" for epoch in epochs]
     evaluation = evaluate(systems, baselines=BASELINES, out=out, command=command)
@@ -105,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     (out / "quality_over_time.md").write_text(
         f"# Near miss against training time\n\n{table}\n\nBaselines: "
         + ", ".join(f"{name} {value:.3f}" for name, value in baselines.items())
-        + f"\n\nMedian epoch {minutes_per_epoch:.1f} minutes. Made with:\n\n```\n{command}\n```\n", encoding="utf-8")
+        + f"\n\nMedian epoch {minutes_per_epoch:.1f} minutes. Made with:\n\n```\n{command}\n```\n",
+        encoding="utf-8")
     print(curve.to_string(index=False))
     print(f"wrote {out}/quality_over_time.md, .csv" + (", .png" if drew else " (no matplotlib: no plot)"))
 

@@ -24,7 +24,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from seq2seq.config import ModelConfig  # noqa: E402
-from seq2seq.models.rnn import ATTENTIONS, RECURRENT_LAYERS  # noqa: E402
+from seq2seq.models.attention import ATTENTIONS  # noqa: E402
+from seq2seq.models.rnn import RECURRENT_LAYERS  # noqa: E402
 from seq2seq.models.transformer import PositionalEncoding  # noqa: E402
 
 
@@ -45,8 +46,8 @@ class ReferenceTransformer(nn.Module):
         with warnings.catch_warnings():  # its note that norm_first layers cannot use nested tensors
             warnings.filterwarnings("ignore", message="enable_nested_tensor")
             self.core = nn.Transformer(config.d_model, config.n_heads, config.n_encoder_layers,
-                                       config.n_decoder_layers, config.d_ff, config.dropout, activation="gelu",
-                                       batch_first=True, norm_first=True)
+                                       config.n_decoder_layers, config.d_ff, config.dropout,
+                                       activation="gelu", batch_first=True, norm_first=True)
         self.output = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.output.weight = self.embed.weight
 
@@ -74,22 +75,23 @@ class ReferenceRecurrent(nn.Module):
         self.config = config
         d = config.d_model
         encoder_class, _ = RECURRENT_LAYERS[config.arch]
-        self.embedding = nn.Embedding(config.vocab_size, d)
+        self.embed = nn.Embedding(config.vocab_size, d)
         self.encoder = encoder_class(d, d // 2, config.n_encoder_layers, batch_first=True, bidirectional=True)
         self.bridge = nn.ModuleList(nn.Linear(d, d) for _ in range(config.n_decoder_layers))
         self.decoder = encoder_class(2 * d, d, config.n_decoder_layers, batch_first=True)
         self.attention = ATTENTIONS[config.attention](d)
         self.combine = nn.Linear(2 * d, d, bias=False)
         self.output = nn.Linear(d, config.vocab_size, bias=False)
-        self.output.weight = self.embedding.weight
+        self.output.weight = self.embed.weight
 
-    def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.embedding(ids) * math.sqrt(self.config.d_model)
+    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.embed(ids) * math.sqrt(self.config.d_model)
 
     def encode(self, src_ids: torch.Tensor):
         """→ states (sources, src_len, d), final (encoder layers, sources, d): each layer's two ends."""
         lengths = (src_ids != self.config.pad_id).sum(dim=1)
-        packed = pack_padded_sequence(self.embed(src_ids), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(self.embed_tokens(src_ids), lengths.cpu(), batch_first=True,
+                                      enforce_sorted=False)
         packed_states, last = self.encoder(packed)
         states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=src_ids.size(1))
         hidden = last[0] if isinstance(last, tuple) else last  # (layers · 2, sources, d/2)
@@ -102,18 +104,21 @@ class ReferenceRecurrent(nn.Module):
         if src_index is not None:
             states, final, src_mask = states[src_index], final[:, src_index], src_mask[src_index]
         bridged = [final[min(i, final.size(0) - 1)] for i in range(len(self.bridge))]
-        hidden = torch.stack([torch.tanh(bridge(h)) for bridge, h in zip(self.bridge, bridged)])  # (layers, batch, d)
+        # (layers, batch, d)
+        hidden = torch.stack([torch.tanh(bridge(h)) for bridge, h in zip(self.bridge, bridged)])
         carried = (hidden, torch.zeros_like(hidden)) if self.config.arch == "lstm" else hidden
         keys = self.attention.prepare_keys(states)
         attentional = torch.zeros_like(hidden[0])  # (batch, d)
         outputs = []
         for t in range(tgt_in_ids.size(1)):
-            step_input = torch.cat([self.embed(tgt_in_ids[:, t]), attentional], dim=-1)[:, None]  # (batch, 1, 2d)
+            # (batch, 1, 2d)
+            step_input = torch.cat([self.embed_tokens(tgt_in_ids[:, t]), attentional], dim=-1)[:, None]
             top, carried = self.decoder(step_input, carried)  # (batch, 1, d)
             context, _ = self.attention(top[:, 0], keys, states, src_mask)
             attentional = torch.tanh(self.combine(torch.cat([context, top[:, 0]], dim=-1)))  # (batch, d)
             outputs.append(attentional)
-        return self.output(at_positions(torch.stack(outputs, dim=1), positions))  # (batch, tgt_len, vocab) without
+        # (batch, tgt_len, vocab) without
+        return self.output(at_positions(torch.stack(outputs, dim=1), positions))
 
     def load_ours(self, ours: nn.Module) -> None:
         """Take the weights of our RecurrentSeq2Seq, so both compute the very same function."""
@@ -123,7 +128,8 @@ class ReferenceRecurrent(nn.Module):
                 _, _, layer, weight = name.split(".")
                 name = f"decoder.{weight}_l{layer}"
             state[name.replace("encoder.rnn.", "encoder.").replace("decoder.bridge.", "bridge.")
-                  .replace("decoder.attention.", "attention.").replace("decoder.combine.", "combine.")] = value
+                  .replace("decoder.attention.", "attention.")
+                  .replace("decoder.combine.", "combine.")] = value
         self.load_state_dict(state)
 
 

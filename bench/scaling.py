@@ -38,7 +38,8 @@ from tokenizer import train_tokenizer  # noqa: E402
 def training_split(config: Config, size: float) -> tuple[pd.DataFrame, list[str]]:
     """The first `size` of the training split's words (pairs of one word stay together), or the whole split
     plus a noisy copy for sizes above 1; returns the pairs and what the encoder reads for each."""
-    config, pairs, splits, translation = read_and_split(config, BUNDLED_DATA / "distractors.csv.gz", lambda _: None)
+    config, pairs, splits, translation = read_and_split(config, BUNDLED_DATA / "distractors.csv.gz",
+                                                        lambda _: None)
     train = splits["train"]
     answers = correct_answers_by_word(pairs, translation)
     if size > 1:
@@ -50,7 +51,8 @@ def training_split(config: Config, size: float) -> tuple[pd.DataFrame, list[str]
     return train, model_inputs(train, answers, config)
 
 
-def epoch_seconds(config: Config, train: pd.DataFrame, inputs: list[str], tokenizer) -> tuple[float, int, int]:
+def epoch_seconds(config: Config, train: pd.DataFrame, inputs: list[str],
+                  tokenizer) -> tuple[float, int, int]:
     """(seconds for one epoch of training steps, pairs, parameters) for `config`'s model."""
     examples, _ = encode_pairs(train, tokenizer, config.model.max_len, inputs)
     batches = make_batches(examples, tokenizer, config.train.batch_size, np.random.default_rng(0))
@@ -67,17 +69,22 @@ def epoch_seconds(config: Config, train: pd.DataFrame, inputs: list[str], tokeni
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="0.25,0.5,1,2", help="corpus sizes, × the training split (default 0.25,0.5,1,2)")
-    parser.add_argument("--widths", default="128,256,384", help="GRU widths d_model (default 128,256,384; 256 is the default)")
-    parser.add_argument("--width-size", type=float, default=0.25, help="corpus size the widths are timed on (default 0.25)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="0.25,0.5,1,2",
+                        help="corpus sizes, × the training split (default 0.25,0.5,1,2)")
+    parser.add_argument("--widths", default="128,256,384",
+                        help="GRU widths d_model (default 128,256,384; 256 is the default)")
+    parser.add_argument("--width-size", type=float, default=0.25,
+                        help="corpus size the widths are timed on (default 0.25)")
     parser.add_argument("--plot", help="write the two curves to this PNG (needs matplotlib)")
     args = parser.parse_args(argv)
     config = Config()
     full, full_inputs = training_split(config, 1.0)
     tokenizer = train_tokenizer(full_inputs + list(full["target"]), config.tokenizer.vocab_size)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, precision "
-          f"{str(choose_precision('auto', torch.device('cpu'))).removeprefix('torch.')}; one epoch of training steps")
+          f"{str(choose_precision('auto', torch.device('cpu'))).removeprefix('torch.')}; "
+          "one epoch of training steps")
     by_size = []
     print("\n| corpus | pairs | s/epoch | ms per pair |\n|---|---|---|---|")
     for size in map(float, args.sizes.split(",")):
@@ -86,10 +93,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {size:g}× | {pairs:,} | {seconds:.1f} | {1000 * seconds / pairs:.2f} |", flush=True)
     by_width = []
     train, inputs = training_split(config, args.width_size)
-    print(f"\n| d_model | parameters | s/epoch ({args.width_size:g}× corpus) | ms per pair |\n|---|---|---|---|")
+    print(f"\n| d_model | parameters | s/epoch ({args.width_size:g}× corpus) | ms per pair |"
+          "\n|---|---|---|---|")
     for width in map(int, args.widths.split(",")):
-        seconds, pairs, parameters = epoch_seconds(with_overrides(config, "model", d_model=width), train, inputs,
-                                                   tokenizer)
+        seconds, pairs, parameters = epoch_seconds(with_overrides(config, "model", d_model=width), train,
+                                                   inputs, tokenizer)
         by_width.append((width, parameters, seconds))
         print(f"| {width} | {parameters:,} | {seconds:.1f} | {1000 * seconds / pairs:.2f} |", flush=True)
     if args.plot:
@@ -105,15 +113,20 @@ def plot(by_size: list[tuple], by_width: list[tuple], path: str, width_size: flo
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
     pairs, seconds = [row[1] / 1000 for row in by_size], [row[2] for row in by_size]
     left.plot(pairs, seconds, "o-", label="measured")
-    left.plot([0, pairs[-1]], [0, seconds[0] / pairs[0] * pairs[-1]], "--", color="grey", label="linear from the smallest")
-    left.set(xlabel="training pairs (thousands)", ylabel="seconds per epoch", title="corpus size (default GRU)")
+    left.plot([0, pairs[-1]], [0, seconds[0] / pairs[0] * pairs[-1]], "--", color="grey",
+              label="linear from the smallest")
+    left.set(xlabel="training pairs (thousands)", ylabel="seconds per epoch",
+             title="corpus size (default GRU)")
     left.legend()
     widths, seconds = [row[0] for row in by_width], [row[2] for row in by_width]
     right.plot(widths, seconds, "o-", label="measured")
-    right.plot([0, widths[-1]], [0, seconds[0] / widths[0] * widths[-1]], "--", color="grey", label="linear from the smallest")
+    right.plot([0, widths[-1]], [0, seconds[0] / widths[0] * widths[-1]], "--", color="grey",
+               label="linear from the smallest")
     for width, parameters, y in by_width:
-        right.annotate(f"{parameters / 1e6:.1f} M parameters", (width, y), textcoords="offset points", xytext=(-40, 8))
-    right.set(xlabel="d_model", ylabel="seconds per epoch", title=f"model width ({width_size:g}× corpus)")
+        right.annotate(f"{parameters / 1e6:.1f} M parameters", (width, y), textcoords="offset points",
+                       xytext=(8, -4))
+    right.set(xlabel="d_model", ylabel="seconds per epoch", title=f"model width ({width_size:g}× corpus)",
+              xlim=(0, by_width[-1][0] * 1.35))
     right.legend(loc="lower right")
     figure.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)

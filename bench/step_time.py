@@ -38,7 +38,8 @@ from tokenizer import train_tokenizer  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="gru", choices=["gru", "lstm", "transformer"])
     parser.add_argument("--pairs", type=int, default=6000, help="training pairs to batch (default 6000)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per way (default 20)")
@@ -49,7 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def corpus_examples(count: int):
     """The first `count` training pairs of the bundled corpus as the default model reads them."""
     config = Config()
-    config, pairs, splits, translation = read_and_split(config, ROOT / "data" / "distractors.csv.gz", lambda _: None)
+    config, pairs, splits, translation = read_and_split(config, ROOT / "data" / "distractors.csv.gz",
+                                                        lambda _: None)
     train = splits["train"].iloc[:count]
     inputs = model_inputs(train, correct_answers_by_word(pairs, translation), config)
     tokenizer = train_tokenizer(inputs + list(train["target"]), config.tokenizer.vocab_size)
@@ -64,7 +66,8 @@ def pair_batches(examples, tokenizer, batch_size: int, rng: np.random.Generator)
     return [collate([examples[i] for i in chunk], tokenizer) for chunk in cut_by_count(bucket, batch_size)]
 
 
-def seconds_per_step(model, batches, dtype: torch.dtype, steps: int, repeat_sources: bool, real_only: bool) -> float:
+def seconds_per_step(model, batches, dtype: torch.dtype, steps: int, repeat_sources: bool,
+                     real_only: bool) -> float:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     autocast = torch.autocast("cpu", dtype) if dtype != torch.float32 else contextlib.nullcontext()
     times = []
@@ -106,7 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         model.load_state_dict(start)
         seconds = seconds_per_step(model.train(), batches, dtype, args.steps, repeat, real_only)
         reference = reference or seconds
-        print(f"{name:34} {str(dtype).removeprefix('torch.'):9} {seconds:.3f} s/step  ×{reference / seconds:.2f}")
+        print(f"{name:34} {str(dtype).removeprefix('torch.'):9} {seconds:.3f} s/step  "
+              f"×{reference / seconds:.2f}")
 
 
 if __name__ == "__main__":

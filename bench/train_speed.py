@@ -2,7 +2,7 @@
 
     python bench/train_speed.py                                  # both families, fp32 and bf16, 10 rounds
     python bench/train_speed.py --arch transformer --rounds 20 --precisions fp32
-    python bench/train_speed.py --config configs/gpu.toml --device cuda --precisions bf16,fp16   # bench/gpu.sh
+    python bench/train_speed.py --config configs/gpu.toml --device cuda --precisions bf16,fp16  # bench/gpu.sh
 
 Contenders, on the same batches (bench/references.py):
 - Transformer: ours against `nn.Transformer` with our embedding, positions and tied output;
@@ -47,23 +47,31 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", default="transformer,gru", help="families, comma-separated (default transformer,gru)")
-    parser.add_argument("--config", help="TOML whose [model] and batch settings to use (default: the defaults)")
-    parser.add_argument("--precisions", default="fp32,bf16", help="comma-separated: fp32, bf16, fp16 (default fp32,bf16)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", default="transformer,gru",
+                        help="families, comma-separated (default transformer,gru)")
+    parser.add_argument("--config",
+                        help="TOML whose [model] and batch settings to use (default: the defaults)")
+    parser.add_argument("--precisions", default="fp32,bf16",
+                        help="comma-separated: fp32, bf16, fp16 (default fp32,bf16)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--vocab-size", type=int, help="tokenizer pieces (default: the config's)")
-    parser.add_argument("--pairs", type=int, default=6000, help="training pairs the batches come from (default 6000)")
+    parser.add_argument("--pairs", type=int, default=6000,
+                        help="training pairs the batches come from (default 6000)")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds (default 10)")
-    parser.add_argument("--steps", type=int, default=3, help="optimiser steps per contender and round (default 3)")
-    parser.add_argument("--peak-tflops", type=float, default=0.0, help="the device's peak, for model FLOPs utilisation")
+    parser.add_argument("--steps", type=int, default=3,
+                        help="optimiser steps per contender and round (default 3)")
+    parser.add_argument("--peak-tflops", type=float, default=0.0,
+                        help="the device's peak, for model FLOPs utilisation")
     parser.add_argument("--json", help="also write the results here")
     return parser.parse_args(argv)
 
 
 def corpus_batches(config: Config, pairs: int, device: torch.device):
     """Batches of the first `pairs` training pairs of the bundled corpus, as the default model reads them."""
-    config, frame, splits, translation = read_and_split(config, ROOT / "data" / "distractors.csv.gz", lambda _: None)
+    config, frame, splits, translation = read_and_split(config, ROOT / "data" / "distractors.csv.gz",
+                                                        lambda _: None)
     train = splits["train"].iloc[:pairs]
     inputs = model_inputs(train, correct_answers_by_word(frame, translation), config)
     tokenizer = train_tokenizer(inputs + list(train["target"]), config.tokenizer.vocab_size)
@@ -118,8 +126,9 @@ def flops_per_token(parameters: int) -> float:
     return 6.0 * parameters
 
 
+# (label, builder, logits at real tokens only)
 CONTENDERS = (("ours", build_model, True), ("reference", build_reference, False),
-              ("reference, real-token logits", build_reference, True))  # (label, builder, logits at real tokens only)
+              ("reference, real-token logits", build_reference, True))
 
 
 def compare_family(arch: str, base: Config, args, device: torch.device) -> list[dict]:
@@ -128,12 +137,15 @@ def compare_family(arch: str, base: Config, args, device: torch.device) -> list[
     batches, tokenizer = corpus_batches(config, args.pairs, device)
     model_config = resolve_model(config.model, tokenizer.vocab_size, tokenizer.pad_id)
     parameters = num_parameters(build_model(model_config))
-    assert parameters == num_parameters(build_reference(model_config)), "the reference must have our parameter count"
-    batching = f"up to {config.train.max_tokens} tokens" if config.train.max_tokens else f"{config.train.batch_size} pairs"
+    assert parameters == num_parameters(build_reference(model_config)), (
+        "the reference must have our parameter count")
+    batching = (f"up to {config.train.max_tokens} tokens" if config.train.max_tokens
+                else f"{config.train.batch_size} pairs")
     print(f"\n{arch}: {parameters:,} parameters in both, d_model {model_config.d_model}, layers "
-          f"{model_config.n_encoder_layers} + {model_config.n_decoder_layers}, vocabulary {tokenizer.vocab_size}, "
-          f"{len(batches)} batches of {batching}")
-    print("| precision | ours tok/s | reference tok/s | ours / reference | ours / reference with real-token logits |"
+          f"{model_config.n_encoder_layers} + {model_config.n_decoder_layers}, "
+          f"vocabulary {tokenizer.vocab_size}, {len(batches)} batches of {batching}")
+    print("| precision | ours tok/s | reference tok/s | ours / reference "
+          "| ours / reference with real-token logits |"
           + (" MFU ours |" if args.peak_tflops else ""))
     print("|---|---|---|---|---|" + ("---|" if args.peak_tflops else ""))
     rows = []
@@ -151,7 +163,8 @@ def compare_family(arch: str, base: Config, args, device: torch.device) -> list[
                      "ratio": timings.ratio("ours", "reference"),
                      "ratio_to_real_token_reference": timings.ratio("ours", "reference, real-token logits")})
         print(f"| {name} | {speed:,.0f} | {timings.median_speed('reference'):,.0f} | "
-              f"{format_ratio(rows[-1]['ratio'])} | {format_ratio(rows[-1]['ratio_to_real_token_reference'])} |"
+              f"{format_ratio(rows[-1]['ratio'])} | "
+              f"{format_ratio(rows[-1]['ratio_to_real_token_reference'])} |"
               + (f" {mfu:.1%} |" if mfu is not None else ""))
     return rows
 
@@ -166,8 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     base = load_toml(args.config) if args.config else Config()
     base = with_overrides(base, "tokenizer", vocab_size=args.vocab_size)
     device = torch.device(args.device)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}; {args.rounds} rounds "
-          f"of {args.steps} steps each; median tok/s and ours / reference (quartiles)")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}; "
+          f"{args.rounds} rounds of {args.steps} steps each; median tok/s and ours / reference (quartiles)")
     results = [row for arch in args.arch.split(",") for row in compare_family(arch, base, args, device)]
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

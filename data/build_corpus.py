@@ -22,10 +22,12 @@ from jmdict_corpus.summary import summary
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, help="JMdict SQLite file (default: the one jamdict-data installed)")
+    parser.add_argument("--db", type=Path,
+                        help="JMdict SQLite file (default: the one jamdict-data installed)")
     parser.add_argument("--out", type=Path, default=DATA_DIR, help="folder to write into (default: data/)")
     for setting in fields(BuildSettings):
-        parser.add_argument(f"--{setting.name.replace('_', '-')}", type=type(setting.default), default=setting.default)
+        parser.add_argument(f"--{setting.name.replace('_', '-')}", type=type(setting.default),
+                            default=setting.default)
     return parser.parse_args()
 
 
@@ -34,7 +36,8 @@ def main() -> None:
     db_path = args.db or default_db_path()
     if not db_path.is_file():
         sys.exit(f"--db {db_path}: no such file; pip install -e .[data] brings the JMdict database")
-    settings = BuildSettings(**{setting.name: getattr(args, setting.name) for setting in fields(BuildSettings)})
+    settings = BuildSettings(**{setting.name: getattr(args, setting.name)
+                                for setting in fields(BuildSettings)})
     started = time.perf_counter()
     counts = build(db_path, db_path.parent / "LICENSE.md", args.out, settings)
     for name, count in counts.items():

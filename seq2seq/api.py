@@ -30,7 +30,8 @@ DECODING_SETTINGS = frozenset(f.name for f in fields(DecodeConfig))
 
 @dataclass
 class DistractorModel:
-    """A trained model with the lists it answers with: `distractors` for one word, `distractors_many` for many."""
+    """A trained model with the lists it answers with: `distractors` for one word,
+    `distractors_many` for many."""
 
     trained: TrainedModel
     lexicon: dict[str, frozenset[str]] | None  # English gloss → every correct JMdict form: never output
@@ -45,7 +46,8 @@ class DistractorModel:
 
     def distractors_many(self, words: list[str], n: int | None = None,
                          correct: list[Iterable[str] | None] | None = None,
-                         exclude: Iterable[str] = (), explain: list[list[RankedCandidate] | WordTrace] | None = None,
+                         exclude: Iterable[str] = (),
+                         explain: list[list[RankedCandidate] | WordTrace] | None = None,
                          **decoding) -> list[list[Distractor]]:
         """Near misses for each word, in one batched pass: much faster than one call a word.
 
@@ -56,11 +58,13 @@ class DistractorModel:
         """
         unknown = sorted(set(decoding) - DECODING_SETTINGS)
         if unknown:
-            raise TypeError(f"unknown decoding setting {unknown[0]!r}; use one of {', '.join(sorted(DECODING_SETTINGS))}")
+            raise TypeError(f"unknown decoding setting {unknown[0]!r}; use one of "
+                            f"{', '.join(sorted(DECODING_SETTINGS))}")
         decode = with_overrides(self.trained.config, "decode", n=n, **decoding).decode
         own = [set(mine or ()) for mine in (correct or [None] * len(words))]
         if len(own) != len(words):
-            raise ValueError(f"correct has {len(own)} entries for {len(words)} words; give one per word (None: unknown)")
+            raise ValueError(f"correct has {len(own)} entries for {len(words)} words; give "
+                             "one per word (None: unknown)")
         return distractors_for(self.trained, words, decode, [set(exclude) for _ in words], self.lexicon,
                                self.known_words, self.candidates, explain, own)
 

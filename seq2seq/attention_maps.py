@@ -86,7 +86,8 @@ def cross_attention(model: Seq2SeqModel, src_ids: torch.Tensor, tgt_in_ids: torc
         for t in range(tgt_in_ids.size(1)):
             _, state = model.decode_step(tgt_in_ids[:, t], memory, state)
             steps.append(torch.stack([by_head(module.last_weights) for module in modules], dim=1))
-    return torch.stack(steps, dim=3)  # steps of (batch, layers, heads, src_len) → (batch, layers, heads, tgt_len, src_len)
+    # steps of (batch, layers, heads, src_len) → (batch, layers, heads, tgt_len, src_len)
+    return torch.stack(steps, dim=3)
 
 
 def by_head(weights: torch.Tensor) -> torch.Tensor:
@@ -110,7 +111,8 @@ def attention_map(trained: TrainedModel, source: str, target: str) -> AttentionM
 def word_source(trained: TrainedModel, word: str, correct: Iterable[str] = (), exclude: Iterable[str] = (),
                 lexicon: dict[str, frozenset[str]] | None = None) -> str:
     """What the encoder reads for `word` when infer.py answers it: the word, with the correct answers a
-    template model is shown (its own `correct`, else those stored with the model, `exclude`, the lexicon's)."""
+    template model is shown (its own `correct`, else those stored with the model, `exclude`, the
+    lexicon's)."""
     word = normalize_text(word)
     own = {normalize_text(answer) for answer in correct}
     return encoder_inputs(trained, [word], [answers_read(trained, word, own, set(exclude), lexicon)])[0]
@@ -151,7 +153,8 @@ def plot_word_attention(model: DistractorModel, word: str, correct: Iterable[str
     """infer.py --plot-attention: draw the cross-attention of `word` and its best distractor (the first of
     `found`) at `path`, the source read as infer.py read it; returns the line that says so."""
     if not found:
-        raise UserError(f"--plot-attention: no distractor was found for '{word}', so there is nothing to draw")
+        raise UserError(f"--plot-attention: no distractor was found for '{word}', so "
+                        "there is nothing to draw")
     source = word_source(model.trained, word, correct, exclude, model.lexicon)
     written = draw_attention_map(attention_map(model.trained, source, str(found[0])), path)
     return f"wrote the attention map of '{word}' → {found[0]} to {written}"

@@ -36,14 +36,16 @@ def pools_by_class(pos_table: dict[str, frozenset[str]]) -> dict[tuple[str, str]
 
 
 def candidate_pool(correct: frozenset[str], pos_table: dict[str, frozenset[str]],
-                   pools: dict[tuple[str, str], list[str]], answer_pos: frozenset[str] | None = None) -> list[str]:
+                   pools: dict[tuple[str, str], list[str]],
+                   answer_pos: frozenset[str] | None = None) -> list[str]:
     """Headwords of the same (POS, script) as one of the correct answers.
 
     The POS is `answer_pos` (the English word's own) when given, else what the table says of each answer.
     Falls back to the same script, any POS, when no POS is known, and to every headword when the word
     has no correct answer at all: a baseline should still answer.
     """
-    classes = {(pos, script_of(answer)) for answer in correct for pos in (answer_pos or pos_table.get(answer, ()))}
+    classes = {(pos, script_of(answer)) for answer in correct
+               for pos in (answer_pos or pos_table.get(answer, ()))}
     if not classes:
         scripts = {script_of(answer) for answer in correct}
         classes = {key for key in pools if key[1] in scripts} if scripts else set(pools)
@@ -80,8 +82,10 @@ def random_baseline(words: list[str], correct: list[frozenset[str]], rejected: l
     the same lists.
     """
     pools = pools_by_class(pos_table)
-    return [draw(candidate_pool(answers, pos_table, pools, word_pos), word_rng(word, seed), n, banned | answers)
-            for word, answers, banned, word_pos in zip(words, correct, rejected, answer_pos or [None] * len(words))]
+    return [draw(candidate_pool(answers, pos_table, pools, word_pos), word_rng(word, seed), n,
+                 banned | answers)
+            for word, answers, banned, word_pos in zip(words, correct, rejected,
+                                                       answer_pos or [None] * len(words))]
 
 
 # --- random words sharing a kanji with the answer ---------------------------------------------------------
@@ -169,7 +173,8 @@ class RetrievalIndex:
         return sorted(scored, key=lambda pair: (-pair[0], pair[1]))
 
 
-def retrieval_baseline(words: list[str], rejected: list[frozenset[str]], train_pairs: pd.DataFrame, n: int) -> list[list[str]]:
+def retrieval_baseline(words: list[str], rejected: list[frozenset[str]], train_pairs: pd.DataFrame,
+                       n: int) -> list[list[str]]:
     """Up to n candidates per word: the targets of the nearest training word by spelling, then of the next.
 
     Every word being evaluated is left out of the training pairs first. A target in the word's

@@ -51,7 +51,8 @@ class Batch:
         return self.src.index_select(0, self.src_index)
 
     def to(self, device: torch.device | str) -> "Batch":
-        return Batch(self.src.to(device), self.src_index.to(device), self.tgt_in.to(device), self.tgt_out.to(device))
+        return Batch(self.src.to(device), self.src_index.to(device), self.tgt_in.to(device),
+                     self.tgt_out.to(device))
 
 
 def encode_source(tokenizer: Tokenizer, text: str) -> list[int]:
@@ -95,7 +96,8 @@ def collate(examples: list[Example], tokenizer: Tokenizer) -> Batch:
     )
 
 
-def with_empty_sources(examples: list[Example], share: float, rng: np.random.Generator, eos_id: int) -> list[Example]:
+def with_empty_sources(examples: list[Example], share: float, rng: np.random.Generator,
+                       eos_id: int) -> list[Example]:
     """A copy of `examples` in which a random `share` of the pairs read the empty source (EOS alone).
 
     Why: the model then also learns p(target) with no word to go on, the distribution of outputs that
@@ -116,11 +118,13 @@ def make_batches(examples: list[Example], tokenizer: Tokenizer, batch_size: int,
     source stay next to each other, so they mostly share a batch (and one pass of the encoder).
     """
     order = shuffled_by_source(examples, rng)
-    rank = {pair: position for position, pair in enumerate(order)}  # keeps a source's pairs together in a sort
+    # keeps a source's pairs together in a sort
+    rank = {pair: position for position, pair in enumerate(order)}
     longest_target = longest_target_per_source(examples)
     batches = []
     for bucket in buckets(order, examples, batch_size, max_tokens):
-        bucket = sorted(bucket, key=lambda i: (len(examples[i].src), longest_target[tuple(examples[i].src)], rank[i]))
+        bucket = sorted(bucket, key=lambda i: (len(examples[i].src), longest_target[tuple(examples[i].src)],
+                                               rank[i]))
         cut = cut_by_tokens(bucket, examples, max_tokens) if max_tokens else cut_by_count(bucket, batch_size)
         batches.extend(collate([examples[i] for i in indices], tokenizer) for indices in cut)
     if rng is not None:

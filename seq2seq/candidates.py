@@ -38,7 +38,8 @@ class CandidateLexicon:
     pos_by_form: dict[str, frozenset[str]]  # headword → its coarse parts of speech
     pos_by_word: dict[str, frozenset[str]]  # normalised English key → the parts of speech of its headwords
     by_kanji: dict[str, list[str]]  # kanji → the headwords written with it, sorted
-    keys_by_form: dict[str, list[str]]  # headword → the English keys it translates, sorted (borrow, hire, rent)
+    # headword → the English keys it translates, sorted (borrow, hire, rent)
+    keys_by_form: dict[str, list[str]]
 
     @classmethod
     def from_pos_tables(cls, pos_by_form: dict[str, frozenset[str]], pos_by_word: dict[str, frozenset[str]],
@@ -54,7 +55,8 @@ class CandidateLexicon:
         """From a lexicon table such as data/lexicon.csv.gz (English, Japanese, pos columns)."""
         frame = read_table(path, ("English", "Japanese"))
         keys_by_form: dict[str, set[str]] = {}
-        for english, japanese in zip(frame["English"].map(normalize_gloss), frame["Japanese"].map(normalize_text)):
+        for english, japanese in zip(frame["English"].map(normalize_gloss),
+                                     frame["Japanese"].map(normalize_text)):
             keys_by_form.setdefault(japanese, set()).add(english)
         return cls.from_pos_tables(load_pos_table(path), load_pos_table(path, key="English"),
                                    {form: sorted(keys) for form, keys in keys_by_form.items()})

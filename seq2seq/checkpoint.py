@@ -25,7 +25,8 @@ from seq2seq.model_folder import load_tensors, write_atomic
 
 def capture_rng(device: torch.device) -> dict:
     """The random-number generators' states of this process (CPU, and the GPU if training on one)."""
-    return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+    return {"cpu": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
 
 
 def restore_rng(state: dict, device: torch.device) -> None:
@@ -49,6 +50,6 @@ def load_checkpoint(path: Path) -> dict:
                         "--checkpoint-every steps and on Ctrl-C")
     checkpoint = load_tensors(path, "start again without --resume")
     if not isinstance(checkpoint, dict) or not CHECKPOINT_PARTS <= checkpoint.keys():
-        raise UserError(f"{path}: not a checkpoint written by train.py (it lacks the weights, optimizer or progress); "
-                        "start again without --resume")
+        raise UserError(f"{path}: not a checkpoint written by train.py (it lacks the weights, optimizer or "
+                        "progress); start again without --resume")
     return checkpoint

@@ -1,4 +1,5 @@
-"""What the command-line scripts share: a UserError, a mistyped option too, becomes one line and exit code 2."""
+"""What the command-line scripts share: a UserError, a mistyped option too, becomes one line and
+exit code 2."""
 from __future__ import annotations
 
 import argparse

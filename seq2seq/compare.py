@@ -75,7 +75,8 @@ def read_metrics(folder: Path) -> pd.DataFrame:
     if not path.is_file():
         raise UserError(f"{folder}: no {METRICS}; pass a folder written by train.py")
     metrics = pd.read_csv(path)
-    missing = [column for column in CURVE_COLUMNS + ["valid_ppl", "tokens_per_s"] if column not in metrics.columns]
+    missing = [column for column in CURVE_COLUMNS + ["valid_ppl", "tokens_per_s"]
+               if column not in metrics.columns]
     if missing or metrics.empty:
         raise UserError(f"{path}: no epochs recorded or columns missing ({', '.join(missing) or 'no rows'})")
     return metrics
@@ -85,7 +86,8 @@ def read_test_split(folder: Path) -> pd.DataFrame:
     """test.csv as pairs (source, target, correct); without test words there is nothing to compare on."""
     path = folder / TEST_SPLIT
     if not path.is_file():
-        raise UserError(f"{folder}: no {TEST_SPLIT}; train it again with the current train.py, which records it")
+        raise UserError(f"{folder}: no {TEST_SPLIT}; train it again with the current "
+                        "train.py, which records it")
     try:
         return load_pairs(path)
     except DataError as err:
@@ -120,7 +122,8 @@ def greedy_outputs(trained: TrainedModel, words: list[str]) -> list[str | None]:
     for start in range(0, len(words), WORDS_PER_CHUNK):
         memory = encode_sources(trained.model, trained.tokenizer, words[start : start + WORDS_PER_CHUNK],
                                 trained.config.model.max_len)
-        for ids in generate(trained.model, memory, trained.tokenizer, trained.config.decode.max_len, greedy_pick()):
+        for ids in generate(trained.model, memory, trained.tokenizer, trained.config.decode.max_len,
+                            greedy_pick()):
             outputs.append(None if ids is None else normalize_text(trained.tokenizer.decode(ids)))
     return outputs
 
@@ -143,8 +146,8 @@ def read_model(folder: Path, test: pd.DataFrame) -> ModelReport:
     return ModelReport(
         folder=folder, arch=describe_arch(trained), parameters=num_parameters(trained.model),
         tokens_per_s=float(metrics["tokens_per_s"].mean()), epochs=int(metrics["epoch"].max()),
-        best_epoch=int(best["epoch"]), seconds_to_best=float(best["elapsed_s"]), valid_loss=float(best["valid_loss"]),
-        valid_ppl=float(best["valid_ppl"]),
+        best_epoch=int(best["epoch"]), seconds_to_best=float(best["elapsed_s"]),
+        valid_loss=float(best["valid_loss"]), valid_ppl=float(best["valid_ppl"]),
         exact_match=exact_match(trained, test) if is_translation_mode(trained, test) else None,
         curve=metrics[CURVE_COLUMNS],
     )
@@ -159,8 +162,9 @@ def read_test_splits(folders: list[Path]) -> list[pd.DataFrame]:
     tests = [read_test_split(folder) for folder in folders]
     for folder, test in zip(folders[1:], tests[1:]):
         if not test[["source", "target"]].equals(tests[0][["source", "target"]]):
-            raise UserError(f"{folder}: its test split differs from {folders[0]}'s (other data, split or seed), "
-                            "so the comparison would not be fair; train both on the same --data and --seed")
+            raise UserError(f"{folder}: its test split differs from {folders[0]}'s (other data, "
+                            "split or seed), so the comparison would not be fair; train both on "
+                            "the same --data and --seed")
     return tests
 
 
@@ -181,8 +185,9 @@ def format_exact_match(score: ExactMatch | None) -> str:
 def markdown_table(reports: list[ModelReport]) -> str:
     header = ["model", "architecture", "parameters", "training tokens/s (mean)", "epochs (best)",
               "time to best valid (s)", "best valid loss", "best valid ppl", "exact match, greedy, test"]
-    rows = [[f"`{r.folder.name}`", r.arch, f"{r.parameters:,}", f"{r.tokens_per_s:,.0f}", f"{r.epochs} ({r.best_epoch})",
-             f"{r.seconds_to_best:,.1f}", f"{r.valid_loss:.3f}", f"{r.valid_ppl:.2f}", format_exact_match(r.exact_match)]
+    rows = [[f"`{r.folder.name}`", r.arch, f"{r.parameters:,}", f"{r.tokens_per_s:,.0f}",
+             f"{r.epochs} ({r.best_epoch})", f"{r.seconds_to_best:,.1f}", f"{r.valid_loss:.3f}",
+             f"{r.valid_ppl:.2f}", format_exact_match(r.exact_match)]
             for r in reports]
     lines = [header, ["---"] * len(header), *rows]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines) + "\n"
@@ -194,9 +199,10 @@ def markdown(reports: list[ModelReport], test: pd.DataFrame, title: str, command
     parts = [
         f"# {title}\n",
         markdown_table(reports),
-        (f"Test split: {words} words ({len(test)} pairs) never trained on, the same for every model. Exact match: "
-         "the greedy output is one of the word's targets (translation mode only). Time to best: training time until "
-         "the end of the epoch with the lowest validation loss, whose weights the folder keeps.\n"),
+        (f"Test split: {words} words ({len(test)} pairs) never trained on, the same for every "
+         "model. Exact match: the greedy output is one of the word's targets (translation mode "
+         "only). Time to best: training time until the end of the epoch with the lowest validation "
+         "loss, whose weights the folder keeps.\n"),
         f"![validation loss against epochs and seconds]({FIGURE})\n" if figure else "",
         f"Made with:\n\n```\n{command}\n```\n",
     ]

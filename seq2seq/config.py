@@ -29,7 +29,8 @@ class ConfigError(UserError):
 
 @dataclass
 class ModelConfig:
-    arch: str = "gru"  # model family: "transformer", "gru" or "lstm" (gru: closest distractors, docs/RESULTS.md)
+    arch: str = "gru"  # model family: "transformer", "gru" or "lstm"
+    # (gru: closest distractors, docs/RESULTS.md)
     vocab_size: int = 0  # filled in from the trained tokenizer
     d_model: int = 0  # width of embeddings and layer outputs; 0 = the family's default (FAMILY_WIDTH)
     n_heads: int = 4  # attention heads; d_model must divide evenly by it
@@ -42,11 +43,13 @@ class ModelConfig:
     attention: str = "additive"  # GRU/LSTM only: "additive" (Bahdanau), "dot" or "general" (Luong)
 
 
-# Default widths that give each family about the same number of parameters at 3 + 3 blocks (4.65 M transformer,
-# 4.78 M gru, 4.72 M lstm at the default 8,000-piece vocabulary; the GRU's default 2 + 2 has 4.02 M).
+# Default widths that give each family about the same number of parameters at 3 + 3 blocks
+# (4.65 M transformer, 4.78 M gru, 4.72 M lstm at the default 8,000-piece vocabulary; the GRU's default
+# 2 + 2 has 4.02 M).
 FAMILY_WIDTH = {"transformer": 192, "gru": 256, "lstm": 232}
 # Default encoder and decoder blocks. The GRU's 2 + 2 learnt more in the 10-minute budget than 3 + 3 (a lower
-# validation loss and closer near misses, docs/RESULTS.md); the Transformer and the LSTM were not measured again.
+# validation loss and closer near misses, docs/RESULTS.md); the Transformer and the LSTM were not
+# measured again.
 FAMILY_DEPTH = {"transformer": 3, "gru": 2, "lstm": 3}
 
 
@@ -56,13 +59,16 @@ def resolve_model(config: ModelConfig, vocab_size: int, pad_id: int) -> ModelCon
     if config.arch not in FAMILY_WIDTH:
         raise ConfigError(f"model arch '{config.arch}' is not known; use one of: {', '.join(FAMILY_WIDTH)}")
     depth = FAMILY_DEPTH[config.arch]
-    return replace(config, vocab_size=vocab_size, pad_id=pad_id, d_model=config.d_model or FAMILY_WIDTH[config.arch],
-                   n_encoder_layers=config.n_encoder_layers or depth, n_decoder_layers=config.n_decoder_layers or depth)
+    return replace(config, vocab_size=vocab_size, pad_id=pad_id,
+                   d_model=config.d_model or FAMILY_WIDTH[config.arch],
+                   n_encoder_layers=config.n_encoder_layers or depth,
+                   n_decoder_layers=config.n_decoder_layers or depth)
 
 
 @dataclass
 class TokenizerConfig:
-    vocab_size: int = 8000  # SentencePiece pieces, shared by English and Japanese (python -m tokenizer shows them)
+    vocab_size: int = 8000  # SentencePiece pieces, shared by English and Japanese
+    # (python -m tokenizer shows them)
     model_type: str = "unigram"  # "unigram" or "bpe"
     character_coverage: float = 0.9995  # share of characters kept as pieces; the rest fall back to bytes
 
@@ -73,8 +79,9 @@ class DataConfig:
     tgt_col: str = "Japanese"  # column holding the target the model learns to produce
     ref_col: str = "Correct_Japanese"  # optional column of known correct answers ("|"-separated)
     targets: str = "auto"  # "correct", "distractors", or "auto": distractors when ref_col exists
-    src_template: str = "auto"  # encoder input from columns: "{English} ⟨sep⟩ {Correct_Japanese}"; "": src_col alone;
-    # "auto": that template when the targets are distractors (measured best, docs/RESULTS.md), else src_col alone
+    src_template: str = "auto"  # encoder input from columns: "{English} ⟨sep⟩ {Correct_Japanese}";
+    # "": src_col alone; "auto": that template when the targets are distractors (measured best,
+    # docs/RESULTS.md), else src_col alone
     held_out_words: str = ""  # CSV whose src_col words are never trained on (e.g. another model's test.csv)
     valid_fraction: float = 0.05  # share of source words held out for validation
     test_fraction: float = 0.05  # share of source words held out for the test split
@@ -82,9 +89,11 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10  # most passes over the training split (early stopping or the time budget may end the run sooner)
-    time_budget_minutes: float = 10.0  # > 0: stop after the step that spends this many minutes of training (less
-    # one validation, which is run before stopping); 10: about 3 epochs of the default on 2 cores; 0 = no limit
+    epochs: int = 10  # most passes over the training split (early stopping or the time budget may end the
+    # run sooner)
+    time_budget_minutes: float = 10.0  # > 0: stop after the step that spends this many minutes of training
+    # (less one validation, which is run before stopping); 10: about 3 epochs of the default on 2 cores;
+    # 0 = no limit
     batch_size: int = 128  # pairs per batch (sentence batching; ignored when max_tokens > 0)
     max_tokens: int = 0  # > 0: token batching, each batch holds up to this many (padded) tokens
     accum: int = 1  # batches whose gradients are summed before one optimizer step (a batch accum× larger)
@@ -94,16 +103,20 @@ class TrainConfig:
     plateau_factor: float = 0.5  # "plateau": multiply the learning rate by this when the metric stalls
     plateau_patience: int = 1  # "plateau": validations without improvement before reducing
     weight_decay: float = 0.01  # AdamW decoupled weight decay (not applied to biases, norms, embeddings)
-    label_smoothing: float = 0.0  # share of probability spread over the other pieces (0: sampling wants the true shape)
-    empty_source_share: float = 0.1  # share of training pairs shown an empty source, so the model also learns which
-    # outputs fit any word: ranking subtracts that (decode generic_weight); 0 = off
-    translation_pairs: bool = False  # also train on each training word read alone → each of its correct answers
+    label_smoothing: float = 0.0  # share of probability spread over the other pieces
+    # (0: sampling wants the true shape)
+    empty_source_share: float = 0.1  # share of training pairs shown an empty source, so the model also learns
+    # which outputs fit any word: ranking subtracts that (decode generic_weight); 0 = off
+    translation_pairs: bool = False  # also train on each training word read alone →
+    # each of its correct answers
     clip_norm: float = 1.0  # gradient-norm clipping threshold
     metric: str = "valid_acc"  # validation metric that picks the best weights: "valid_acc" or "valid_loss"
     patience: int = 0  # stop after this many validations without improvement (0: run every epoch)
     checkpoint_every: int = 0  # also write the resumable last.pt every this many steps (0: after each epoch)
-    keep_epochs: bool = False  # also keep each epoch's weights as epoch{N}.pt, to study quality against training time
-    precision: str = "auto"  # "auto" (bf16 on a GPU that has it, fp32 on a CPU), "fp32", "bf16" or "fp16" (CUDA only)
+    keep_epochs: bool = False  # also keep each epoch's weights as epoch{N}.pt, to study quality against
+    # training time
+    precision: str = "auto"  # "auto" (bf16 on a GPU that has it, fp32 on a CPU), "fp32", "bf16" or "fp16"
+    # (CUDA only)
     seed: int = 1  # seeds the split, the initial weights, the batch order and dropout
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
     samples_at_end: int = 5  # validation words whose distractors are printed after training
@@ -117,17 +130,22 @@ class DecodeConfig:
     top_k: int = 50  # sample among the k most likely pieces (0 = no limit)
     top_p: float = 0.95  # sample among the smallest set of pieces holding this probability (1 = no limit)
     beam_size: int = 5  # hypotheses kept by beam search
-    length_penalty: float = 1.0  # beam: hypotheses compete on log p / (pieces + 1) ** length_penalty; 0 = plain log p
+    length_penalty: float = 1.0  # beam: hypotheses compete on log p / (pieces + 1) ** length_penalty;
+    # 0 = plain log p
     max_len: int = 24  # most pieces generated per output
     max_attempts: int = 20  # sampling rounds before giving up on finding n distinct outputs
     rank_samples: int = 30  # rank: samples drawn per word and scored
-    rank_lexicon: int = 100  # rank: most lexicon words sharing a kanji with the answer scored per word (0 = none)
-    rank_neighbours: int = 4  # rank: other words the answer translates (borrow → rent) whose samples are scored too
+    rank_lexicon: int = 100  # rank: most lexicon words sharing a kanji with the answer scored per word
+    # (0 = none)
+    rank_neighbours: int = 4  # rank: other words the answer translates (borrow → rent) whose samples are
+    # scored too
     neighbour_samples: int = 8  # rank: samples drawn for each of those words
-    generic_weight: float = 0.5  # rank: λ in log p(d | word) − λ·log p(d | no word); 0 ranks by likelihood alone
+    generic_weight: float = 0.5  # rank: λ in log p(d | word) − λ·log p(d | no word);
+    # 0 ranks by likelihood alone
     reverse_weight: float = 4.0  # rank: μ, the weight of log p(answer | d), the question asked the other way
     # round (decoding.ReverseQuestion; docs/RESULTS.md); 0 = not asked
-    reverse_keys: int = 3  # rank: English words of a candidate the reverse question is asked from; the best counts
+    reverse_keys: int = 3  # rank: English words of a candidate the reverse question is asked from;
+    # the best counts
     closeness_weight: float = 32.0  # rank: ν, the weight of the cosine between the encoder's readings of the
     # word and of d's own input (decoding.readings); 0 = not compared
     seed: int = 0  # seeds sampling, so a run can be repeated exactly
@@ -240,7 +258,8 @@ def load_json(path: str | Path) -> Config:
         tables["data"].setdefault("src_template", "")
         tables["train"].setdefault("empty_source_share", 0.0)  # older folders never saw an empty source
         tables["train"].setdefault("translation_pairs", False)  # nor a translation pair
-        tables["train"].setdefault("time_budget_minutes", 0.0)  # nor had a time budget: resuming one keeps to its epochs
+        # nor had a time budget: resuming one keeps to its epochs
+        tables["train"].setdefault("time_budget_minutes", 0.0)
         return config_from_dict(tables, str(path))
     except ConfigError as err:
         raise ConfigError(f"{err}; {REPAIR_CONFIG}") from None
@@ -251,5 +270,5 @@ def check_folder_format(found, path: Path) -> None:
     if not isinstance(found, int) or isinstance(found, bool) or found < 1:
         raise ConfigError(f"{path}: 'format' must be a whole number from 1, got {found!r}; {REPAIR_CONFIG}")
     if found > FOLDER_FORMAT:
-        raise ConfigError(f"{path}: written by a newer version of seq2seq-ja (folder format {found}; this version "
-                          f"reads format {FOLDER_FORMAT}); update seq2seq-ja to load it")
+        raise ConfigError(f"{path}: written by a newer version of seq2seq-ja (folder format {found}; this "
+                          f"version reads format {FOLDER_FORMAT}); update seq2seq-ja to load it")

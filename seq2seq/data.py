@@ -35,7 +35,8 @@ SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 SAVE_AS_UTF8 = "save it as 'CSV UTF-8' (Excel: File > Save As)"
 # What pandas, numpy, R and Excel write into a cell that has no value. None of them is a Japanese word.
 MISSING_VALUE_TEXT = ("nan", "NaN", "NA", "None", "null", "#N/A")
-JAPANESE_SCRIPT = r"[\u3040-\u30ff\u31f0-\u31ff\u3005\u3006\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"  # kana, kanji
+# kana, kanji
+JAPANESE_SCRIPT = r"[\u3040-\u30ff\u31f0-\u31ff\u3005\u3006\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 LETTER = r"[^\W\d_]"  # a letter of any script: a word character that is neither a digit nor '_'
 
 
@@ -69,7 +70,8 @@ def split_answers(cell: str) -> tuple[str, ...]:
     return tuple(answer for answer in answers if answer)
 
 
-def read_csv_cells(source: str | Path | io.StringIO, name: str | None = None, option: str = "--data") -> pd.DataFrame:
+def read_csv_cells(source: str | Path | io.StringIO, name: str | None = None,
+                   option: str = "--data") -> pd.DataFrame:
     """Every cell as a string ('' for an empty one), or a DataError saying why the input cannot be read.
 
     `source` is a path, or text already read (standard input, as a StringIO); messages call it `name`
@@ -91,7 +93,8 @@ def read_text(path: Path, name: str, option: str) -> str:
     if not path.is_file():
         raise DataError(f"{name}: file not found; pass an existing file with {option}")
     if path.suffix.lower() in SPREADSHEET_SUFFIXES:
-        raise DataError(f"{name}: a spreadsheet, not a CSV file; {SAVE_AS_UTF8} and pass that file with {option}")
+        raise DataError(f"{name}: a spreadsheet, not a CSV file; {SAVE_AS_UTF8} and "
+                        f"pass that file with {option}")
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -113,7 +116,8 @@ def decoded(raw: bytes, name: str) -> str:
     """
     utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     try:
-        return raw.decode("utf-16" if utf16 else "utf-8-sig")  # utf-8-sig: drops a byte-order mark if there is one
+        # utf-8-sig: drops a byte-order mark if there is one
+        return raw.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError as err:
         raise not_text(raw, err.start, "UTF-16" if utf16 else "UTF-8", name) from None
 
@@ -125,8 +129,8 @@ def not_text(raw: bytes, bad_byte: int, expected: str, name: str) -> DataError:
         return DataError(f"{name}: not UTF-8 but Shift-JIS (cp932) text, as Excel saves Japanese CSV files; "
                          f"{SAVE_AS_UTF8}, or convert it: iconv -f cp932 -t utf-8 IN > OUT")
     line = raw.count(b"\n", 0, bad_byte) + 1
-    return DataError(f"{name}, line {line}: not {expected} text; {SAVE_AS_UTF8}, or save it as UTF-8 from your "
-                     "editor")
+    return DataError(f"{name}, line {line}: not {expected} text; {SAVE_AS_UTF8}, or save "
+                     "it as UTF-8 from your editor")
 
 
 def decodes(raw: bytes, encoding: str) -> bool:
@@ -144,8 +148,9 @@ def csv_rows(text: str, delimiter: str, name: str) -> list[list[str]]:
     try:
         rows.extend(reader)  # on an error, `rows` holds the rows read before it
     except csv.Error as err:
-        raise DataError(f"{name}, row {len(rows) + 1}: not a valid CSV ({err}); a cell that starts with a double "
-                        f"quote must end with one, and a quote inside it is written twice (\"\")") from None
+        raise DataError(f"{name}, row {len(rows) + 1}: not a valid CSV ({err}); a cell that "
+                        "starts with a double quote must end with one, and a quote inside "
+                        "it is written twice (\"\")") from None
     return rows
 
 
@@ -169,8 +174,8 @@ def fitted(row: list[str], width: int, number: int, delimiter: str, name: str) -
     a long one is an error, unless its extra cells are empty."""
     if any(cell.strip() for cell in row[width:]):
         shown = "a tab" if delimiter == "\t" else f"'{delimiter}'"
-        raise DataError(f"{name}, row {number}: {len(row)} cells, but the header names {width} columns; a cell "
-                        f"that holds {shown} must be put in double quotes")
+        raise DataError(f"{name}, row {number}: {len(row)} cells, but the header names {width} columns; a "
+                        f"cell that holds {shown} must be put in double quotes")
     return row[:width] + [""] * (width - len(row))
 
 
@@ -182,7 +187,8 @@ def column_names(header: list[str], name: str) -> list[str]:
     names = [normalize_text(cell) or f"Unnamed: {place}" for place, cell in enumerate(header)]
     repeated = sorted({column for column in names if names.count(column) > 1})
     if repeated:
-        raise DataError(f"{name}: the header names column '{repeated[0]}' twice; give each column its own name")
+        raise DataError(f"{name}: the header names column '{repeated[0]}' twice; give "
+                        "each column its own name")
     return names
 
 
@@ -209,8 +215,8 @@ def require_words(values: pd.Series, path: str | Path, column: str, option: str)
     """A source column without one letter in any row holds numbers or codes: it is the wrong column."""
     if not values.str.contains(LETTER).any():
         raise DataError(f"{path}: column '{column}' holds no words, only numbers or signs (row "
-                        f"{values.index[0] + FIRST_DATA_ROW}: '{values.iloc[0]}'); choose the column of English words "
-                        f"with {option}")
+                        f"{values.index[0] + FIRST_DATA_ROW}: '{values.iloc[0]}'); choose the column "
+                        f"of English words with {option}")
 
 
 def refuse_missing_values(values: pd.Series, path: str | Path, column: str) -> None:
@@ -228,7 +234,8 @@ def lacks_japanese(texts: pd.Series) -> bool:
 
 
 def load_pairs(
-    path: str | Path, src_col: str = "English", tgt_col: str = "Japanese", ref_col: str | None = "Correct_Japanese"
+    path: str | Path, src_col: str = "English", tgt_col: str = "Japanese",
+    ref_col: str | None = "Correct_Japanese"
 ) -> pd.DataFrame:
     """Read, check and normalise a CSV of pairs → DataFrame(source, target, correct).
 
@@ -273,8 +280,8 @@ def split_by_word(
     Reproducible: the same pairs and seed give the same split. Messages call the pairs `name` (their file).
     """
     if not 0 <= valid_fraction < 1 or not 0 <= test_fraction < 1 or valid_fraction + test_fraction >= 1:
-        raise DataError(f"valid_fraction {valid_fraction} and test_fraction {test_fraction} must lie in [0, 1) "
-                        "and leave words for training")
+        raise DataError(f"valid_fraction {valid_fraction} and test_fraction {test_fraction} must lie in "
+                        "[0, 1) and leave words for training")
     keys = pairs["source"].map(word_key)
     words = np.array(sorted(keys.unique()))
     np.random.default_rng(seed).shuffle(words)
@@ -282,9 +289,9 @@ def split_by_word(
     n_valid = _share(len(words), valid_fraction)
     if n_test + n_valid >= len(words):
         needed = fewest_words(valid_fraction, test_fraction)
-        raise DataError(f"{name}: only {len(words)} distinct source word(s), in {len(pairs)} distinct pair(s); "
-                        f"splitting by word needs at least {needed} (valid and test each hold out whole words): "
-                        "add more words")
+        raise DataError(f"{name}: only {len(words)} distinct source word(s), in {len(pairs)} distinct "
+                        f"pair(s); splitting by word needs at least {needed} (valid and test each hold "
+                        "out whole words): add more words")
     split_of = {word: "test" for word in words[:n_test]}
     split_of.update({word: "valid" for word in words[n_test : n_test + n_valid]})
     assigned = keys.map(lambda key: split_of.get(key, "train"))
@@ -302,7 +309,8 @@ def fewest_words(valid_fraction: float, test_fraction: float) -> int:
 
 
 def template_fields(template: str) -> list[str]:
-    """The placeholders of a source template: "{English} ⟨sep⟩ {Correct_Japanese}" → [English, Correct_Japanese]."""
+    """The placeholders of a source template: "{English} ⟨sep⟩ {Correct_Japanese}" →
+    [English, Correct_Japanese]."""
     try:
         return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as err:
@@ -330,8 +338,8 @@ def check_template(template: str, src_col: str, ref_col: str) -> None:
     """A template may name the source column and the correct-answers column, nothing else."""
     for name in template_fields(template):
         if name not in (src_col, ref_col):
-            raise UserError(f"source template {template!r}: unknown placeholder {{{name}}}; use {{{src_col}}} "
-                            f"and {{{ref_col}}}")
+            raise UserError(f"source template {template!r}: unknown placeholder {{{name}}}; use "
+                            f"{{{src_col}}} and {{{ref_col}}}")
 
 
 def source_text(template: str, word: str, correct: Iterable[str], src_col: str, ref_col: str) -> str:

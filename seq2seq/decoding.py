@@ -5,6 +5,21 @@ Written once against the model interface (`encode`, `decode_step`), so it serves
 Sampling is how distractors are made: a model trained on near misses (or on correct translations)
 puts probability on many plausible words; drawing from that distribution, again and again, gives many
 different close answers. Known correct answers are thrown away, and duplicates too, until N remain.
+
+From the command line to one sampled piece, in order (`python infer.py --model M --word borrow --method
+sample`):
+
+    infer.py main                      reads the words and their correct answers
+    api.DistractorModel.distractors_many   the Python API: settings → DecodeConfig
+    pipeline.distractors_for           what the encoder reads for each word (encoder_inputs: word ⟨sep⟩
+                                       answers) and what must never be output (correct answers)
+    decoding.distinct_outputs          words in chunks of 64: encode once, then per method
+    decoding._sample_rounds            rounds of 2·n samples per unfinished word, until n distinct are kept
+    decoding.generate                  one token at a time until EOS, `pick` choosing each (sampling_pick)
+    model.decode_step                  one step of the model (transformer.py, rnn.py)
+      Transformer: DecoderLayer.step → MultiHeadAttention.extend (self-attention, cache grows by one)
+                   and MultiHeadAttention.forward over the memory projected once (cross-attention)
+      GRU/LSTM:    InputFeedingDecoder.step → the cells, then attention over the source
 """
 from __future__ import annotations
 
@@ -65,7 +80,8 @@ def sampling_pick(temperature: float, top_k: int, top_p: float, generator: torch
     return pick
 
 
-def drawing_probs(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
+def drawing_probs(logits: torch.Tensor, temperature: float, top_k: int,
+                  top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(ids, probs), each (batch, m): the pieces sampling draws among and their probabilities, after the
     temperature, top-k and top-p. m is k when top-k limits the draw, else the whole vocabulary."""
     scaled = logits.float() / temperature  # (batch, vocab)
@@ -79,8 +95,8 @@ def drawing_probs(logits: torch.Tensor, temperature: float, top_k: int, top_p: f
 def check_sampling(temperature: float, top_k: int, top_p: float) -> None:
     """The sampling settings, each refused in one line naming its option of infer.py."""
     if not 0 < temperature < math.inf:  # written so, NaN is refused too
-        raise UserError(f"--temperature must be > 0 and finite (got {temperature}); use --method greedy for the most "
-                        "likely output")
+        raise UserError(f"--temperature must be > 0 and finite (got {temperature}); "
+                        "use --method greedy for the most likely output")
     if top_k < 0:
         raise UserError(f"--top-k must be at least 0 (got {top_k}); 0 means no limit")
     if not 0 < top_p <= 1:
@@ -90,7 +106,8 @@ def check_sampling(temperature: float, top_k: int, top_p: float) -> None:
 def check_decode_settings(config: DecodeConfig) -> None:
     """Every count and sampling setting, whatever the method, so a bad one is refused before any work.
 
-    Messages name infer.py's options; from Python, a setting is its option without the dashes (top_k: --top-k).
+    Messages name infer.py's options; from Python, a setting is its option without the dashes
+    (top_k: --top-k).
     """
     for option, value in (("--n", config.n), ("--beam-size", config.beam_size),
                           ("--max-attempts", config.max_attempts), ("--rank-samples", config.rank_samples)):
@@ -116,16 +133,19 @@ def forbid(logits: torch.Tensor, token_ids: Iterable[int]) -> torch.Tensor:
 # --- the decoding loops -------------------------------------------------------------------------------
 
 
-def source_ids(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], max_len: int | None = None) -> torch.Tensor:
+def source_ids(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str],
+               max_len: int | None = None) -> torch.Tensor:
     """(batch, src_len) padded ids of the source strings; with `max_len`, a longer one is a clear error."""
     ids = [encode_source(tokenizer, text) for text in sources]
     for text, pieces in zip(sources, ids):
         if max_len is not None and len(pieces) > max_len:
-            raise UserError(f"source '{text[:40]}' is {len(pieces)} pieces long; this model reads at most {max_len}")
+            raise UserError(f"source '{text[:40]}' is {len(pieces)} pieces long; "
+                            f"this model reads at most {max_len}")
     return pad(ids, tokenizer.pad_id).to(next(model.parameters()).device)
 
 
-def encode_sources(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], max_len: int | None = None) -> Memory:
+def encode_sources(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str],
+                   max_len: int | None = None) -> Memory:
     """Encode a list of source strings together; with `max_len`, a longer one is a clear error."""
     src = source_ids(model, tokenizer, sources, max_len)  # (batch, src_len)
     return model.encode(src, src != tokenizer.pad_id)
@@ -172,8 +192,8 @@ class Hypothesis:
 
 @torch.no_grad()
 def beam_search(
-    model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, beam_size: int, max_len: int, length_penalty: float = 1.0,
-    record: BeamRecorder | None = None,
+    model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, beam_size: int, max_len: int,
+    length_penalty: float = 1.0, record: BeamRecorder | None = None,
 ) -> list[Hypothesis]:
     """The `beam_size` best finished outputs for ONE source (memory batch of 1), best first by
     `Hypothesis.score(length_penalty)`.
@@ -190,7 +210,8 @@ def beam_search(
         beam_memory = select_batch(memory, torch.zeros_like(rows))
         logits, state = model.decode_step(prev, beam_memory, select_batch(state, rows))
         log_probs = forbid(logits, never_drawn(tokenizer)).float().log_softmax(-1)
-        totals = torch.tensor([h.log_prob for h in live], device=log_probs.device)[:, None] + log_probs  # (live, vocab)
+        # (live, vocab)
+        totals = torch.tensor([h.log_prob for h in live], device=log_probs.device)[:, None] + log_probs
         next_live, next_rows, ended = best_continuations(live, totals, beam_size, tokenizer.eos_id)
         finished += ended
         if record is not None:
@@ -308,7 +329,8 @@ class AnswerSets:
 
 
 def distinct_outputs(
-    model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]], n: int, config: DecodeConfig,
+    model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]],
+    n: int, config: DecodeConfig,
     max_source_len: int | None = None, known_words: frozenset[str] | None = None,
     proposals: list[list[str]] | None = None, neighbour_sources: list[list[str]] | None = None,
     reverse: "ReverseQuestion | None" = None, explain: list | None = None,
@@ -330,7 +352,8 @@ def distinct_outputs(
     check_decode_settings(replace(config, n=n))  # n is given apart from the other settings
     answers = AnswerSets([{normalize_text(text) for text in known} for known in excluded], n, known_words)
     generator = torch.Generator().manual_seed(config.seed)
-    top_up = torch.Generator().manual_seed(config.seed + 1)  # ranking's extra rounds: the first draws stay as they were
+    # ranking's extra rounds: the first draws stay as they were
+    top_up = torch.Generator().manual_seed(config.seed + 1)
     if config.method == "rank":
         check_rank_settings(config)
     traces = [WordTrace(config.method, _settings(config)) for _ in sources] if explain is not None else None
@@ -348,7 +371,8 @@ def distinct_outputs(
         elif config.method in ("greedy", "beam"):
             _search_each(model, tokenizer, memory, chunk, answers, config, traces)
         else:
-            raise UserError(f"decoding method '{config.method}' is not known; use rank, sample, greedy or beam")
+            raise UserError(f"decoding method '{config.method}' is not known; "
+                            "use rank, sample, greedy or beam")
         if config.method != "rank":
             _score_found(model, tokenizer, src, chunk, answers)
     if traces is not None and config.method != "rank":
@@ -359,7 +383,8 @@ def distinct_outputs(
 def _settings(config: DecodeConfig) -> str:
     """The settings a method's trace depends on, in one line."""
     if config.method == "sample":
-        return f"temperature {config.temperature:g}, top-k {config.top_k}, top-p {config.top_p:g}, seed {config.seed}"
+        return (f"temperature {config.temperature:g}, top-k {config.top_k}, top-p {config.top_p:g}, "
+                f"seed {config.seed}")
     return "the most likely piece at every step"
 
 
@@ -370,8 +395,10 @@ def _score_found(model, tokenizer, src: torch.Tensor, chunk: range, answers: Ans
     if not owner:
         return
     ids = [tokenizer.encode(text) for i in chunk for text in answers.found[i]]
-    log_probs = sequence_log_probs(model, tokenizer, src, torch.tensor(owner, device=src.device), ids)  # (answers,)
-    pieces = torch.tensor([len(piece_ids) + 1 for piece_ids in ids], dtype=log_probs.dtype, device=log_probs.device)
+    # (answers,)
+    log_probs = sequence_log_probs(model, tokenizer, src, torch.tensor(owner, device=src.device), ids)
+    pieces = torch.tensor([len(piece_ids) + 1 for piece_ids in ids], dtype=log_probs.dtype,
+                          device=log_probs.device)
     scores = iter((log_probs / pieces).tolist())
     for i in chunk:
         answers.scores[i] = [next(scores) for _ in answers.found[i]]
@@ -387,8 +414,10 @@ def _sample_rounds(model, tokenizer, memory: Memory, chunk: range, answers: Answ
         waiting = [offset for offset, i in enumerate(chunk) if not answers.is_full(i)]
         if not waiting:
             return
-        rows = torch.tensor(waiting, device=memory.states.device).repeat_interleave(2 * answers.n)  # (words · 2n,)
-        record = StepRecorder(tokenizer, len(rows), config.temperature, drawing) if traces is not None else None
+        # (words · 2n,)
+        rows = torch.tensor(waiting, device=memory.states.device).repeat_interleave(2 * answers.n)
+        record = (StepRecorder(tokenizer, len(rows), config.temperature, drawing)
+                  if traces is not None else None)
         outputs = generate(model, select_batch(memory, rows), tokenizer, config.max_len, pick, record)
         for row, (offset, ids) in enumerate(zip(rows.tolist(), outputs)):
             text = tokenizer.decode(ids) if ids is not None else None
@@ -406,7 +435,8 @@ def _search_each(model, tokenizer, memory: Memory, chunk: range, answers: Answer
         if config.method == "greedy":
             outputs, beam_steps = _greedy(model, tokenizer, one, config, traces is not None)
         else:
-            beam_size = max(config.beam_size, answers.n + len(answers.excluded[i]))  # room for the answers it drops
+            # room for the answers it drops
+            beam_size = max(config.beam_size, answers.n + len(answers.excluded[i]))
             outputs, beam_steps = _beam(model, tokenizer, one, beam_size, config, traces is not None)
             if traces is not None:
                 traces[i].settings = f"beam size {beam_size}, length penalty {config.length_penalty:g}"
@@ -442,10 +472,11 @@ def _note_output(trace: WordTrace, text: str | None, verdict: str, steps: list, 
     trace.outputs.append(TracedOutput(text, score, OFFER_VERDICTS.get(verdict, verdict), round_number, steps))
 
 
-OFFER_VERDICTS = {"rank": "not needed: n answers were found already"}  # AnswerSets.offer's word for it, when not ranking
+# AnswerSets.offer's word for it, when not ranking
+OFFER_VERDICTS = {"rank": "not needed: n answers were found already"}
 
 
-# --- ranking: many candidates, scored by how specific they are to this word -----------------------------------
+# --- ranking: many candidates, scored by how specific they are to this word ----------------------------
 
 
 @torch.no_grad()
@@ -459,12 +490,16 @@ def sequence_log_probs(model: Seq2SeqModel, tokenizer: Tokenizer, src: torch.Ten
     totals = []
     for first in range(0, len(candidates), SCORE_BATCH):
         part = candidates[first : first + SCORE_BATCH]
-        tgt_in = pad([[tokenizer.bos_id] + ids for ids in part], tokenizer.pad_id).to(src.device)  # (part, len)
-        tgt_out = pad([ids + [tokenizer.eos_id] for ids in part], tokenizer.pad_id).to(src.device)  # (part, len)
+        # (part, len)
+        tgt_in = pad([[tokenizer.bos_id] + ids for ids in part], tokenizer.pad_id).to(src.device)
+        # (part, len)
+        tgt_out = pad([ids + [tokenizer.eos_id] for ids in part], tokenizer.pad_id).to(src.device)
         real = tgt_out != tokenizer.pad_id  # (part, len)
         logits = model(src, tgt_in, src_index[first : first + SCORE_BATCH], real)  # (real tokens, vocab)
-        token_log_probs = logits.float().log_softmax(-1).gather(-1, tgt_out[real][:, None]).squeeze(-1)  # (real tokens,)
-        per_position = torch.zeros(real.shape, device=src.device).masked_scatter(real, token_log_probs)  # (part, len)
+        # (real tokens,)
+        token_log_probs = logits.float().log_softmax(-1).gather(-1, tgt_out[real][:, None]).squeeze(-1)
+        # (part, len)
+        per_position = torch.zeros(real.shape, device=src.device).masked_scatter(real, token_log_probs)
         totals.append(per_position.sum(dim=1))  # (part,)
     return torch.cat(totals) if totals else torch.zeros(0)
 
@@ -485,7 +520,8 @@ def _sampled_texts(model, tokenizer, memory: Memory, owners: list[int], count: i
     """`count` samples from each source of `memory`, as text (unfinished ones dropped), gathered by the
     word each source serves: `owners[row]`, one of `words`."""
     pick = sampling_pick(config.temperature, config.top_k, config.top_p, generator)
-    rows = torch.arange(len(owners), device=memory.states.device).repeat_interleave(count)  # (sources · count,)
+    # (sources · count,)
+    rows = torch.arange(len(owners), device=memory.states.device).repeat_interleave(count)
     outputs = generate(model, select_batch(memory, rows), tokenizer, config.max_len, pick)
     texts: list[list[str]] = [[] for _ in range(words)]
     for row, ids in zip(rows.tolist(), outputs):
@@ -494,25 +530,30 @@ def _sampled_texts(model, tokenizer, memory: Memory, owners: list[int], count: i
     return texts
 
 
-SAMPLE, RELATED, LEXICON = "sample", "related word's sample", "lexicon, shares a kanji"  # where candidates come from
+# where candidates come from
+SAMPLE, RELATED, LEXICON = "sample", "related word's sample", "lexicon, shares a kanji"
 
 
 def _candidates(model, tokenizer, memory: Memory, chunk: range, config, generator, max_source_len: int | None,
-                proposals: list[list[str]] | None, neighbour_sources: list[list[str]] | None) -> list[list[tuple[str, str]]]:
+                proposals: list[list[str]] | None,
+                neighbour_sources: list[list[str]] | None) -> list[list[tuple[str, str]]]:
     """Each word's candidates as (text, origin): its own samples, samples for its related words' sources,
     and its proposals."""
     found = [[(text, SAMPLE) for text in texts] for texts in
-             _sampled_texts(model, tokenizer, memory, list(range(len(chunk))), config.rank_samples, len(chunk),
-                            config, generator)]
+             _sampled_texts(model, tokenizer, memory, list(range(len(chunk))), config.rank_samples,
+                            len(chunk), config, generator)]
     related_sources = [neighbour_sources[i] if neighbour_sources else [] for i in chunk]
-    owners = [offset for offset, texts in enumerate(related_sources) for _ in texts]  # the word each one serves
+    # the word each one serves
+    owners = [offset for offset, texts in enumerate(related_sources) for _ in texts]
     if owners:
         texts = [text for sources in related_sources for text in sources]
         related = encode_sources(model, tokenizer, texts, max_source_len)
-        for mine, theirs in zip(found, _sampled_texts(model, tokenizer, related, owners, config.neighbour_samples,
-                                                      len(chunk), config, generator)):
+        for mine, theirs in zip(found, _sampled_texts(model, tokenizer, related, owners,
+                                                      config.neighbour_samples, len(chunk),
+                                                      config, generator)):
             mine.extend((text, RELATED) for text in theirs)
-    return [mine + [(text, LEXICON) for text in (proposals[i] if proposals else [])] for mine, i in zip(found, chunk)]
+    return [mine + [(text, LEXICON) for text in (proposals[i] if proposals else [])]
+            for mine, i in zip(found, chunk)]
 
 
 def _rank_until_full(model, tokenizer, src: torch.Tensor, memory: Memory, chunk: range,
@@ -527,13 +568,16 @@ def _rank_until_full(model, tokenizer, src: torch.Tensor, memory: Memory, chunk:
     wider = replace(config, temperature=max(config.temperature, 1.0))
     for attempt in range(config.max_attempts):
         if attempt:  # the words still short: fresh samples beside their old candidates, all ranked again
-            fresh = _sampled_texts(model, tokenizer, select_batch(memory, torch.tensor(waiting, device=src.device)),
-                                   list(range(len(waiting))), config.rank_samples, len(waiting), wider, generator)
+            fresh = _sampled_texts(model, tokenizer,
+                                   select_batch(memory, torch.tensor(waiting, device=src.device)),
+                                   list(range(len(waiting))), config.rank_samples, len(waiting),
+                                   wider, generator)
             for offset, texts in zip(waiting, fresh):
                 found[offset] = found[offset] + [(text, SAMPLE) for text in texts]
                 answers.forget(chunk[offset])
         explained = [] if explain is not None else None
-        _rank(model, tokenizer, src[torch.tensor(waiting, device=src.device)], [chunk[offset] for offset in waiting],
+        _rank(model, tokenizer, src[torch.tensor(waiting, device=src.device)],
+              [chunk[offset] for offset in waiting],
               [found[offset] for offset in waiting], answers, config, reverse, max_source_len, explained)
         for offset, table in zip(waiting, explained or []):
             tables[offset] = table
@@ -561,7 +605,8 @@ class RankedCandidate:
 
 
 def _rank(model, tokenizer, src: torch.Tensor, chunk: Sequence[int], candidates: list[list[tuple[str, str]]],
-          answers: AnswerSets, config, reverse: "ReverseQuestion | None" = None, max_source_len: int | None = None,
+          answers: AnswerSets, config, reverse: "ReverseQuestion | None" = None,
+          max_source_len: int | None = None,
           explain: list[list[RankedCandidate]] | None = None) -> None:
     """Score every allowed candidate of each word and offer them best first; with `explain`, append each
     word's candidates there, best first, the refused ones last.
@@ -569,8 +614,9 @@ def _rank(model, tokenizer, src: torch.Tensor, chunk: Sequence[int], candidates:
     score = log p(d | word) − λ·log p(d | empty source) + μ·log p(answer | d) + ν·closeness(word, d),
     λ = config.generic_weight, μ = config.reverse_weight, ν = config.closeness_weight. The second term is
     what the model expects when it knows nothing of the word (the training's empty sources taught it): a
-    word likely everywhere (どこ, ある) loses what it gains from being generic. The third asks the question
-    the other way round, and the fourth compares how the encoder reads the two (`ReverseQuestion`).
+    word likely everywhere (どこ, ある) loses what it gains from being generic. The third asks the
+    question the other way round, and the fourth compares how the encoder reads the two
+    (`ReverseQuestion`).
     """
     origins = [{} for _ in chunk]  # per word: normalised text → where it first came from
     for seen, pairs in zip(origins, candidates):
@@ -599,20 +645,23 @@ def _rank(model, tokenizer, src: torch.Tensor, chunk: Sequence[int], candidates:
     ranked = sorted(range(len(flat)), key=lambda k: (owners[k], -totals[k], flat[k]))
     verdicts = [answers.offer(chunk[owners[k]], flat[k], totals[k]) for k in ranked]
     if explain is not None:
-        terms = [None if term is None else term.tolist() for term in (forward, generic, asked_back, closeness)]
+        terms = [None if term is None else term.tolist()
+                 for term in (forward, generic, asked_back, closeness)]
         explain.extend(_explained(chunk, answers, origins, flat, owners, ranked, verdicts, terms, totals))
 
 
-def _explained(chunk: Sequence[int], answers: AnswerSets, origins: list[dict[str, str]], flat: list[str], owners: list[int],
-               ranked: list[int], verdicts: list[str], terms: list[list[float] | None],
+def _explained(chunk: Sequence[int], answers: AnswerSets, origins: list[dict[str, str]], flat: list[str],
+               owners: list[int], ranked: list[int], verdicts: list[str], terms: list[list[float] | None],
                totals: list[float]) -> list[list[RankedCandidate]]:
     """Each word's candidates as ranking weighed them, best first, then those refused before scoring.
-    `terms` holds the forward, generic, reverse and closeness scores of every candidate (None: not computed)."""
+    `terms` holds the forward, generic, reverse and closeness scores of every candidate
+    (None: not computed)."""
     explained = [[] for _ in chunk]
     for k, verdict in zip(ranked, verdicts):
         offset = owners[k]
         mine = [None if term is None else term[k] for term in terms]
-        explained[offset].append(RankedCandidate(flat[k], origins[offset][flat[k]], verdict, *mine, totals[k]))
+        explained[offset].append(RankedCandidate(flat[k], origins[offset][flat[k]], verdict, *mine,
+                                                 totals[k]))
     for offset, i in enumerate(chunk):
         explained[offset] += [RankedCandidate(text, origin, answers.refusal(i, text))
                               for text, origin in origins[offset].items() if not answers.allows(i, text)]
@@ -625,10 +674,11 @@ class ReverseQuestion:
     propose this word's answer as *its* near miss (`log_probs`)? And does the encoder read the two alike
     (`closeness`)?
 
-    A near miss works both ways: 貸す (lend) is a near miss of borrow (借りる) as 借りる is one of lend. Training
-    taught the model the first direction for many words (lend ⟨sep⟩ 貸す → 借りる is a training row when the
-    corpus mined 借りる for lend). A word it never saw still has an answer, and candidates whose own
-    input makes that answer likely are near it in meaning, however the word itself is spelled.
+    A near miss works both ways: 貸す (lend) is a near miss of borrow (借りる) as 借りる is one of
+    lend. Training taught the model the first direction for many words (lend ⟨sep⟩ 貸す → 借りる is
+    a training row when the corpus mined 借りる for lend). A word it never saw still has an answer,
+    and candidates whose own input makes that answer likely are near it in meaning, however the word
+    itself is spelled.
 
     Why this question works where log p(d | word) alone does not: here the target is fixed (the word's
     answer) and only the input changes, so a candidate gains nothing from being a likely output in
@@ -677,7 +727,8 @@ class ReverseQuestion:
         distinct = sorted(set(sources))
         row_of = {text: row for row, text in enumerate(distinct)}
         words = readings(model.encode(src, src != tokenizer.pad_id))  # (words, d_model)
-        inputs = torch.cat([readings(encode_sources(model, tokenizer, distinct[first : first + SCORE_BATCH], max_source_len))
+        inputs = torch.cat([readings(encode_sources(model, tokenizer, distinct[first : first + SCORE_BATCH],
+                                                    max_source_len))
                             for first in range(0, len(distinct), SCORE_BATCH)])  # (distinct inputs, d_model)
         word_rows = word_of.to(src.device)[torch.tensor(owner, device=src.device)]  # (rows,)
         cosines = (words[word_rows] * inputs[[row_of[text] for text in sources]]).sum(-1)  # (rows,)
@@ -722,6 +773,7 @@ def pair_log_probs(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str]
         row_of = {text: row for row, text in enumerate(distinct)}
         src = source_ids(model, tokenizer, distinct, max_source_len)  # (distinct sources, src_len)
         src_index = torch.tensor([row_of[sources[i]] for i in part], device=src.device)
-        scores = sequence_log_probs(model, tokenizer, src, src_index, [tokenizer.encode(targets[i]) for i in part])
+        scores = sequence_log_probs(model, tokenizer, src, src_index,
+                                    [tokenizer.encode(targets[i]) for i in part])
         result[part] = scores.cpu()
     return result

@@ -39,14 +39,16 @@ class Distributed:
             return Distributed()
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         if device_type == "cuda":
-            torch.cuda.set_device(local_rank)  # NCCL talks through the current GPU: make it this process's own
+            # NCCL talks through the current GPU: make it this process's own
+            torch.cuda.set_device(local_rank)
         if not dist.is_initialized():
             dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
         return Distributed(dist.get_rank(), world_size, local_rank)
 
     def device(self, device: torch.device) -> torch.device:
         """Each process on a machine takes its own GPU."""
-        return torch.device("cuda", self.local_rank) if device.type == "cuda" and self.world_size > 1 else device
+        return (torch.device("cuda", self.local_rank) if device.type == "cuda" and self.world_size > 1
+                else device)
 
     def shard(self, batches: list, equal: bool = True) -> list:
         """This rank's batches: every world_size-th one. With `equal`, the few left over are dropped so

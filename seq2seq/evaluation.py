@@ -22,30 +22,35 @@ import pandas as pd
 
 from seq2seq.baselines import corpus_baseline, kanji_baseline, random_baseline, retrieval_baseline
 from seq2seq.candidates import CandidateLexicon
-from seq2seq.compare import describe_arch, greedy_outputs, is_translation_mode, read_test_split, targets_by_word
+from seq2seq.compare import (describe_arch, greedy_outputs, is_translation_mode, read_test_split,
+                             targets_by_word)
 from seq2seq.config import DecodeConfig, with_overrides
 from seq2seq.data import DataError, correct_answers_by_word, load_pairs, normalize_text, word_key
 from seq2seq.errors import UserError
 from seq2seq.lexicon import normalize_gloss
 from seq2seq.meaning import Embed, MeaningScorer, load_embedder, meaning_scorer
-from seq2seq.metrics import NEAR_THRESHOLD, Difference, Item, Scores, exact_match_rate, paired_difference, score
+from seq2seq.metrics import (NEAR_THRESHOLD, Difference, Item, Scores, exact_match_rate, paired_difference,
+                             score)
 from seq2seq.model_folder import TEST_SPLIT, WEIGHTS, TrainedModel, load_model, write_atomic
-from seq2seq.pipeline import BUNDLED_DATA, distractors_for, load_known_words, load_lexicon, targets_are_correct
+from seq2seq.pipeline import (BUNDLED_DATA, distractors_for, load_known_words, load_lexicon,
+                              targets_are_correct)
 from seq2seq.training_fit import Fit, training_data, training_fit
 
-BUNDLED_LEXICON_TABLE = BUNDLED_DATA / "lexicon.csv.gz"  # headwords with their POS: random and kanji baselines' pool
+# headwords with their POS: random and kanji baselines' pool
+BUNDLED_LEXICON_TABLE = BUNDLED_DATA / "lexicon.csv.gz"
 BUNDLED_TRAIN_DATA = BUNDLED_DATA / "distractors.csv.gz"  # the corpus and retrieval baselines' pairs
 BASELINES = ("random", "kanji", "corpus", "retrieval")  # all by default: together they take seconds
 TABLE, SUMMARY, PER_WORD, PER_CANDIDATE = "evaluation.md", "summary.json", "per_word.csv", "per_candidate.csv"
 
 COLUMNS = {  # summary key → table heading, in table order: near misses first among the quality columns
     "distinct": "distinct", "wrong": "wrong", "valid": "real word", "near_miss": "near miss",
-    "meaning": "meaning (cos.)", "closeness": "closeness (chrF)", "edit_distance_norm": "edit distance (norm.)",
-    "same_script": "same script", "same_pos": "same POS", "mined": "mined match", "shared": "shared across words",
+    "meaning": "meaning (cos.)", "closeness": "closeness (chrF)",
+    "edit_distance_norm": "edit distance (norm.)", "same_script": "same script", "same_pos": "same POS",
+    "mined": "mined match", "shared": "shared across words",
     "exact_match": "exact match (greedy)", "fit": "fit (training words)",
 }
-DIFFERENCE_COLUMNS = ("near_miss", "meaning", "closeness", "edit_distance_norm", "same_script", "same_pos", "mined",
-                      "shared")
+DIFFERENCE_COLUMNS = ("near_miss", "meaning", "closeness", "edit_distance_norm", "same_script", "same_pos",
+                      "mined", "shared")
 
 
 @dataclass
@@ -100,10 +105,11 @@ def load_resources(embedder: Callable[[], Embed | None] = load_embedder) -> Reso
     the embedder `embedder()` gives: the MiniLM model when it is installed (a note on stderr when not)."""
     candidates = CandidateLexicon.load(BUNDLED_LEXICON_TABLE) if BUNDLED_LEXICON_TABLE.is_file() else None
     pos_table, word_pos = (candidates.pos_by_form, candidates.pos_by_word) if candidates else (None, None)
-    return Resources(load_lexicon("auto"), load_known_words("auto"), pos_table, word_pos, embedder(), candidates)
+    return Resources(load_lexicon("auto"), load_known_words("auto"), pos_table, word_pos, embedder(),
+                     candidates)
 
 
-# --- what to evaluate on --------------------------------------------------------------------------------------
+# --- what to evaluate on ------------------------------------------------------------------------------------
 
 
 def parse_baselines(text: str) -> list[str]:
@@ -127,8 +133,9 @@ def choose_data(folders: list[Path], data: str | Path | None) -> Path:
     first = read_test_split(folders[0])
     for folder in folders[1:]:
         if not read_test_split(folder)[["source", "target"]].equals(first[["source", "target"]]):
-            raise UserError(f"{folder}: its test split differs from {folders[0]}'s, so the scores would describe "
-                            "different words; pass --data CSV to score every model on the same words")
+            raise UserError(f"{folder}: its test split differs from {folders[0]}'s, so the "
+                            "scores would describe different words; pass --data CSV to score "
+                            "every model on the same words")
     return folders[0] / TEST_SPLIT
 
 
@@ -156,14 +163,15 @@ def read_train_pairs(train_data: str | Path) -> pd.DataFrame:
     """The corpus and retrieval baselines' pairs; errors name --train-data."""
     path = Path(train_data)
     if not path.is_file():
-        raise UserError(f"{path}: file not found; pass an existing CSV of English/Japanese pairs with --train-data")
+        raise UserError(f"{path}: file not found; pass an existing CSV of English/Japanese pairs with "
+                        "--train-data")
     try:
         return load_pairs(path)
     except DataError as err:
         raise UserError(f"--train-data: {err}") from None
 
 
-# --- the systems ----------------------------------------------------------------------------------------------
+# --- the systems --------------------------------------------------------------------------------------------
 
 
 def model_translates(folder: Path, trained: TrainedModel, eval_set: EvalSet) -> bool:
@@ -192,8 +200,8 @@ def run_baseline(name: str, eval_set: EvalSet, n: int, seed: int, train_pairs: p
                  resources: Resources) -> SystemResult:
     if name in ("random", "kanji"):
         baseline = random_baseline if name == "random" else kanji_baseline
-        candidates = baseline(eval_set.words, eval_set.correct, eval_set.rejected, resources.pos_table, n, seed,
-                              eval_set.answer_pos)
+        candidates = baseline(eval_set.words, eval_set.correct, eval_set.rejected, resources.pos_table, n,
+                              seed, eval_set.answer_pos)
     elif name == "corpus":
         candidates = corpus_baseline(eval_set.words, eval_set.rejected, train_pairs, n)
     else:
@@ -238,7 +246,7 @@ def system_names(folders: list[Path]) -> list[str]:
     return [str(folder) if names.count(folder.name) > 1 else folder.name for folder in folders]
 
 
-# --- writing it down ------------------------------------------------------------------------------------------
+# --- writing it down ----------------------------------------------------------------------------------------
 
 
 def format_value(value: float | None) -> str:
@@ -248,7 +256,8 @@ def format_value(value: float | None) -> str:
 def summary_of(result: SystemResult) -> dict:
     """The system's summary numbers with what only models have: greedy exact match and fit."""
     return {**result.scores.summary, "exact_match": result.exact_match,
-            "fit": result.fit.rate if result.fit else None, "fit_words": len(result.fit.words) if result.fit else 0}
+            "fit": result.fit.rate if result.fit else None,
+            "fit_words": len(result.fit.words) if result.fit else 0}
 
 
 def markdown_table(results: list[SystemResult]) -> str:
@@ -303,18 +312,18 @@ def markdown(table: str, eval_set: EvalSet, results: list[SystemResult], n: int,
     parts = [
         "# Distractor evaluation\n",
         table,
-        (f"{len(eval_set.words)} words of `{eval_set.path}`, {n} candidates asked per word. Each number is a mean "
-         "over a word's candidates, then over words (n/a: nothing to measure). distinct: distinct candidates out of "
-         "n. wrong: not a correct form. real word: in the JMdict form list. near miss: wrong real words whose "
-         f"meaning reaches {NEAR_THRESHOLD}, out of n. meaning: the highest cosine (all-MiniLM-L6-v2) between the "
-         "English word and an English JMdict gloss of the candidate, over wrong candidates with glosses. "
-         "closeness: character chrF (n = 1–2, "
-         "β = 1) to the most similar correct answer, 0 for a copy. edit distance: normalised Levenshtein to the "
-         "nearest correct answer (lower is closer). same script, same POS: like a correct answer (POS where the "
-         "lexicon knows both). mined match: among the CSV's own distractors. shared across words: share of all "
-         "outputs also given for another word (lower is better). exact match: greedy output is correct "
-         "(translation-mode models). fit: share of a model's outputs for its own training words (--fit-words) "
-         "that are among those words' training targets.\n"),
+        (f"{len(eval_set.words)} words of `{eval_set.path}`, {n} candidates asked per word. Each number is a "
+         "mean over a word's candidates, then over words (n/a: nothing to measure). distinct: distinct "
+         "candidates out of n. wrong: not a correct form. real word: in the JMdict form list. near miss: "
+         f"wrong real words whose meaning reaches {NEAR_THRESHOLD}, out of n. meaning: the highest cosine "
+         "(all-MiniLM-L6-v2) between the English word and an English JMdict gloss of the candidate, over "
+         "wrong candidates with glosses. closeness: character chrF (n = 1–2, "
+         "β = 1) to the most similar correct answer, 0 for a copy. edit distance: normalised Levenshtein to "
+         "the nearest correct answer (lower is closer). same script, same POS: like a correct answer (POS "
+         "where the lexicon knows both). mined match: among the CSV's own distractors. shared across words: "
+         "share of all outputs also given for another word (lower is better). exact match: greedy output is "
+         "correct (translation-mode models). fit: share of a model's outputs for its own training words "
+         "(--fit-words) that are among those words' training targets.\n"),
         differences_table(by_system, results[0].name) if by_system else "",
         "Most repeated output:\n\n" + "\n".join(repeated) + "\n" if repeated else "",
         f"Made with:\n\n```\n{command}\n```\n",
@@ -332,7 +341,8 @@ def write_files(out: Path, eval_set: EvalSet, results: list[SystemResult], n: in
                 table: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     by_system = differences(results)
-    summary = {"data": str(eval_set.path), "words": len(eval_set.words), "n": n, "seed": seed, "command": command,
+    summary = {"data": str(eval_set.path), "words": len(eval_set.words), "n": n, "seed": seed,
+               "command": command,
                "systems": [{"name": r.name, "kind": r.kind, **summary_of(r)} for r in results],
                "differences_from": results[0].name,
                "differences": {name: {metric: difference._asdict() if difference else None
@@ -340,13 +350,14 @@ def write_files(out: Path, eval_set: EvalSet, results: list[SystemResult], n: in
                                for name, by_metric in by_system.items()}}
     contents = {TABLE: markdown(table, eval_set, results, n, command, by_system),
                 SUMMARY: json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
-                PER_WORD: rows_with_system(results, "words"), PER_CANDIDATE: rows_with_system(results, "items")}
+                PER_WORD: rows_with_system(results, "words"),
+                PER_CANDIDATE: rows_with_system(results, "items")}
     for name, text in contents.items():
         write_atomic(out / name, text.encode("utf-8"))
     return [out / name for name in contents]
 
 
-# --- the whole evaluation -------------------------------------------------------------------------------------
+# --- the whole evaluation -----------------------------------------------------------------------------------
 
 
 def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int = 5,
@@ -371,8 +382,9 @@ def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int =
     fit_data = [training_data(folder) for folder in folders] if fit_words else [None] * len(folders)
     resources = resources or load_resources()
     if {"random", "kanji"} & set(baselines) and resources.pos_table is None:
-        raise UserError(f"{BUNDLED_LEXICON_TABLE}: not found; the random and kanji baselines draw their words from "
-                        "it (see data/README.md), or leave them out with --baselines corpus,retrieval")
+        raise UserError(f"{BUNDLED_LEXICON_TABLE}: not found; the random and kanji baselines draw "
+                        "their words from it (see data/README.md), or leave them out with "
+                        "--baselines corpus,retrieval")
     eval_set = read_eval_set(path, resources)
     models = [load_model(system.folder, weights=system.weights) for system in systems]
     names = system_names([Path(str(spec)) for spec in folders_given])  # 'x', 'x@generic_weight=0'
@@ -385,13 +397,14 @@ def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int =
     results += [run_baseline(name, eval_set, n, seed, train_pairs, resources) for name in baselines]
     scorer = meaning_scorer_for(results, eval_set, resources)
     for result in results:
-        result.scores = score(eval_set.items(result.candidates), n, resources.known_words, resources.pos_table,
-                              scorer.meaning if scorer else None)
+        result.scores = score(eval_set.items(result.candidates), n, resources.known_words,
+                              resources.pos_table, scorer.meaning if scorer else None)
     table = markdown_table(results)
     return Evaluation(table, write_files(Path(out), eval_set, results, n, seed, command, table), results)
 
 
-def meaning_scorer_for(results: list[SystemResult], eval_set: EvalSet, resources: Resources) -> MeaningScorer | None:
+def meaning_scorer_for(results: list[SystemResult], eval_set: EvalSet,
+                       resources: Resources) -> MeaningScorer | None:
     """One meaning scorer for every system's candidates; None without the model or the rejection index."""
     if resources.embed is None or resources.lexicon is None:
         return None

@@ -7,7 +7,8 @@
     schedules.png               the learning rate over a run, each schedule (schedule.py)
     masks.png                   the padding mask, the causal mask and both (models/attention.py)
     attention_gru.png           with --gru: that model's cross-attention while it writes its best distractor
-    attention_transformer.png   for --word (as infer.py --plot-attention draws it); likewise with --transformer
+    attention_transformer.png   for --word (as infer.py --plot-attention draws it); likewise with \
+--transformer
     valid_loss.png              with either folder: its validation loss by epoch and by time (its metrics.csv)
 
 The first three need no model. Without matplotlib nothing is written: one line says so, and the exit
@@ -33,8 +34,10 @@ from seq2seq.plotting import MatplotlibMissing, new_figure, require_matplotlib, 
 from seq2seq.schedule import SCHEDULES, LearningRate
 
 WIDTH, MAX_LEN = 128, 64  # the class models' d_model and max_len (configs/class.toml)
-WARMUP, STEPS, EPOCH_STEPS = 100, 1900, 66  # about a class run: its warm-up, steps in the minute, steps an epoch
-PLATEAU_BEST_EPOCH = 8  # the plateau schedule's run improves until this epoch, then stalls (as the class GRU did)
+# about a class run: its warm-up, steps in the minute, steps an epoch
+WARMUP, STEPS, EPOCH_STEPS = 100, 1900, 66
+# the plateau schedule's run improves until this epoch, then stalls (as the class GRU did)
+PLATEAU_BEST_EPOCH = 8
 MASK_LENGTH, REAL_TOKENS = 6, 4  # the masks drawn: six positions, the last two of them padding
 
 
@@ -134,13 +137,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="folder for the PNG files (made if missing)")
     parser.add_argument("--gru", type=Path, help="a GRU (or LSTM) model folder, e.g. runs/class")
     parser.add_argument("--transformer", type=Path, help="a Transformer model folder, e.g. runs/class-tf")
-    parser.add_argument("--word", default="tighten", help="the English word of the attention maps (default tighten)")
+    parser.add_argument("--word", default="tighten",
+                        help="the English word of the attention maps (default tighten)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    folders = {family: folder for family, folder in (("gru", args.gru), ("transformer", args.transformer)) if folder}
+    folders = {family: folder for family, folder in (("gru", args.gru), ("transformer", args.transformer))
+               if folder}
     try:
         require_matplotlib()
     except MatplotlibMissing as missing:

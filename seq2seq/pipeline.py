@@ -20,8 +20,8 @@ from seq2seq.batching import Example, encode_pairs, encode_source, make_batches,
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
-from seq2seq.data import (DataError, check_template, correct_answers_by_word, lacks_japanese, load_pairs, load_words,
-                          normalize_text, resolved_template, source_text, split_by_word, word_key)
+from seq2seq.data import (DataError, check_template, correct_answers_by_word, lacks_japanese, load_pairs,
+                          load_words, normalize_text, resolved_template, source_text, split_by_word, word_key)
 from seq2seq.decoding import Distractor, ReverseQuestion, distinct_outputs
 from seq2seq.errors import UserError
 from seq2seq.distributed import Distributed
@@ -63,8 +63,8 @@ def report_correct_targets(pairs: pd.DataFrame, translation_mode: bool, log) -> 
         return
     overlap = sum(target in correct for target, correct in zip(pairs["target"], pairs["correct"]))
     if overlap:
-        log(f"note: {overlap} rows have a target that is also a correct answer for their word (noise augmentation "
-            "makes such rows); they are trained on as given, and are still never output")
+        log(f"note: {overlap} rows have a target that is also a correct answer for their word (noise "
+            "augmentation makes such rows); they are trained on as given, and are still never output")
 
 
 def refuse_to_replace(out: Path, overwrite: bool) -> None:
@@ -103,8 +103,8 @@ def train_from_csv(config: Config, data_path: str | Path, out: str | Path | None
     return run_training(trainer, examples, config, tokenizer, answers, splits)
 
 
-def resume_training(folder: str | Path, changes: dict, data_path: str | Path | None = None, progress: bool = True,
-                    log: RunLog | None = None) -> TrainSummary:
+def resume_training(folder: str | Path, changes: dict, data_path: str | Path | None = None,
+                    progress: bool = True, log: RunLog | None = None) -> TrainSummary:
     """Continue the run saved in `folder` from its last.pt, exactly where it stopped.
 
     `changes` may set only the training settings that do not change what is computed (RESUME_CHANGES);
@@ -148,9 +148,10 @@ RESUME_CHANGES = ("epochs", "time_budget_minutes", "patience", "device", "precis
 def trained_on(checkpoint: dict, path: Path) -> dict:
     """What last.pt says the run was trained on: the CSV's path and its SHA-256."""
     run = checkpoint.get("run")
-    if not (isinstance(run, dict) and isinstance(run.get("data"), str) and isinstance(run.get("data_sha256"), str)):
-        raise UserError(f"{path}: does not say which data the run was trained on (written by an older version, or "
-                        "edited); start again without --resume")
+    if not (isinstance(run, dict) and isinstance(run.get("data"), str)
+            and isinstance(run.get("data_sha256"), str)):
+        raise UserError(f"{path}: does not say which data the run was trained on (written by an older "
+                        "version, or edited); start again without --resume")
     return run
 
 
@@ -170,7 +171,8 @@ def model_inputs(pairs: pd.DataFrame, answers: dict[str, list[str]], config: Con
     """The encoder's text for each pair: its source word, or the source template filled with the word
     and the word's known correct answers (the same answers inference will fill in)."""
     data = config.data
-    return [source_text(data.src_template, source, answers.get(word_key(source), ()), data.src_col, data.ref_col)
+    return [source_text(data.src_template, source, answers.get(word_key(source), ()), data.src_col,
+                        data.ref_col)
             for source in pairs["source"]]
 
 
@@ -178,17 +180,20 @@ def encode_splits(splits: dict[str, pd.DataFrame], answers: dict[str, list[str]]
                   config: Config, data_path, log) -> dict[str, list]:
     """Token ids of the training and validation pairs; pairs too long for the model are left out."""
     max_len = config.model.max_len
-    train_examples, dropped = encode_pairs(splits["train"], tokenizer, max_len, model_inputs(splits["train"], answers, config))
-    valid_examples, _ = encode_pairs(splits["valid"], tokenizer, max_len, model_inputs(splits["valid"], answers, config))
+    train_examples, dropped = encode_pairs(splits["train"], tokenizer, max_len,
+                                           model_inputs(splits["train"], answers, config))
+    valid_examples, _ = encode_pairs(splits["valid"], tokenizer, max_len,
+                                     model_inputs(splits["valid"], answers, config))
     if dropped:
         log(f"left out {dropped} training pairs longer than max_len {max_len} pieces")
     if config.train.translation_pairs:
         translations = translation_examples(splits["train"], answers, tokenizer, config)
-        log(f"added {len(translations)} translation pairs (each training word alone → each of its correct answers)")
+        log(f"added {len(translations)} translation pairs (each training word alone → each of its "
+            "correct answers)")
         train_examples = train_examples + translations
     if not train_examples and dropped:
-        raise DataError(f"{data_path}: all {dropped} training pairs are longer than max_len {max_len} pieces; "
-                        "shorten the cells, or raise max_len in the [model] table of a --config file")
+        raise DataError(f"{data_path}: all {dropped} training pairs are longer than max_len {max_len} "
+                        "pieces; shorten the cells, or raise max_len in the [model] table of a --config file")
     if not train_examples:
         raise DataError(f"{data_path}: no training pairs left after the split; add more words")
     return {"train": train_examples, "valid": valid_examples}
@@ -208,7 +213,8 @@ def translation_examples(train_pairs: pd.DataFrame, answers: dict[str, list[str]
                         "(the near-miss task); without one the targets already are what the word reads")
     words = sorted(set(train_pairs["source"]))
     rows = [(word, answer) for word in words for answer in answers.get(word_key(word), ())]
-    examples, _ = encode_pairs(pd.DataFrame(rows, columns=["source", "target"]), tokenizer, config.model.max_len)
+    examples, _ = encode_pairs(pd.DataFrame(rows, columns=["source", "target"]), tokenizer,
+                               config.model.max_len)
     return examples
 
 
@@ -230,8 +236,10 @@ def run_training(trainer: Trainer, examples: dict[str, list], config: Config, to
     trainer.dist.close()
     model = trainer.model
     if trainer.folder is not None and (trainer.folder / WEIGHTS).is_file():
-        model.load_state_dict(torch.load(trainer.folder / WEIGHTS, map_location=trainer.device, weights_only=True))
-    return TrainSummary(fit, splits, TrainedModel(model.eval(), tokenizer, config, answers), trainer.dist.is_main)
+        model.load_state_dict(torch.load(trainer.folder / WEIGHTS, map_location=trainer.device,
+                                         weights_only=True))
+    return TrainSummary(fit, splits, TrainedModel(model.eval(), tokenizer, config, answers),
+                        trainer.dist.is_main)
 
 
 def read_and_split(config: Config, data_path: str | Path,
@@ -243,11 +251,11 @@ def read_and_split(config: Config, data_path: str | Path,
     pairs = load_pairs(data_path, data.src_col, data.tgt_col, data.ref_col or None)
     translation_mode = targets_are_correct(config, pairs["correct"].map(len).any())
     if lacks_japanese(pairs["target"]):
-        log(f"warning: {data_path}: no cell of column '{data.tgt_col}' holds Japanese (kana or kanji); if it is the "
-            "wrong column, stop (Ctrl-C) and choose the right one with --tgt-col")
+        log(f"warning: {data_path}: no cell of column '{data.tgt_col}' holds Japanese (kana or kanji); if it "
+            "is the wrong column, stop (Ctrl-C) and choose the right one with --tgt-col")
     template = resolved_template(data.src_template, data.src_col, data.ref_col, translation_mode)
     if template and translation_mode:  # a template given explicitly ("auto" is the word alone here)
-        raise UserError(f"--src-template shows the model the correct answer, which in translation mode is its "
+        raise UserError("--src-template shows the model the correct answer, which in translation mode is its "
                         f"target: it would learn to copy; use it with distractor targets ({data.ref_col})")
     if data.held_out_words:
         pairs = without_held_out_words(pairs, data.held_out_words, data.src_col, log)
@@ -280,10 +288,11 @@ def make_trainer(config: Config, tokenizer: Tokenizer, folder: Path | None, prog
     dtype = choose_precision(config.train.precision, device)
     torch.manual_seed(config.train.seed + dist.rank)  # the same weights everywhere, but each its own dropout
     picked = " (auto)" if config.train.precision == "auto" else ""
-    log(f"model: {config.model.arch}, {num_parameters(model):,} parameters, vocabulary {tokenizer.vocab_size}; "
-        f"device {device}, precision {str(dtype).removeprefix('torch.')}{picked}"
+    log(f"model: {config.model.arch}, {num_parameters(model):,} parameters, vocabulary "
+        f"{tokenizer.vocab_size}; device {device}, precision {str(dtype).removeprefix('torch.')}{picked}"
         + (f"; {dist.world_size} processes" if dist.world_size > 1 else ""))
-    return Trainer(model, config.train, tokenizer.pad_id, device, dtype, folder, progress, log, dist, run_info)
+    return Trainer(model, config.train, tokenizer.pad_id, device, dtype, folder, progress, log, dist,
+                   run_info)
 
 
 def load_lexicon(setting: str) -> dict[str, frozenset[str]] | None:
@@ -295,7 +304,8 @@ def load_lexicon(setting: str) -> dict[str, frozenset[str]] | None:
     return load_rejection_index(setting)
 
 
-def known_answers(trained: TrainedModel, word: str, lexicon: dict[str, frozenset[str]] | None = None) -> set[str]:
+def known_answers(trained: TrainedModel, word: str,
+                  lexicon: dict[str, frozenset[str]] | None = None) -> set[str]:
     """Correct answers to exclude for `word`: those stored in the model folder and the lexicon's."""
     from_lexicon = (lexicon or {}).get(normalize_gloss(word), frozenset())
     return set(trained.answers.get(word_key(word), ())) | from_lexicon
@@ -311,7 +321,8 @@ def load_known_words(setting: str) -> frozenset[str] | None:
 
 
 def load_candidate_lexicon(setting: str) -> CandidateLexicon | None:
-    """'auto': the bundled JMdict lexicon if it is there; 'none': rank the model's samples alone; else a path."""
+    """'auto': the bundled JMdict lexicon if it is there; 'none': rank the model's samples alone;
+    else a path."""
     if setting == "none":
         return None
     if setting == "auto":
@@ -319,7 +330,8 @@ def load_candidate_lexicon(setting: str) -> CandidateLexicon | None:
     return CandidateLexicon.load(setting)
 
 
-def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfig, exclude: list[set[str]] | None = None,
+def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfig,
+                    exclude: list[set[str]] | None = None,
                     lexicon: dict[str, frozenset[str]] | None = None,
                     known_words: frozenset[str] | None = None,
                     candidates: CandidateLexicon | None = None,
@@ -345,17 +357,23 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
     inputs = encoder_inputs(trained, words, answers)
     proposals = neighbours = reverse = None
     if decode.method == "rank" and candidates is not None:
-        proposals = [candidates.sharing_kanji(word, shown, decode.rank_lexicon) for word, shown in zip(words, answers)]
-        neighbours = [neighbour_inputs(trained, candidates.neighbour_words(word, shown, decode.rank_neighbours), lexicon)
+        proposals = [candidates.sharing_kanji(word, shown, decode.rank_lexicon)
+                     for word, shown in zip(words, answers)]
+        neighbours = [neighbour_inputs(trained,
+                                       candidates.neighbour_words(word, shown, decode.rank_neighbours),
+                                       lexicon)
                       for word, shown in zip(words, answers)]
-        reverse = ReverseQuestion(answers, candidate_inputs(trained, candidates, lexicon, decode.reverse_keys))
+        reverse = ReverseQuestion(answers,
+                                  candidate_inputs(trained, candidates, lexicon, decode.reverse_keys))
     if not trained.config.train.empty_source_share:
         decode = replace(decode, generic_weight=0.0)
     return distinct_outputs(trained.model, trained.tokenizer, inputs, excluded, decode.n, decode,
-                            trained.config.model.max_len, known_words, proposals, neighbours, reverse, explain)
+                            trained.config.model.max_len, known_words, proposals, neighbours, reverse,
+                            explain)
 
 
-def candidate_inputs(trained: TrainedModel, candidates: CandidateLexicon, lexicon: dict[str, frozenset[str]] | None,
+def candidate_inputs(trained: TrainedModel, candidates: CandidateLexicon,
+                     lexicon: dict[str, frozenset[str]] | None,
                      limit: int) -> Callable[[str], tuple[str, ...]]:
     """candidate → what the encoder would read if the candidate were the answer: up to `limit` of the
     English keys it translates, those with the fewest answers first (where it is most nearly *the*
@@ -371,7 +389,8 @@ def candidate_inputs(trained: TrainedModel, candidates: CandidateLexicon, lexico
     return inputs_of
 
 
-def neighbour_inputs(trained: TrainedModel, neighbours: list[str], lexicon: dict[str, frozenset[str]] | None) -> list[str]:
+def neighbour_inputs(trained: TrainedModel, neighbours: list[str],
+                     lexicon: dict[str, frozenset[str]] | None) -> list[str]:
     """What the encoder would read for each related word (those whose answers are known)."""
     known = readable_words(trained, neighbours, lexicon)
     return encoder_inputs(trained, [word for word, _ in known], [shown for _, shown in known])
@@ -385,10 +404,12 @@ def readable_words(trained: TrainedModel, words: Iterable[str],
     return [(word, answers) for word, answers in shown if answers or not trained.config.data.src_template]
 
 
-def answers_shown(trained: TrainedModel, word: str, given: set[str], lexicon: dict[str, frozenset[str]] | None) -> list[str]:
+def answers_shown(trained: TrainedModel, word: str, given: set[str],
+                  lexicon: dict[str, frozenset[str]] | None) -> list[str]:
     """The correct answers a word is read and ranked with: those stored with the model, else the ones
     given (--exclude), else the lexicon's; empty when nobody knows them."""
-    return sorted(trained.answers.get(word_key(word)) or given or (lexicon or {}).get(normalize_gloss(word), ()))
+    return sorted(trained.answers.get(word_key(word)) or given
+                  or (lexicon or {}).get(normalize_gloss(word), ()))
 
 
 def answers_read(trained: TrainedModel, word: str, own: set[str], given: set[str],

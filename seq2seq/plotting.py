@@ -23,13 +23,14 @@ from seq2seq.model_folder import write_atomic
 
 MATPLOTLIB_MISSING = "matplotlib is not installed: pip install matplotlib (or pip install -e '.[plot]')"
 NO_JAPANESE_FONT = ("note: no installed font has Japanese characters, so they are drawn as empty boxes; "
-                    "install one (Debian/Ubuntu: sudo apt install fonts-noto-cjk; macOS and Windows ship one) "
-                    "and draw again")
+                    "install one (Debian/Ubuntu: sudo apt install fonts-noto-cjk; macOS and Windows ship "
+                    "one) and draw again")
 # Families known to cover Japanese, tried first; any other installed font is checked glyph by glyph after.
-JAPANESE_FAMILIES = ("Noto Sans CJK JP", "Noto Sans JP", "IPAGothic", "IPAexGothic", "TakaoGothic", "VL Gothic",
-                     "Hiragino Sans", "Hiragino Kaku Gothic ProN", "Yu Gothic", "MS Gothic")
+JAPANESE_FAMILIES = ("Noto Sans CJK JP", "Noto Sans JP", "IPAGothic", "IPAexGothic", "TakaoGothic",
+                     "VL Gothic", "Hiragino Sans", "Hiragino Kaku Gothic ProN", "Yu Gothic", "MS Gothic")
 JAPANESE_PROBES = "あ漢"  # a kana and a kanji: a font holding both has Japanese
-# matplotlib ships this one: it maps every character to a placeholder box, so it "has" Japanese but shows none.
+# matplotlib ships this one: it maps every character to a placeholder box, so it "has" Japanese
+# but shows none.
 CATCH_ALL_FONT = "Last Resort"
 LATIN_FONT = "DejaVu Sans"  # matplotlib's own default: Latin letters and symbols (⟨ ⟩, ▁), no Japanese
 
@@ -47,7 +48,8 @@ def require_matplotlib() -> None:
 
 
 def new_figure(width: float, height: float):
-    """An empty matplotlib Figure on the Agg canvas, `width` × `height` inches; MatplotlibMissing without it."""
+    """An empty matplotlib Figure on the Agg canvas, `width` × `height` inches; MatplotlibMissing
+    without it."""
     require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from seq2seq.data import (FIRST_DATA_ROW, DataError, normalised_column, normalize_text, read_csv_cells, read_text,
-                          require_column, split_answers)
+from seq2seq.data import (FIRST_DATA_ROW, DataError, normalised_column, normalize_text, read_csv_cells,
+                          read_text, require_column, split_answers)
 from seq2seq.decoding import Distractor
 from seq2seq.model_folder import refuse_unwritable
 
@@ -38,7 +38,8 @@ class QuizInput:
     correct: list[tuple[str, ...]]  # each row's own correct answers; () where it gives none
 
     def row(self, i: int) -> str:
-        """Where word i came from, as a message says it: 'quiz.csv, row 3' (the index keeps each row's place)."""
+        """Where word i came from, as a message says it: 'quiz.csv, row 3' (the index keeps each row's
+        place)."""
         if not self.name:
             return f"--word '{self.words[i]}'"
         return f"{self.name}, row {self.columns.index[i] + FIRST_DATA_ROW}"
@@ -71,11 +72,12 @@ def quiz_from_table(frame: pd.DataFrame, name: str, src_col: str, ref_col: str) 
     words = list(normalised_column(frame, name, src_col))
     if not words:
         raise DataError(f"{name}: no rows under the header; add at least one word")
-    correct = [split_answers(cell) for cell in frame[ref_col]] if ref_col in frame.columns else [()] * len(words)
+    correct = ([split_answers(cell) for cell in frame[ref_col]] if ref_col in frame.columns
+               else [()] * len(words))
     return QuizInput(name, frame, words, correct)
 
 
-# --- the quiz out ---------------------------------------------------------------------------------------------
+# --- the quiz out -------------------------------------------------------------------------------------------
 
 
 def quiz_table(quiz: QuizInput, results: list[list[Distractor]], n: int) -> pd.DataFrame:
@@ -84,7 +86,8 @@ def quiz_table(quiz: QuizInput, results: list[list[Distractor]], n: int) -> pd.D
     for place in range(n):
         table[f"distractor_{place + 1}"] = [found[place] if place < len(found) else "" for found in results]
     for place in range(n):
-        table[f"score_{place + 1}"] = [f"{found[place].score:.4f}" if place < len(found) else "" for found in results]
+        table[f"score_{place + 1}"] = [f"{found[place].score:.4f}" if place < len(found) else ""
+                                       for found in results]
     return table
 
 
@@ -109,7 +112,8 @@ def check_file_can_be_written(path: str | Path, option: str) -> None:
     if path.is_dir():
         raise DataError(f"{path}: is a folder; {option} takes a file name, e.g. {path / 'out.csv'}")
     if not path.parent.is_dir():
-        raise DataError(f"{path}: there is no folder {path.parent}; make it first, or choose another {option}")
+        raise DataError(f"{path}: there is no folder {path.parent}; make it first, or "
+                        f"choose another {option}")
     refuse_unwritable(path.parent, path, option)
 
 

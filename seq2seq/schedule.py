@@ -67,7 +67,8 @@ class LearningRate:
             self.validations_without_improvement = 0
 
     def state_dict(self) -> dict:
-        return {"plateau_scale": self.plateau_scale, "validations_without_improvement": self.validations_without_improvement}
+        return {"plateau_scale": self.plateau_scale,
+                "validations_without_improvement": self.validations_without_improvement}
 
     def load_state_dict(self, state: dict) -> None:
         self.plateau_scale = state["plateau_scale"]

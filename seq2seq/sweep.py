@@ -14,7 +14,8 @@ table saying where the runs go and which settings to vary:
 
 Every combination trains into out/<its values> (out/lr=0.001,arch=gru,d_model=128,d_ff=512).
 Interrupted (Ctrl-C), the same command continues: finished runs are kept, the stopped one resumes exactly
-from its last.pt, the rest start. The table (out/sweep.md, out/sweep.csv) is sorted by the validation metric (train.metric).
+from its last.pt, the rest start. The table (out/sweep.md, out/sweep.csv) is sorted by the validation
+metric (train.metric).
 """
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def load_sweep(path: str | Path) -> Sweep:
     raw = read_toml(path, "sweep file")
     table = raw.pop("sweep", None)
     if not isinstance(table, dict) or not isinstance(table.get("grid"), dict) or not table["grid"]:
-        raise ConfigError(f"{path}: needs a [sweep.grid] table of settings to vary, e.g. \"train.lr\" = [0.001, 0.003]")
+        raise ConfigError(f"{path}: needs a [sweep.grid] table of settings to vary, e.g. "
+                          "\"train.lr\" = [0.001, 0.003]")
     unknown = sorted(set(table) - {"out", "grid"})
     if unknown:
         raise ConfigError(f"{path} [sweep]: unknown key(s) {', '.join(unknown)}; known: out, grid")
@@ -75,7 +77,8 @@ def check_grid_values(path: Path, key: str, values) -> list:
     if not isinstance(values, list) or not values:
         raise ConfigError(f"{path} [sweep.grid]: '{key}' must be a non-empty list of values")
     if len(names) > 1 and not all(isinstance(value, list) and len(value) == len(names) for value in values):
-        raise ConfigError(f"{path} [sweep.grid]: every value of '{key}' must be a list of {len(names)} values")
+        raise ConfigError(f"{path} [sweep.grid]: every value of '{key}' must be a list "
+                          f"of {len(names)} values")
     return values
 
 
@@ -99,7 +102,8 @@ def make_point(path: Path, raw: dict, values: dict) -> Point:
     return Point(folder, values, config)
 
 
-def run_sweep(sweep: Sweep, data_path: str | Path, progress: bool = True, log: RunLog | None = None) -> pd.DataFrame:
+def run_sweep(sweep: Sweep, data_path: str | Path, progress: bool = True,
+              log: RunLog | None = None) -> pd.DataFrame:
     """Train (or finish) every point, then write and return the table. Stops at an interrupted point."""
     log = log or RunLog()
     for number, point in enumerate(sweep.points, start=1):
@@ -141,7 +145,8 @@ def result_of(folder: Path, metric: str) -> dict:
 
 def write_sweep_table(sweep: Sweep) -> pd.DataFrame:
     rows = [{**{key.split(".", 1)[1]: value for key, value in point.values.items()},
-             **result_of(sweep.out / point.name, sweep.metric), "folder": point.name} for point in sweep.points]
+             **result_of(sweep.out / point.name, sweep.metric), "folder": point.name}
+            for point in sweep.points]
     table = pd.DataFrame(rows).sort_values(sweep.metric, ascending=METRIC_GOALS[sweep.metric] == "min",
                                            kind="stable").reset_index(drop=True)
     write_atomic(sweep.out / SWEEP_CSV, table.to_csv(index=False).encode("utf-8"))
@@ -152,8 +157,8 @@ def write_sweep_table(sweep: Sweep) -> pd.DataFrame:
 def markdown(table: pd.DataFrame, metric: str) -> str:
     lines = [list(table.columns), ["---"] * len(table.columns)]
     lines += [[cell(value) for value in row] for row in table.itertuples(index=False)]
-    caption = (f"Sorted by {metric} ({'lower' if METRIC_GOALS[metric] == 'min' else 'higher'} is better), at each "
-               "run's best epoch; seconds: elapsed at that epoch; tokens_per_s: mean over epochs.\n")
+    caption = (f"Sorted by {metric} ({'lower' if METRIC_GOALS[metric] == 'min' else 'higher'} is better), at "
+               "each run's best epoch; seconds: elapsed at that epoch; tokens_per_s: mean over epochs.\n")
     return "\n".join("| " + " | ".join(map(str, line)) + " |" for line in lines) + "\n\n" + caption
 
 

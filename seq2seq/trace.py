@@ -12,8 +12,8 @@ For sampling and greedy, each step of each output shows the likeliest pieces wit
 
 then the piece drawn and the running log-probability (the raw log p of the pieces so far, EOS included at
 the end; divided by the pieces + 1 it is the score the output is listed with, up to the sliver of probability
-the model puts on the forbidden pieces, which that score, computed by teacher forcing, counts). For beam search,
-each step shows the hypotheses kept alive and those that ended, with their length-penalised scores.
+the model puts on the forbidden pieces, which that score, computed by teacher forcing, counts). For beam
+search, each step shows the hypotheses kept alive and those that ended, with their length-penalised scores.
 At the end every finished output says what became of it: kept, duplicate, correct answer, not a real word,
 broken bytes, or (`never ended`) no EOS within max_len.
 """
@@ -86,8 +86,8 @@ class WordTrace:
 class StepRecorder:
     """Given to `decoding.generate`: notes every row's step as the loop computes it.
 
-    `drawing(logits) → (ids (rows, m), probs (rows, m))` is the sampler's own distribution (decoding.drawing_probs);
-    None for greedy, which draws the most likely piece.
+    `drawing(logits) → (ids (rows, m), probs (rows, m))` is the sampler's own distribution
+    (decoding.drawing_probs); None for greedy, which draws the most likely piece.
     """
 
     def __init__(self, tokenizer: Tokenizer, rows: int, temperature: float | None = None,
@@ -96,7 +96,8 @@ class StepRecorder:
         self.steps: list[list[Step]] = [[] for _ in range(rows)]
 
     def __call__(self, logits: torch.Tensor, next_ids: torch.Tensor, finished: torch.Tensor) -> None:
-        """logits (rows, vocab) as the pick saw them; next_ids (rows,) its choice; finished (rows,) rows done before."""
+        """logits (rows, vocab) as the pick saw them; next_ids (rows,) its choice; finished (rows,) rows
+        done before."""
         raw = logits.float().softmax(dim=-1)  # (rows, vocab)
         tempered = drawn_from = None
         if self.drawing is not None:
@@ -107,10 +108,12 @@ class StepRecorder:
         for row in (~finished).nonzero().flatten().tolist():
             shown = [PieceProbs(self.tokenizer.piece(i), raw[row, i].item(),
                                 None if tempered is None else tempered[row, i].item(),
-                                None if drawn_from is None else drawn_from[row, i].item()) for i in likeliest[row]]
+                                None if drawn_from is None else drawn_from[row, i].item())
+                     for i in likeliest[row]]
             drawn = int(next_ids[row])
             before = self.steps[row][-1].log_prob if self.steps[row] else 0.0
-            self.steps[row].append(Step(shown, self.tokenizer.piece(drawn), before + raw[row, drawn].log().item()))
+            self.steps[row].append(Step(shown, self.tokenizer.piece(drawn),
+                                        before + raw[row, drawn].log().item()))
 
 
 class BeamRecorder:
@@ -122,7 +125,8 @@ class BeamRecorder:
 
     def __call__(self, live: list, ended: list) -> None:
         """live, ended: decoding.Hypothesis lists (token ids and log p)."""
-        shown = lambda hypotheses: [ShownHypothesis(self.tokenizer.decode(h.tokens), h.log_prob, h.score(self.length_penalty))
+        shown = lambda hypotheses: [ShownHypothesis(self.tokenizer.decode(h.tokens), h.log_prob,
+                                                    h.score(self.length_penalty))
                                     for h in hypotheses]
         self.steps.append(BeamStep(shown(live), shown(ended)))
 
@@ -162,7 +166,8 @@ def probabilities(p: PieceProbs) -> str:
 
 def beam_lines(steps: list[BeamStep]) -> list[str]:
     lines = ["  (text log p score) per hypothesis; score = log p / (pieces + 1)^length_penalty"]
-    listed = lambda hypotheses: "  ".join(f"{h.text or '∅'} {h.log_prob:.2f} {h.score:.2f}" for h in hypotheses) or "-"
+    listed = lambda hypotheses: "  ".join(f"{h.text or '∅'} {h.log_prob:.2f} {h.score:.2f}"
+                                          for h in hypotheses) or "-"
     for number, step in enumerate(steps, 1):
         lines.append(f"  step {number:>2}  live: {listed(step.live)}")
         lines.append(f"           ended: {listed(step.ended)}")

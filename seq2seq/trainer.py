@@ -1,7 +1,7 @@
 """The training loop, written as the recipe a teacher puts on the board.
 
     for each epoch:
-        for each step:   forward → loss → backward (for each of `accum` batches) → clip → optimizer step
+        for each step: forward → loss → backward (for each of `accum` batches) → clip → optimizer step
         validate → keep the weights if the metric improved → metrics.csv → last.pt (the resumable state)
         stop early after `patience` validations without improvement
 
@@ -84,15 +84,19 @@ def check_train_config(config: TrainConfig) -> None:
                 "checkpoint_every": 0, "plateau_patience": 1}
     for name, lowest in at_least.items():
         if getattr(config, name) < lowest:
-            raise ConfigError(f"train setting '{name}' must be at least {lowest}, got {getattr(config, name)}")
+            raise ConfigError(f"train setting '{name}' must be at least {lowest}, "
+                              f"got {getattr(config, name)}")
     if not 0 <= config.lr < math.inf:  # written so, NaN is refused too; 0 keeps the weights as they are
         raise ConfigError(f"train setting 'lr' must be at least 0 and finite, got {config.lr}")
     if config.time_budget_minutes < 0:
-        raise ConfigError(f"train setting 'time_budget_minutes' must be at least 0, got {config.time_budget_minutes}")
+        raise ConfigError("train setting 'time_budget_minutes' must be at least 0, "
+                          f"got {config.time_budget_minutes}")
     if not 0 <= config.empty_source_share < 1:
-        raise ConfigError(f"train setting 'empty_source_share' must lie in [0, 1), got {config.empty_source_share}")
+        raise ConfigError("train setting 'empty_source_share' must lie in [0, 1), "
+                          f"got {config.empty_source_share}")
     if config.metric not in METRIC_GOALS:
-        raise ConfigError(f"train setting 'metric' is '{config.metric}'; use one of: {', '.join(METRIC_GOALS)}")
+        raise ConfigError(f"train setting 'metric' is '{config.metric}'; "
+                          f"use one of: {', '.join(METRIC_GOALS)}")
 
 
 def make_optimizer(model: Seq2SeqModel, config: TrainConfig) -> torch.optim.AdamW:
@@ -102,13 +106,15 @@ def make_optimizer(model: Seq2SeqModel, config: TrainConfig) -> torch.optim.Adam
     for param in model.parameters():  # a tied weight is yielded once
         is_matrix = param.dim() >= 2 and id(param) not in embeddings
         (decay if is_matrix else no_decay).append(param)
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [{"params": decay, "weight_decay": config.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-9)
 
 
 def token_loss(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0,
                reduction: str = "mean") -> torch.Tensor:
-    """Cross-entropy of the real target tokens (mean or sum), in fp32: logits (tokens, vocab), targets (tokens,).
+    """Cross-entropy of the real target tokens (mean or sum), in fp32: logits (tokens, vocab),
+    targets (tokens,).
 
     Padding never gets here: the model is asked for the logits at real target positions only
     (`Seq2SeqModel.forward`'s `positions`).
@@ -145,7 +151,8 @@ class Progress:
     validations_without_improvement: int = 0
     last_train_loss: float = math.nan  # of the last finished epoch
     last_tokens_per_s: float = 0.0
-    longest_validation_s: float = 0.0  # wall time of the longest validation so far: the budget keeps room for one
+    # wall time of the longest validation so far: the budget keeps room for one
+    longest_validation_s: float = 0.0
 
     def add_step(self, loss_sum: float, tokens: float, seconds: float) -> None:
         self.steps_in_epoch += 1
@@ -194,7 +201,8 @@ class StopSignal:
         self.previous = {}
         if threading.current_thread() is threading.main_thread():  # only there can handlers be set
             for sig in self.SIGNALS:
-                if signal.getsignal(sig) not in (signal.SIG_IGN, None):  # None: set outside Python, not restorable
+                # None: set outside Python, not restorable
+                if signal.getsignal(sig) not in (signal.SIG_IGN, None):
                     self.previous[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -226,7 +234,8 @@ class Trainer:
     progress: bool = True  # tqdm bars
     log: RunLog = field(default_factory=lambda: RunLog(echo=False))
     dist: Distributed = field(default_factory=Distributed)
-    run_info: dict = field(default_factory=dict)  # stored in last.pt as given (the pipeline puts the data there)
+    # stored in last.pt as given (the pipeline puts the data there)
+    run_info: dict = field(default_factory=dict)
 
     def __post_init__(self):
         check_train_config(self.config)
@@ -244,7 +253,8 @@ class Trainer:
         return token_loss(logits, targets, self.config.label_smoothing, reduction="sum")
 
     def real_token_logits(self, network: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(logits (real tokens, vocab), targets (real tokens,)): the batch's target tokens, padding left out."""
+        """(logits (real tokens, vocab), targets (real tokens,)): the batch's target tokens, padding
+        left out."""
         real = batch.tgt_out != self.pad_id  # (batch, tgt_len)
         with autocast(self.device, self.dtype):
             logits = network(batch.src, batch.tgt_in, batch.src_index, real)  # (real tokens, vocab)
@@ -259,15 +269,17 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss_sum = 0.0
         for i, batch in enumerate(batches):
-            with self.dist.no_sync(self.network, sync=i == len(batches) - 1):
-                loss = self.batch_loss(batch.to(self.device))
-                # d(step loss)/dθ with step loss = Σ token losses / tokens; DDP averages over processes,
-                # so each one scales by world_size to turn that average into the sum.
-                self.scaler.scale(loss * (self.dist.world_size / max(1.0, tokens))).backward()
-            loss_sum += loss.item()
-        self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)
-        self.scaler.step(self.optimizer)
+            with self.dist.no_sync(self.network, sync=i == len(batches) - 1):  # DDP syncs after the last
+                batch_loss = self.batch_loss(batch.to(self.device))  # forward: summed over its tokens
+                step_loss = batch_loss / max(1.0, tokens)  # the step's loss is a mean over all its tokens
+                # DDP averages the gradients of its processes; multiplying by their number undoes that
+                # average, so the step's gradient is the mean over every process's tokens together.
+                step_loss = step_loss * self.dist.world_size
+                self.scaler.scale(step_loss).backward()  # backward (fp16: scaled up so it cannot underflow)
+            loss_sum += batch_loss.item()
+        self.scaler.unscale_(self.optimizer)  # back to the true gradients (a no-op without fp16)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)  # clip
+        self.scaler.step(self.optimizer)  # step (skipped if fp16 overflowed)
         self.scaler.update()
         self.state.step += 1
         (loss_sum,) = self.dist.sum(loss_sum)
@@ -277,7 +289,7 @@ class Trainer:
     def validate(self, batches: list[Batch]) -> dict[str, float]:
         """Loss per target token (no label smoothing, so exp() is the perplexity) and accuracy: the share
         of target tokens the model ranks first. Each process scores its shard; the sums are combined."""
-        self.model.eval()
+        self.model.eval()  # the model itself, not DDP's wrapper: shards differ in size, and no gradient syncs
         loss_sum, tokens, correct = 0.0, 0, 0
         for batch in self.dist.shard(batches, equal=False):
             batch = batch.to(self.device)
@@ -287,14 +299,16 @@ class Trainer:
             tokens += len(targets)
         loss_sum, tokens, correct = self.dist.sum(loss_sum, tokens, correct)
         loss = loss_sum / tokens if tokens else math.nan
-        return {"valid_loss": loss, "valid_ppl": math.exp(min(loss, 50)), "valid_acc": correct / tokens if tokens else math.nan}
+        return {"valid_loss": loss, "valid_ppl": math.exp(min(loss, 50)),
+                "valid_acc": correct / tokens if tokens else math.nan}
 
     def fit(self, train_batches: Callable[[int], list[Batch]], valid_batches: list[Batch]) -> FitResult:
         """Train until config.epochs are done or patience runs out; `train_batches(epoch)` gives that
         epoch's shuffled batches (the same on every process, and again on resume)."""
         self.started = time.perf_counter() - self.state.elapsed_s
         with StopSignal() as stop, tqdm(total=self.config.epochs, initial=self.state.epoch - 1, desc="epochs",
-                                        disable=not (self.progress and self.dist.is_main), dynamic_ncols=True) as bar:
+                                        disable=not (self.progress and self.dist.is_main),
+                                        dynamic_ncols=True) as bar:
             while self.has_epochs_left():
                 steps = step_groups(self.dist.shard(train_batches(self.state.epoch)), self.config.accum)
                 self.schedule.total_steps = len(steps) * self.config.epochs
@@ -370,8 +384,8 @@ class Trainer:
         state.next_epoch()
         self.save_checkpoint()
         if self.patience_ran_out():
-            self.log(f"early stop: {self.config.metric} has not improved for {self.config.patience} validations; "
-                     f"best epoch {state.best_epoch}")
+            self.log(f"early stop: {self.config.metric} has not improved for {self.config.patience} "
+                     f"validations; best epoch {state.best_epoch}")
 
     def record_validation(self, valid_batches: list[Batch], whole_epoch: bool) -> None:
         """Validate; keep the weights if they are the best so far; log the scores (a metrics row per epoch).
@@ -385,7 +399,8 @@ class Trainer:
         state.longest_validation_s = max(state.longest_validation_s, time.perf_counter() - started)
         improved = improves(metric, scores[metric], state.best_metric)
         if improved:
-            state.best_metric, state.best_epoch, state.best_valid_loss = scores[metric], state.epoch, scores["valid_loss"]
+            state.best_metric, state.best_epoch, state.best_valid_loss = (
+                scores[metric], state.epoch, scores["valid_loss"])
             state.validations_without_improvement = 0
             if self.writes_files:
                 save_weights(self.folder, self.model)
@@ -408,7 +423,8 @@ class Trainer:
 
     @staticmethod
     def epoch_line(row: dict, improved: bool, whole_epoch: bool = True) -> str:
-        return (f"epoch {row['epoch']}{'' if whole_epoch else ' so far'}: train loss {row['train_loss']:.3f}, valid loss {row['valid_loss']:.3f} "
+        return (f"epoch {row['epoch']}{'' if whole_epoch else ' so far'}: "
+                f"train loss {row['train_loss']:.3f}, valid loss {row['valid_loss']:.3f} "
                 f"(ppl {row['valid_ppl']:.1f}, acc {row['valid_acc']:.3f}){' (best)' if improved else ''}, "
                 f"{row['tokens_per_s']} tok/s, {row['elapsed_s']} s")
 
@@ -428,14 +444,15 @@ class Trainer:
     def resume_from(self, checkpoint: dict) -> None:
         """Continue a saved run: weights, optimizer, schedule, scaler, progress and random states."""
         if checkpoint["world_size"] != self.dist.world_size:
-            raise UserError(f"the checkpoint was saved by {checkpoint['world_size']} process(es); resume with "
-                            f"the same number (this run has {self.dist.world_size})")
+            raise UserError(f"the checkpoint was saved by {checkpoint['world_size']} process(es); "
+                            f"resume with the same number (this run has {self.dist.world_size})")
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.schedule.load_state_dict(checkpoint["schedule"])
         if self.scaler.is_enabled() and checkpoint["scaler"]:
             self.scaler.load_state_dict(checkpoint["scaler"])
-        known = {f.name for f in fields(Progress)}  # a checkpoint from before a field was renamed keeps the rest
+        # a checkpoint from before a field was renamed keeps the rest
+        known = {f.name for f in fields(Progress)}
         self.state = Progress(**{key: value for key, value in checkpoint["progress"].items() if key in known})
         restore_rng(checkpoint["rng"][self.dist.rank], self.device)
         if self.writes_files:
@@ -443,9 +460,9 @@ class Trainer:
 
     def result(self, status: str) -> FitResult:
         state = self.state
-        return FitResult(status, self.config.metric, state.best_metric, state.best_valid_loss, state.best_epoch,
-                         state.epoch - 1, state.step, time.perf_counter() - self.started, state.last_tokens_per_s,
-                         state.last_train_loss)
+        return FitResult(status, self.config.metric, state.best_metric, state.best_valid_loss,
+                         state.best_epoch, state.epoch - 1, state.step, time.perf_counter() - self.started,
+                         state.last_tokens_per_s, state.last_train_loss)
 
 
 def forget_metrics_after(path: Path, epoch: int) -> None:

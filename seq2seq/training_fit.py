@@ -45,13 +45,14 @@ def training_data(folder: Path) -> Path:
                         "needs; leave --fit-words at 0 for this folder")
     run = load_checkpoint(folder / LAST_CHECKPOINT).get("run", {})
     if not run.get("data"):
-        raise UserError(f"{folder}: its {LAST_CHECKPOINT} records no training data; leave --fit-words at 0 for it")
+        raise UserError(f"{folder}: its {LAST_CHECKPOINT} records no training data; "
+                        "leave --fit-words at 0 for it")
     path = Path(run["data"])
     if not path.is_file():
         raise UserError(f"{folder}: its training data ({path}) is gone; put it back to measure --fit-words")
     if file_sha256(path) != run.get("data_sha256"):
-        raise UserError(f"{path} has changed since {folder} was trained, so its training split cannot be rebuilt; "
-                        "restore it or leave --fit-words at 0")
+        raise UserError(f"{path} has changed since {folder} was trained, so its training split cannot be "
+                        "rebuilt; restore it or leave --fit-words at 0")
     return path
 
 
@@ -63,7 +64,8 @@ def training_targets(folder: Path, trained: TrainedModel, data_path: Path) -> di
     """
     _, _, splits, _ = read_and_split(trained.config, data_path, log=lambda message: None)
     rebuilt_test_words = set(splits["test"]["source"].map(word_key))
-    if (folder / TEST_SPLIT).is_file() and rebuilt_test_words != set(read_test_split(folder)["source"].map(word_key)):
+    if ((folder / TEST_SPLIT).is_file()
+            and rebuilt_test_words != set(read_test_split(folder)["source"].map(word_key))):
         raise UserError(f"{folder}: the rebuilt split of {data_path} differs from its {TEST_SPLIT}; "
                         "--fit-words cannot tell its training words")
     targets: dict[str, tuple[str, set[str]]] = {}

@@ -67,7 +67,8 @@ class Trace:
     stages: list[Stage] = field(default_factory=list)
     section: str = ""
 
-    def add(self, name: str, what: str = "", tensor: torch.Tensor | None = None, lines: Iterable[str] = ()) -> None:
+    def add(self, name: str, what: str = "", tensor: torch.Tensor | None = None,
+            lines: Iterable[str] = ()) -> None:
         shown = None if tensor is None else tensor.detach().clone()  # a later in-place change cannot alter it
         self.stages.append(Stage(self.section, name, what, shown, list(lines)))
 
@@ -78,13 +79,14 @@ class Walkthrough:
     decode: DecodeConfig  # the sampling settings it drew with
     stages: list[Stage]
     memory: Memory  # what model.encode handed to the decoder
-    drawn: list[int] | None  # the ids drawn before EOS, as decoding.generate returns a row; None: no EOS in time
+    # the ids drawn before EOS, as decoding.generate returns a row; None: no EOS in time
+    drawn: list[int] | None
     text: str | None  # the drawn pieces as text
 
 
 @torch.no_grad()
-def walk(trained: TrainedModel, word: str, decode: DecodeConfig, lexicon: dict[str, frozenset[str]] | None = None,
-         given: set[str] | None = None) -> Walkthrough:
+def walk(trained: TrainedModel, word: str, decode: DecodeConfig,
+         lexicon: dict[str, frozenset[str]] | None = None, given: set[str] | None = None) -> Walkthrough:
     """Follow `word` from the text typed to the text drawn, with `decode`'s temperature, top-k, top-p, seed
     and max_len. `given` are correct answers from --exclude, shown when the model knows none (as infer.py)."""
     trace = Trace()
@@ -95,7 +97,8 @@ def walk(trained: TrainedModel, word: str, decode: DecodeConfig, lexicon: dict[s
     text = None if drawn is None else trained.tokenizer.decode(drawn)
     trace.section = RESULT
     trace.add("tokenizer.decode", "the drawn pieces as text (EOS left out)",
-              lines=[text if text is not None else f"no EOS within max_len {decode.max_len}: generate returns None"])
+              lines=[text if text is not None
+                     else f"no EOS within max_len {decode.max_len}: generate returns None"])
     return Walkthrough(word, decode, trace.stages, memory, drawn, text)
 
 
@@ -118,8 +121,9 @@ def source_stages(trained: TrainedModel, word: str, given: set[str], lexicon, tr
     trace.add("pipeline.answers_shown", "the correct answers: the model's answers.json, else --exclude, else "
               "the JMdict rejection index; never output", lines=[" | ".join(answers) or "(none known)"])
     if template:
-        trace.add("pipeline.encoder_inputs → pipeline.fitted_source", f"the source template {template!r} filled "
-                  f"with the word and as many answers as fit max_len {trained.config.model.max_len} pieces",
+        trace.add("pipeline.encoder_inputs → pipeline.fitted_source",
+                  f"the source template {template!r} filled with the word and as many answers as fit "
+                  f"max_len {trained.config.model.max_len} pieces",
                   lines=[repr(source)])
     else:
         trace.add("pipeline.encoder_inputs", "this model has no source template: it reads the word alone",
@@ -137,7 +141,8 @@ def batch_stages(trained: TrainedModel, source: str, trace: Trace) -> tuple[torc
     trace.section = BATCH
     src = source_ids(trained.model, tokenizer, [source], trained.config.model.max_len)  # (1, src_len)
     src_mask = src != tokenizer.pad_id  # (1, src_len), as decoding.distinct_outputs makes it
-    trace.add("decoding.source_ids", "the ids padded into a batch: one row per source (one here: no padding)", src)
+    trace.add("decoding.source_ids",
+              "the ids padded into a batch: one row per source (one here: no padding)", src)
     trace.add("src != tokenizer.pad_id", "the mask: True at real tokens, False at padding", src_mask)
     return src, src_mask
 
@@ -169,39 +174,45 @@ NO_DROPOUT = "model.dropout: off when not training"
 
 
 def transformer_watches(model: Transformer) -> list[Watch]:
-    """Transformer.encode: embed_tokens (embedding × √d_model + positions), each layer, the final LayerNorm."""
+    """Transformer.encode: embed_tokens (embedding × √d_model + positions), each layer, the final
+    LayerNorm."""
     scale = math.sqrt(model.config.d_model)
     table = lambda inputs, output: model.positions.table[: inputs[0].size(1)]  # (src_len, d_model)
     layer = "self-attention over the source, then feed-forward, each added to the residual stream"
     return [Watch(model.embed, "model.embed", LEARNT_VECTOR),
             Watch(model.positions, "model.embed_tokens: × math.sqrt(d_model)",
                   f"scaled by √d_model = {scale:.2f}, to the size of the position signal", call_input(0)),
-            Watch(model.positions, "model.positions.table[:src_len]", "the sinusoidal position signal, a row a "
-                  "position", table),
+            Watch(model.positions, "model.positions.table[:src_len]", "the sinusoidal position signal, a row "
+                  "a position", table),
             Watch(model.positions, "model.positions", f"piece vector + its position ({NO_DROPOUT}): what the "
                   "first layer reads"),
-            *[Watch(module, f"model.encoder_layers[{i}]", layer) for i, module in enumerate(model.encoder_layers)],
-            Watch(model.encoder_norm, "model.encoder_norm", "the final LayerNorm: the states handed to the decoder")]
+            *[Watch(module, f"model.encoder_layers[{i}]", layer)
+              for i, module in enumerate(model.encoder_layers)],
+            Watch(model.encoder_norm, "model.encoder_norm",
+                  "the final LayerNorm: the states handed to the decoder")]
 
 
 def recurrent_watches(model: RecurrentSeq2Seq) -> list[Watch]:
-    """RecurrentSeq2Seq.encode: embed (embedding × √d_model), then the bidirectional GRU/LSTM over the source."""
+    """RecurrentSeq2Seq.encode: embed_tokens (embedding × √d_model), then the bidirectional GRU/LSTM
+    over the source."""
     arch, scale = model.config.arch.upper(), math.sqrt(model.config.d_model)
-    return [Watch(model.embedding, "model.embedding", LEARNT_VECTOR),
-            Watch(model.encoder, "model.embed: × math.sqrt(d_model)", f"scaled by √d_model = {scale:.2f}, to "
-                  f"entries of about unit size ({NO_DROPOUT})", call_input(0)),
-            Watch(model.encoder, "src_mask.sum(dim=1)", "real tokens per row: where packing stops each direction",
-                  call_input(1)),
-            Watch(model.encoder, "model.encoder: states", f"a token's left-to-right and right-to-left {arch} states "
-                  "side by side (top layer)", call_output(0)),
-            Watch(model.encoder, "model.encoder: final", "per layer, each direction's state after reading the "
-                  "whole source", call_output(1))]
+    return [Watch(model.embed, "model.embed", LEARNT_VECTOR),
+            Watch(model.encoder, "model.embed_tokens: × math.sqrt(d_model)",
+                  f"scaled by √d_model = {scale:.2f}, to entries of about unit size ({NO_DROPOUT})",
+                  call_input(0)),
+            Watch(model.encoder, "src_mask.sum(dim=1)", "real tokens per row: where packing stops each "
+                  "direction", call_input(1)),
+            Watch(model.encoder, "model.encoder: states", f"a token's left-to-right and right-to-left {arch} "
+                  "states side by side (top layer)", call_output(0)),
+            Watch(model.encoder, "model.encoder: final", "per layer, each direction's state after reading "
+                  "the whole source", call_output(1))]
 
 
 ENCODER_WATCHES = {Transformer: transformer_watches, RecurrentSeq2Seq: recurrent_watches}
 MEMORY_NOTES = {"states": "one vector per source token: what the decoder attends to",
                 "src_mask": "True at real tokens: the decoder never attends to padding",
-                "final": "each encoder layer's last states: the decoder's first hidden state is bridged from them"}
+                "final": "each encoder layer's last states: the decoder's first hidden state is "
+                         "bridged from them"}
 
 
 def encoder_stages(model: nn.Module, src: torch.Tensor, src_mask: torch.Tensor, trace: Trace) -> Memory:
@@ -228,7 +239,8 @@ def recorder(watch: Watch, trace: Trace) -> Callable:
 
 
 def named_tensors(tree: Any, path: str) -> Iterator[tuple[str, torch.Tensor]]:
-    """Every tensor of a Memory or a decoder state, with the path that reaches it: state.layers[0].self_kv.key."""
+    """Every tensor of a Memory or a decoder state, with the path that reaches it:
+    state.layers[0].self_kv.key."""
     if isinstance(tree, torch.Tensor):
         yield path, tree
     elif is_dataclass(tree):
@@ -242,7 +254,8 @@ def named_tensors(tree: Any, path: str) -> Iterator[tuple[str, torch.Tensor]]:
 # --- 5: the decoder, one step at a time -----------------------------------------------------------------
 
 
-def decoder_stages(trained: TrainedModel, memory: Memory, decode: DecodeConfig, trace: Trace) -> list[int] | None:
+def decoder_stages(trained: TrainedModel, memory: Memory, decode: DecodeConfig,
+                   trace: Trace) -> list[int] | None:
     """decoding.generate's loop for one row, every step shown.
 
     It calls model.decode_step, decoding.forbid and the sampling pick as generate does, in the same order,
@@ -250,20 +263,22 @@ def decoder_stages(trained: TrainedModel, memory: Memory, decode: DecodeConfig, 
     log-probability is the model's own (softmax of the logits), as decoding.sequence_log_probs counts it.
     """
     model, tokenizer = trained.model, trained.tokenizer
-    pick = sampling_pick(decode.temperature, decode.top_k, decode.top_p, torch.Generator().manual_seed(decode.seed))
+    pick = sampling_pick(decode.temperature, decode.top_k, decode.top_p,
+                         torch.Generator().manual_seed(decode.seed))
     prev = torch.full((1,), tokenizer.bos_id, dtype=torch.long, device=memory.states.device)  # (1,)
     state, drawn, total, seen = None, [], 0.0, {}
     for step in range(1, decode.max_len + 1):
         trace.section = DECODER_STEP.format(step=step)
         logits, state = model.decode_step(prev, memory, state)  # (1, vocab)
         next_ids = pick(forbid(logits, never_drawn(tokenizer)))  # (1,)
-        trace.add("model.decode_step", f"fed {tokenizer.piece(int(prev))!r}: the logits over the vocabulary", logits)
+        trace.add("model.decode_step", f"fed {tokenizer.piece(int(prev))!r}: the logits over the vocabulary",
+                  logits)
         state_stages(state, seen, trace)
         chosen, log_p = int(next_ids), float(logits.float().log_softmax(-1)[0, next_ids])
         total += log_p
         choice_stage(tokenizer, logits, decode, chosen, trace)
-        trace.add("decoding.sampling_pick", f"drew {tokenizer.piece(chosen)!r} (id {chosen}) from the last column, "
-                  f"seed {decode.seed}", lines=[f"log p = {log_p:.4f}; running log p = {total:.4f}"])
+        trace.add("decoding.sampling_pick", f"drew {tokenizer.piece(chosen)!r} (id {chosen}) from the last "
+                  f"column, seed {decode.seed}", lines=[f"log p = {log_p:.4f}; running log p = {total:.4f}"])
         if chosen == tokenizer.eos_id:
             return drawn
         drawn.append(chosen)
@@ -282,7 +297,8 @@ def state_stages(state: Any, seen: dict[str, torch.Tensor], trace: Trace) -> Non
     seen.update(tensors)
 
 
-def choice_stage(tokenizer: Tokenizer, logits: torch.Tensor, decode: DecodeConfig, chosen: int, trace: Trace) -> None:
+def choice_stage(tokenizer: Tokenizer, logits: torch.Tensor, decode: DecodeConfig, chosen: int,
+                 trace: Trace) -> None:
     """The likeliest pieces (and the one drawn) with their probability at each move of the draw.
 
     sampling_pick draws among the top k directly, which is faster; the distribution is the same as
@@ -291,12 +307,13 @@ def choice_stage(tokenizer: Tokenizer, logits: torch.Tensor, decode: DecodeConfi
     scaled = forbid(logits, never_drawn(tokenizer)).float() / decode.temperature  # (1, vocab)
     after_k = top_k_filter(scaled, decode.top_k)  # (1, vocab), -inf outside the top k
     after_p = top_p_filter(after_k, decode.top_p)  # (1, vocab), -inf outside the nucleus
-    probs = torch.cat([column.softmax(-1) for column in (logits.float(), scaled, after_k, after_p)])  # (4, vocab)
+    probs = torch.cat([column.softmax(-1)
+                       for column in (logits.float(), scaled, after_k, after_p)])  # (4, vocab)
     shown = probs[0].topk(TOP_PIECES).indices.tolist()
     shown += [chosen] if chosen not in shown else []
     kept = [int((column > -math.inf).sum()) for column in (after_k, after_p)]
-    header = (f"{'id':>6}  {'softmax':>8}  {'forbid ÷T':>9}  {'top_k_filter':>12}  {'top_p_filter':>12}  piece"
-              f"   (T = {decode.temperature:g}: top-k keeps {kept[0]} pieces, top-p {kept[1]} of them)")
+    header = (f"{'id':>6}  {'softmax':>8}  {'forbid ÷T':>9}  {'top_k_filter':>12}  {'top_p_filter':>12}  "
+              f"piece   (T = {decode.temperature:g}: top-k keeps {kept[0]} pieces, top-p {kept[1]} of them)")
     rows = [f"{i:>6}  {probs[0, i]:8.4f}  {probs[1, i]:9.4f}  {probs[2, i]:12.4f}  {probs[3, i]:12.4f}  "
             f"{tokenizer.piece(i)!r}{'  ← drawn' if i == chosen else ''}" for i in shown]
     trace.add("decoding.forbid → ÷ temperature → decoding.top_k_filter → decoding.top_p_filter",
@@ -306,50 +323,54 @@ def choice_stage(tokenizer: Tokenizer, logits: torch.Tensor, decode: DecodeConfi
 # --- what each part means, for --markdown ------------------------------------------------------------------
 
 SAMPLING_NOTE = (
-    "The logits become the distribution drawn from in four moves: `decoding.forbid` (padding, BOS and `<unk>` "
-    "are never drawn), ÷ temperature (below 1 sharpens it), `decoding.top_k_filter` (the k likeliest pieces) and "
-    "`decoding.top_p_filter` (the fewest of those that hold probability p). `decoding.sampling_pick` draws from "
-    "the last column with the seeded generator; log p is the model's own probability of the piece drawn (the "
-    "first column), and the running log p adds them up: log p(output | word) once EOS is drawn.")
+    "The logits become the distribution drawn from in four moves: `decoding.forbid` (padding, BOS and "
+    "`<unk>` are never drawn), ÷ temperature (below 1 sharpens it), `decoding.top_k_filter` (the k "
+    "likeliest pieces) and `decoding.top_p_filter` (the fewest of those that hold probability p). "
+    "`decoding.sampling_pick` draws from the last column with the seeded generator; log p is the model's own "
+    "probability of the piece drawn (the first column), and the running log p adds them up: log p(output | "
+    "word) once EOS is drawn.")
 SECTION_NOTES = {
-    WORD: "What infer.py does before the model sees anything. The word is normalised and its correct answers are "
-          "looked up; a model trained with a source template (the default) reads the word beside them: it is shown "
-          "the right answer and asked for a near miss of it, and refuses a word whose answer nobody knows.",
-    PIECES: "One SentencePiece vocabulary serves both languages. A word the vocabulary lacks as a whole is spelled "
-            "in smaller pieces, whose meaning together the model learns; the separator with its spaces is always "
-            "one piece, and EOS (`</s>`) closes every source.",
-    BATCH: "The sources of a batch are padded to the longest one, and the mask tells attention which positions are "
-           "real. One word is a batch of one: nothing to pad.",
-    RESULT: "`tokenizer.decode` joins the pieces drawn. This is one sample: infer.py's default method (rank) draws "
-            "many at once, adds candidates from the lexicon, scores them all and keeps the best, never a correct "
-            "answer.",
+    WORD: "What infer.py does before the model sees anything. The word is normalised and its correct answers "
+          "are looked up; a model trained with a source template (the default) reads the word beside them: "
+          "it is shown the right answer and asked for a near miss of it, and refuses a word whose answer "
+          "nobody knows.",
+    PIECES: "One SentencePiece vocabulary serves both languages. A word the vocabulary lacks as a whole is "
+            "spelled in smaller pieces, whose meaning together the model learns; the separator with its "
+            "spaces is always one piece, and EOS (`</s>`) closes every source.",
+    BATCH: "The sources of a batch are padded to the longest one, and the mask tells attention which "
+           "positions are real. One word is a batch of one: nothing to pad.",
+    RESULT: "`tokenizer.decode` joins the pieces drawn. This is one sample: infer.py's default method (rank) "
+            "draws many at once, adds candidates from the lexicon, scores them all and keeps the best, never "
+            "a correct answer.",
 }
 FAMILY_NOTES = {
     Transformer: {
-        ENCODER: "Recorded while `model.encode` ran (forward hooks), not computed again. `Transformer.embed_tokens` "
-                 "looks each id up, multiplies by √d_model and adds the sinusoidal position signal (attention alone "
-                 "ignores order). Each `EncoderLayer` adds a self-attention branch and a feed-forward branch to what "
-                 "it reads (pre-LN residuals), and `encoder_norm` normalises the result: the states the decoder "
-                 "attends to.",
+        ENCODER: "Recorded while `model.encode` ran (forward hooks), not computed again. "
+                 "`Transformer.embed_tokens` looks each id up, multiplies by √d_model and adds the "
+                 "sinusoidal position signal (attention alone ignores order). Each `EncoderLayer` adds a "
+                 "self-attention branch and a feed-forward branch to what it reads (pre-LN residuals), and "
+                 "`encoder_norm` normalises the result: the states the decoder attends to.",
         DECODER_STEP.format(step=1):
-            "`decoding.generate` feeds BOS, then each piece drawn, to `model.decode_step` until EOS. The state is "
-            "one `LayerCache` per decoder layer: `self_kv` holds the keys and values of the steps so far, (batch, "
-            "heads, steps, head_dim), one step longer each time; `memory_kv` is the encoder memory projected for "
-            "cross-attention, once, at the first step. A step lists only the state tensors it wrote. " + SAMPLING_NOTE,
+            "`decoding.generate` feeds BOS, then each piece drawn, to `model.decode_step` until EOS. The "
+            "state is one `LayerCache` per decoder layer: `self_kv` holds the keys and values of the steps "
+            "so far, (batch, heads, steps, head_dim), one step longer each time; `memory_kv` is the encoder "
+            "memory projected for cross-attention, once, at the first step. A step lists only the state "
+            "tensors it wrote. " + SAMPLING_NOTE,
     },
     RecurrentSeq2Seq: {
-        ENCODER: "Recorded while `model.encode` ran (forward hooks), not computed again. `RecurrentSeq2Seq.embed` "
-                 "looks each id up and multiplies by √d_model; `model.encoder` (a `BidirectionalEncoder`) packs the "
-                 "rows by length and runs a bidirectional GRU or LSTM: a token's state is the left-to-right state "
-                 "(what came before it, first half) beside the right-to-left one (what comes after, second half). "
-                 "`final` holds, per layer, each direction's state after the whole source; the decoder's first "
-                 "hidden state is bridged from it.",
+        ENCODER: "Recorded while `model.encode` ran (forward hooks), not computed again. "
+                 "`RecurrentSeq2Seq.embed_tokens` looks each id up and multiplies by √d_model; "
+                 "`model.encoder` (a `BidirectionalEncoder`) packs the rows by length and runs a "
+                 "bidirectional GRU or LSTM: a token's state is the left-to-right state (what came "
+                 "before it, first half) beside the right-to-left one (what comes after, second half). "
+                 "`final` holds, per layer, each direction's state after the whole source; the decoder's "
+                 "first hidden state is bridged from it.",
         DECODER_STEP.format(step=1):
-            "`decoding.generate` feeds BOS, then each piece drawn, to `model.decode_step` until EOS. The state "
-            "holds `hidden`, each decoder layer's output (an LSTM adds `cell`); `attentional`, tanh(W_c [context; h]), "
-            "which the output layer reads and the next step is fed (input feeding); and `keys`, the encoder states "
-            "prepared for the attention score once, at the first step. A step lists only the state tensors it "
-            "wrote. " + SAMPLING_NOTE,
+            "`decoding.generate` feeds BOS, then each piece drawn, to `model.decode_step` until EOS. The "
+            "state holds `hidden`, each decoder layer's output (an LSTM adds `cell`); `attentional`, "
+            "tanh(W_c [context; h]), which the output layer reads and the next step is fed (input feeding); "
+            "and `keys`, the encoder states prepared for the attention score once, at the first step. A step "
+            "lists only the state tensors it wrote. " + SAMPLING_NOTE,
     },
 }
 
@@ -400,12 +421,14 @@ def markdown(walkthrough: Walkthrough, trained: TrainedModel, folder: str, comma
     model, decode = trained.config.model, walkthrough.decode
     parts = [f"## `{walkthrough.word}` through `{folder}` ({model.arch}, {model.n_encoder_layers} + "
              f"{model.n_decoder_layers} layers, d_model {model.d_model}, {model.vocab_size} pieces)",
-             f"Printed by `{command}`: the fenced blocks are what it prints without `--markdown`, and the prose "
-             f"between them is written by seq2seq/walkthrough.py too. Sampling: temperature {decode.temperature:g}, "
-             f"top-k {decode.top_k}, top-p {decode.top_p:g}, seed {decode.seed}, at most {decode.max_len} pieces."]
+             f"Printed by `{command}`: the fenced blocks are what it prints without `--markdown`, and the "
+             "prose between them is written by seq2seq/walkthrough.py too. Sampling: temperature "
+             f"{decode.temperature:g}, top-k {decode.top_k}, top-p {decode.top_p:g}, seed {decode.seed}, at "
+             f"most {decode.max_len} pieces."]
     notes = {**SECTION_NOTES, **FAMILY_NOTES[type(trained.model)]}
     for title, lines in sections(walkthrough):
-        parts += [f"### {title}", *([notes[title]] if title in notes else []), "```text\n" + "\n".join(lines) + "\n```"]
+        parts += [f"### {title}", *([notes[title]] if title in notes else []),
+                  "```text\n" + "\n".join(lines) + "\n```"]
     return "\n\n".join(parts) + "\n"
 
 
@@ -419,13 +442,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--word", required=True, help="the English word to follow")
     parser.add_argument("--seed", type=int, help="sampling seed (default: the model's, 0)")
     parser.add_argument("--temperature", type=float, help="sampling temperature (default: the model's)")
-    parser.add_argument("--top-k", type=int, help="sample among the k likeliest pieces; 0 = all (default: the model's)")
+    parser.add_argument("--top-k", type=int,
+                        help="sample among the k likeliest pieces; 0 = all (default: the model's)")
     parser.add_argument("--top-p", type=float, help="nucleus sampling threshold (default: the model's)")
     parser.add_argument("--exclude", action="append", default=[],
-                        help="correct answer(s), '|'-separated: shown to a model that reads the answer when it "
-                             "knows none for the word (as infer.py's --exclude)")
+                        help="correct answer(s), '|'-separated: shown to a model that reads the answer when "
+                             "it knows none for the word (as infer.py's --exclude)")
     parser.add_argument("--lexicon", default="auto",
-                        help="rejection index CSV of correct answers per word; auto: the bundled one; none: off")
+                        help="rejection index CSV of correct answers per word; auto: the bundled one; "
+                             "none: off")
     parser.add_argument("--markdown", action="store_true",
                         help="print a Markdown section: each part explained, its stages in a fenced block "
                              "(how docs/WALKTHROUGH.md is made)")
@@ -442,7 +467,8 @@ def main(argv: list[str] | None = None) -> None:
     given = {answer for cell in args.exclude for answer in split_answers(cell)}
     walkthrough = walk(trained, args.word, decode, load_lexicon(args.lexicon), given)
     if args.markdown:
-        command = shlex.join(["python", "-m", "seq2seq.walkthrough", *(arg for arg in argv if arg != "--markdown")])
+        command = shlex.join(["python", "-m", "seq2seq.walkthrough",
+                              *(arg for arg in argv if arg != "--markdown")])
         sys.stdout.write(markdown(walkthrough, trained, args.model, command))
     else:
         sys.stdout.write(printed(walkthrough))

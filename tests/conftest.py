@@ -52,7 +52,8 @@ def no_mha_fastpath():
 def ctrl_c_heard():
     """Python's own SIGINT handler for the test, and the one found put back after. A test that presses Ctrl-C
     needs it: started with SIGINT ignored (`nohup`, a script's `&`, some CI runners), training rightly
-    stays deaf to Ctrl-C, and so does a process the test starts (an ignored signal stays ignored across exec)."""
+    stays deaf to Ctrl-C, and so does a process the test starts (an ignored signal stays ignored across
+    exec)."""
     found = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, found)

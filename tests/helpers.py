@@ -33,7 +33,8 @@ def targets() -> torch.Tensor:
 def translation_pairs() -> pd.DataFrame:
     """English → correct Japanese, one row per word of the shared corpus."""
     rows = sorted({(english, correct) for english, _, correct in PAIRS})
-    return pd.DataFrame({"source": [r[0] for r in rows], "target": [r[1] for r in rows], "correct": [()] * len(rows)})
+    return pd.DataFrame({"source": [r[0] for r in rows], "target": [r[1] for r in rows],
+                         "correct": [()] * len(rows)})
 
 
 @dataclass
@@ -59,10 +60,12 @@ def overfit(model_settings: dict, epochs: int, lr: float, dtype: torch.dtype = t
     torch.manual_seed(0)
     model = build_model(ModelConfig(vocab_size=tokenizer.vocab_size, dropout=0.0, **model_settings))
     examples, _ = encode_pairs(pairs, tokenizer, max_len=32)
-    config = TrainConfig(epochs=epochs, batch_size=10, lr=lr, warmup_steps=10, label_smoothing=0.0, weight_decay=0.0,
-                         metric="valid_loss")  # result.valid_loss: the lowest loss reached
-    trainer = Trainer(model, config, tokenizer.pad_id, torch.device("cpu"), dtype, folder=None, progress=False)
+    config = TrainConfig(epochs=epochs, batch_size=10, lr=lr, warmup_steps=10, label_smoothing=0.0,
+                         weight_decay=0.0, metric="valid_loss")  # result.valid_loss: the lowest loss reached
+    trainer = Trainer(model, config, tokenizer.pad_id, torch.device("cpu"), dtype, folder=None,
+                      progress=False)
     everything = make_batches(examples, tokenizer, len(examples))
     before = trainer.validate(everything)["valid_loss"]
-    result = trainer.fit(lambda epoch: make_batches(examples, tokenizer, 10, np.random.default_rng(epoch)), everything)
+    result = trainer.fit(lambda epoch: make_batches(examples, tokenizer, 10, np.random.default_rng(epoch)),
+                         everything)
     return Overfit(pairs, tokenizer, model.eval(), before, result)

@@ -5,12 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from seq2seq.models.attention import (
-    MultiHeadAttention,
-    causal_mask,
-    padding_mask,
-    scaled_dot_product_attention,
-)
+from seq2seq.models.attention import MultiHeadAttention, causal_mask, padding_mask
 
 D_MODEL, N_HEADS = 16, 4
 TOL = 1e-5
@@ -37,10 +32,6 @@ def src_mask_of_lengths(batch_lengths, max_len):
     return torch.arange(max_len)[None, :] < torch.tensor(batch_lengths)[:, None]
 
 
-def random_heads(batch=2, heads=N_HEADS, length=5, head_dim=D_MODEL // N_HEADS):
-    return torch.randn(batch, heads, length, head_dim)
-
-
 # --- masks -----------------------------------------------------------------------------------------------
 
 
@@ -58,37 +49,54 @@ def test_causal_mask_allows_only_past_and_present():
     assert mask[0, 0].tolist() == [[True, False, False], [True, True, False], [True, True, True]]
 
 
-# --- scaled dot-product attention ------------------------------------------------------------------------
+# --- the fused kernel and the written-out lines --------------------------------------------------------
+
+
+def written_out(attn: MultiHeadAttention) -> MultiHeadAttention:
+    """The same module, computing the equation line by line instead of in PyTorch's fused kernel."""
+    attn.fused = False
+    return attn
 
 
 @pytest.mark.parametrize("mask_kind", ["none", "padding", "causal", "both"])
-def test_explicit_and_fused_paths_agree(mask_kind):
-    q, k, v = random_heads(), random_heads(), random_heads()
+def test_fused_kernel_and_written_out_lines_agree(mask_kind):
+    attn = MultiHeadAttention(D_MODEL, N_HEADS).eval()
+    x = torch.randn(2, 5, D_MODEL)
     masks = {
         "none": None,
         "padding": padding_mask(src_mask_of_lengths([5, 2], 5)),
         "causal": causal_mask(5),
         "both": padding_mask(src_mask_of_lengths([5, 2], 5)) & causal_mask(5),
     }
-    fused, no_weights = scaled_dot_product_attention(q, k, v, masks[mask_kind])
-    explicit, weights = scaled_dot_product_attention(q, k, v, masks[mask_kind], need_weights=True)
-    assert no_weights is None and weights.shape == (2, N_HEADS, 5, 5)
+    with torch.no_grad():
+        fused = attn(x, x, masks[mask_kind])
+        explicit = written_out(attn)(x, x, masks[mask_kind])
     assert (fused - explicit).abs().max() <= TOL
 
 
-def test_explicit_path_is_the_equation():
-    """One batch row and head worked out with plain matrix algebra."""
-    q, k, v = random_heads(length=3), random_heads(length=4), random_heads(length=4)
-    output, _ = scaled_dot_product_attention(q, k, v, need_weights=True)
-    scores = q[1, 2] @ k[1, 2].T / math.sqrt(q.size(-1))  # (3, 4)
-    expected = torch.softmax(scores, dim=-1) @ v[1, 2]  # (3, head_dim)
-    assert (output[1, 2] - expected).abs().max() <= TOL
+def test_written_out_lines_are_the_equation():
+    """One batch row and head worked out with plain matrix algebra: softmax(q kᵀ / √head_dim) v."""
+    attn = written_out(MultiHeadAttention(D_MODEL, N_HEADS).eval())
+    attn.store_weights = True
+    query, memory = torch.randn(2, 3, D_MODEL), torch.randn(2, 4, D_MODEL)
+    head, head_dim = 2, D_MODEL // N_HEADS
+    width = slice(head * head_dim, (head + 1) * head_dim)  # the head's slice of the model width
+    with torch.no_grad():
+        attn(query, memory)
+        q = attn.q_proj(query)[1, :, width]  # (3, head_dim)
+        k = attn.k_proj(memory)[1, :, width]  # (4, head_dim)
+        expected = torch.softmax(q @ k.T / math.sqrt(head_dim), dim=-1)  # (3, 4)
+    assert (attn.last_weights[1, head] - expected).abs().max() <= TOL
 
 
 def test_weights_sum_to_one_and_are_zero_where_masked():
-    q, k, v = random_heads(), random_heads(), random_heads()
+    attn = MultiHeadAttention(D_MODEL, N_HEADS).eval()
+    attn.store_weights = True  # which takes the written-out lines
+    x = torch.randn(2, 5, D_MODEL)
     mask = padding_mask(src_mask_of_lengths([4, 2], 5)) & causal_mask(5)  # (2, 1, 5, 5)
-    _, weights = scaled_dot_product_attention(q, k, v, mask, need_weights=True)
+    with torch.no_grad():
+        attn(x, x, mask)
+    weights = attn.last_weights  # (2, heads, 5, 5)
     assert torch.allclose(weights.sum(-1), torch.ones(2, N_HEADS, 5))
     assert (weights[~mask.expand_as(weights)] == 0).all()
     assert (weights[mask.expand_as(weights)] > 0).all()
@@ -156,7 +164,7 @@ def test_memory_projected_once_gives_the_same_cross_attention():
     with torch.no_grad():
         memory_kv = attn.project_kv(memory)
         assert memory_kv.key.shape == (2, N_HEADS, 4, D_MODEL // N_HEADS)
-        assert (attn.attend(query, memory_kv, mask) - attn(query, memory, mask)).abs().max() <= TOL
+        assert (attn(query, memory_kv, mask) - attn(query, memory, mask)).abs().max() <= TOL
 
 
 def test_weights_are_stored_only_when_asked():

@@ -75,36 +75,47 @@ def other_vocabulary(folder: Path) -> None:
 
 # (what breaks the folder, what the one line must say: the file, what is wrong and what to do)
 BROKEN = {
-    "no config.json": (lambda f: (f / "config.json").unlink(), r"model: no config.json; pass a folder written by train.py"),
-    "no model.pt": (lambda f: (f / "model.pt").unlink(), r"model: no model.pt; pass a folder written by train.py"),
-    "no spm.model": (lambda f: (f / "spm.model").unlink(), r"model: no spm.model; pass a folder written by train.py"),
+    "no config.json": (lambda f: (f / "config.json").unlink(),
+                       r"model: no config.json; pass a folder written by train.py"),
+    "no model.pt": (lambda f: (f / "model.pt").unlink(),
+                    r"model: no model.pt; pass a folder written by train.py"),
+    "no spm.model": (lambda f: (f / "spm.model").unlink(),
+                     r"model: no spm.model; pass a folder written by train.py"),
     "config.json not JSON": (lambda f: (f / "config.json").write_text('{"model": {"arch": '),
-                             r"config.json: not valid JSON \(.*\); config.json is written by train.py: undo any edit"),
+                             r"config.json: not valid JSON \(.*\); config.json is written by train.py: "
+                             r"undo any edit"),
     "config.json a list": (lambda f: (f / "config.json").write_text("[1, 2]"),
-                           r"config.json: must hold a JSON object \{...\}, not list; .*train the model again"),
+                           r"config.json: must hold a JSON object \{...\}, not list; "
+                           r".*train the model again"),
     "unknown key": (lambda f: edit_config(f, lambda c: c["model"].update(colour="blue")),
-                    r"config.json \[model\]: unknown setting\(s\) colour; known: .*; config.json is written by train.py"),
+                    r"config.json \[model\]: unknown setting\(s\) colour; known: .*; "
+                    r"config.json is written by train.py"),
     "section not a table": (lambda f: edit_config(f, lambda c: c.update(train=3)),
-                            r"config.json: \[train\] must be a table of settings, got 3; .*train the model again"),
+                            r"config.json: \[train\] must be a table of settings, got 3; "
+                            r".*train the model again"),
     "newer format": (lambda f: edit_config(f, lambda c: c.update(format=2)),
-                     r"config.json: written by a newer version of seq2seq-ja \(folder format 2; this version reads "
-                     r"format 1\); update seq2seq-ja to load it"),
+                     r"config.json: written by a newer version of seq2seq-ja \(folder format 2; "
+                     r"this version reads format 1\); update seq2seq-ja to load it"),
     "format not a number": (lambda f: edit_config(f, lambda c: c.update(format="one")),
-                            r"config.json: 'format' must be a whole number from 1, got 'one'; .*train the model again"),
+                            r"config.json: 'format' must be a whole number from 1, got 'one'; "
+                            r".*train the model again"),
     "model.pt cut short": (lambda f: cut_in_half(f / "model.pt"),
-                           r"model.pt: damaged \(cut short\?\) or not written by torch.save; use the model.pt that "
-                           r"train.py wrote, or train the model again"),
+                           r"model.pt: damaged \(cut short\?\) or not written by torch.save; "
+                           r"use the model.pt that train.py wrote, or train the model again"),
     "model.pt of another model": (lambda f: torch.save({"weight": torch.ones(2)}, f / "model.pt"),
                                   r"model.pt: these weights do not fit the model config.json describes"),
     "spm.model of another size": (other_vocabulary,
-                                  r"spm.model: \d+ pieces, but config.json says the model has \d+; put back the "
-                                  r"spm.model trained with this model"),
+                                  r"spm.model: \d+ pieces, but config.json says the model has \d+; "
+                                  r"put back the spm.model trained with this model"),
     "spm.model damaged": (lambda f: (f / "spm.model").write_bytes(b"not a model"),
-                          r"spm.model: damaged, or not a SentencePiece model; put back the one trained with the model"),
+                          r"spm.model: damaged, or not a SentencePiece model; "
+                          r"put back the one trained with the model"),
     "answers.json not JSON": (lambda f: (f / "answers.json").write_text("{"),
                               r"answers.json: not valid JSON \(.*\); it is written by train.py"),
-    "answers.json of other shape": (lambda f: (f / "answers.json").write_text('{"borrow": "借りる"}', encoding="utf-8"),
-                                    r"answers.json: each word must map to a list of answers, as train.py writes it"),
+    "answers.json of other shape": (lambda f: (f / "answers.json").write_text('{"borrow": "借りる"}',
+                                                                              encoding="utf-8"),
+                                    r"answers.json: each word must map to a list of answers, "
+                                    r"as train.py writes it"),
 }
 
 
@@ -177,12 +188,13 @@ def test_the_real_command_line_prints_one_line_for_a_malicious_model_pt(folder, 
     """As a user runs it: nothing else on stderr (no warning from torch), exit code 2, no file created."""
     target = tmp_path / "created"
     malicious(folder / "model.pt", target, "torch.save")
-    result = subprocess.run([sys.executable, str(ROOT / "infer.py"), "--model", str(folder), "--word", "borrow",
-                             *FAST_LISTS], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    result = subprocess.run([sys.executable, str(ROOT / "infer.py"), "--model", str(folder),
+                             "--word", "borrow", *FAST_LISTS],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [f"error: {folder / 'model.pt'}: refused: it holds Python objects besides "
-                                          "tensors, and loading them could run code; use the model.pt that train.py "
-                                          "wrote, or train the model again"]
+    assert result.stderr.splitlines() == [f"error: {folder / 'model.pt'}: refused: it holds Python objects "
+                                          "besides tensors, and loading them could run code; "
+                                          "use the model.pt that train.py wrote, or train the model again"]
     assert not target.exists()
 
 
@@ -198,7 +210,8 @@ BAD_OPTIONS = [
     ("--top-k", "-1", "--top-k must be at least 0 (got -1); 0 means no limit"),
     ("--top-p", "1.5", "--top-p must lie in (0, 1] (got 1.5); 1 means no limit"),
     ("--top-p", "0", "--top-p must lie in (0, 1] (got 0.0)"),
-    ("--temperature", "0", "--temperature must be > 0 and finite (got 0.0); use --method greedy for the most likely output"),
+    ("--temperature", "0",
+     "--temperature must be > 0 and finite (got 0.0); use --method greedy for the most likely output"),
     ("--temperature", "-0.5", "--temperature must be > 0 and finite (got -0.5); use --method greedy"),
     ("--temperature", "inf", "--temperature must be > 0 and finite (got inf)"),
     ("--length-penalty", "nan", "--length-penalty must be a number (got nan)"),
@@ -241,31 +254,40 @@ def place(path: Path, content) -> Path:
 BAD_CSVS = {
     "no such file": ("pairs.csv", None, r": file not found; pass an existing file with --data"),
     "a folder": ("pairs.csv", FOLDER, r": is a folder; pass the file itself with --data"),
-    "an Excel workbook": ("pairs.xlsx", b"PK\x03\x04", r": a spreadsheet, not a CSV file; save it as 'CSV UTF-8'"),
+    "an Excel workbook": ("pairs.xlsx", b"PK\x03\x04",
+                          r": a spreadsheet, not a CSV file; save it as 'CSV UTF-8'"),
     "a damaged .gz": ("pairs.csv.gz", b"\x1f\x8b\x08\x00cut", r": damaged .gz file \(cut short\?\)"),
     "0 bytes": ("pairs.csv", b"", r": file is empty; it needs a header row and at least one row"),
-    "a header only": ("pairs.csv", "English,Japanese\n", r": no rows under the header; add at least one pair"),
-    "a misspelt column": ("pairs.csv", "Englsh,Japanese\ndog,犬\n", r": no column 'English' \(columns: 'Englsh', "
+    "a header only": ("pairs.csv", "English,Japanese\n",
+                      r": no rows under the header; add at least one pair"),
+    "a misspelt column": ("pairs.csv", "Englsh,Japanese\ndog,犬\n",
+                          r": no column 'English' \(columns: 'Englsh', "
                           r"'Japanese'\); did you mean 'Englsh'\? pass --src-col 'Englsh'"),
-    "Shift-JIS": ("pairs.csv", "English,Japanese\ndog,犬\n".encode("cp932"), r": not UTF-8 but Shift-JIS \(cp932\) "
-                  r"text, as Excel saves Japanese CSV files; save it as 'CSV UTF-8' .*iconv -f cp932 -t utf-8"),
+    "Shift-JIS": ("pairs.csv", "English,Japanese\ndog,犬\n".encode("cp932"),
+                  r": not UTF-8 but Shift-JIS \(cp932\) text, as Excel saves Japanese CSV files; "
+                  r"save it as 'CSV UTF-8' .*iconv -f cp932 -t utf-8"),
     "Latin-1": ("pairs.csv", b"English,Japanese\ndog,inu\ncaf\xe9,kafe\n",  # caf\xe9: café
                 r", line 3: not UTF-8 text; save it as 'CSV UTF-8'"),
     "an empty Japanese cell": ("pairs.csv", "English,Japanese\ndog,犬\n\ncat, \n",  # the blank line is row 3
                                r", row 4: column 'Japanese' is empty"),
-    "NaN written out": ("pairs.csv", "English,Japanese\ndog,犬\ncat,nan\n", r", row 3: column 'Japanese' holds "
+    "NaN written out": ("pairs.csv", "English,Japanese\ndog,犬\ncat,nan\n",
+                        r", row 3: column 'Japanese' holds "
                         r"'nan', a missing value written out as text; fill in the cell"),
     "#N/A answers": ("pairs.csv", "English,Japanese,Correct_Japanese\ndog,狗,#N/A\n",
                      r", row 2: column 'Correct_Japanese' holds '#N/A', a missing value"),
-    "numbers for words": ("pairs.csv", "English,Japanese\n1,犬\n2,猫\n", r": column 'English' holds no words, only "
-                          r"numbers or signs \(row 2: '1'\); choose the column of English words with --src-col"),
-    "a comma not quoted": ("pairs.csv", "English,Japanese\nbig, red,赤\n", r", row 2: 3 cells, but the header names 2 "
+    "numbers for words": ("pairs.csv", "English,Japanese\n1,犬\n2,猫\n",
+                          r": column 'English' holds no words, only numbers or signs \(row 2: '1'\); "
+                          r"choose the column of English words with --src-col"),
+    "a comma not quoted": ("pairs.csv", "English,Japanese\nbig, red,赤\n",
+                           r", row 2: 3 cells, but the header names 2 "
                            r"columns; a cell that holds ',' must be put in double quotes"),
     "a quote left open": ("pairs.csv", 'English,Japanese\ndog,犬\n"cat,猫\n',
-                          r", row 3: not a valid CSV \(.*\); a cell that starts with a double quote must end with one"),
+                          r", row 3: not a valid CSV \(.*\); "
+                          r"a cell that starts with a double quote must end with one"),
     "a column named twice": ("pairs.csv", "English,English,Japanese\ndog,dog,犬\n",
                              r": the header names column 'English' twice; give each column its own name"),
-    "no header": ("pairs.csv", "\nEnglish,Japanese\ndog,犬\n", r", row 1: empty; the first row must name the columns"),
+    "no header": ("pairs.csv", "\nEnglish,Japanese\ndog,犬\n",
+                  r", row 1: empty; the first row must name the columns"),
 }
 
 
@@ -301,7 +323,8 @@ def test_what_a_spreadsheet_may_save_is_read(tmp_path, content):
 
 
 def train_error(capsys, *options) -> str:
-    """train.py run as on the command line, which must stop with exit code 2 and one line on stderr: that line."""
+    """train.py run as on the command line, which must stop with exit code 2 and one line on stderr:
+    that line."""
     code = run_main(train.main, ["--config", str(ROOT / "configs" / "tiny.toml"), "--no-progress", *options])
     stderr = capsys.readouterr().err
     assert code == 2 and len(stderr.splitlines()) == 1 and stderr.startswith("error: "), stderr
@@ -325,7 +348,8 @@ def test_too_few_words_to_split_says_how_many_are_needed(tmp_path, capsys, rows,
     data = write_csv(tmp_path / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], rows)
     message = train_error(capsys, "--data", str(data), "--out", str(tmp_path / "run"))
     assert f"pairs.csv: only {words} distinct source word(s)" in message
-    assert "splitting by word needs at least 3 (valid and test each hold out whole words): add more words" in message
+    assert ("splitting by word needs at least 3 (valid and test each hold out whole words): "
+            "add more words") in message
     assert not (tmp_path / "run").exists()
 
 
@@ -335,10 +359,11 @@ def test_a_target_column_without_japanese_is_warned_about(tmp_path):
                      [(english, english.upper()) for english, _, _ in PAIRS])
     said = []
     read_and_split(tiny_config(), data, said.append)
-    assert said[0] == (f"warning: {data}: no cell of column 'Japanese' holds Japanese (kana or kanji); if it is the "
-                       "wrong column, stop (Ctrl-C) and choose the right one with --tgt-col")
+    assert said[0] == (f"warning: {data}: no cell of column 'Japanese' holds Japanese (kana or kanji); "
+                       "if it is the wrong column, stop (Ctrl-C) and choose the right one with --tgt-col")
     said.clear()
-    read_and_split(tiny_config(), write_csv(tmp_path / "ja.csv", ["English", "Japanese"], [row[:2] for row in PAIRS]),
+    read_and_split(tiny_config(),
+                   write_csv(tmp_path / "ja.csv", ["English", "Japanese"], [row[:2] for row in PAIRS]),
                    said.append)
     assert not any(line.startswith("warning") for line in said)
 
@@ -352,14 +377,15 @@ def kana_text(length: int, seed: int) -> str:
 def test_pairs_longer_than_the_model_reads_are_counted_or_refused(tmp_path):
     too_long = [(english, kana_text(300, seed), correct) for seed, (english, _, correct) in enumerate(PAIRS)]
     data = write_csv(tmp_path / "long.csv", ["English", "Japanese", "Correct_Japanese"], too_long)
-    with pytest.raises(DataError, match=r"long.csv: all \d+ training pairs are longer than max_len 64 pieces; "
-                                        r"shorten the cells, or raise max_len"):
+    with pytest.raises(DataError, match=r"long.csv: all \d+ training pairs are longer than max_len 64 "
+                                        r"pieces; shorten the cells, or raise max_len"):
         train_from_csv(tiny_config(epochs=1), data, None, progress=False, log=RunLog(echo=False))
     some_long = write_csv(tmp_path / "some.csv", ["English", "Japanese", "Correct_Japanese"],
                           too_long[:10] + PAIRS[10:])
     log = RunLog(echo=False)  # without a folder, it keeps what it is told in .waiting
     train_from_csv(tiny_config(epochs=1), some_long, None, progress=False, log=log)
-    assert any(re.fullmatch(r"left out \d+ training pairs longer than max_len 64 pieces", line) for line in log.waiting)
+    assert any(re.fullmatch(r"left out \d+ training pairs longer than max_len 64 pieces", line)
+               for line in log.waiting)
 
 
 # --- train.py's options, and the places it and infer.py write -----------------------------------------------
@@ -367,7 +393,8 @@ def test_pairs_longer_than_the_model_reads_are_counted_or_refused(tmp_path):
 
 # train.py's options: (option, a value it refuses, what the one line says)
 BAD_TRAINING_OPTIONS = [
-    ("--arch", "rnn", "argument --arch: invalid choice: 'rnn' (choose from 'transformer', 'gru', 'lstm'); see --help"),
+    ("--arch", "rnn",
+     "argument --arch: invalid choice: 'rnn' (choose from 'transformer', 'gru', 'lstm'); see --help"),
     ("--epochs", "two", "argument --epochs: invalid int value: 'two'; see --help"),
     ("--epochs", "0", "train setting 'epochs' must be at least 1, got 0"),
     ("--epochs", "-3", "train setting 'epochs' must be at least 1, got -3"),
@@ -383,7 +410,8 @@ BAD_TRAINING_OPTIONS = [
 @pytest.mark.parametrize("option, value, message", BAD_TRAINING_OPTIONS,
                          ids=[f"{o} {v}" for o, v, _ in BAD_TRAINING_OPTIONS])
 def test_a_bad_training_option_is_one_line_naming_it(pairs_csv, tmp_path, capsys, option, value, message):
-    assert message in train_error(capsys, "--data", str(pairs_csv), "--out", str(tmp_path / "run"), option, value)
+    assert message in train_error(capsys, "--data", str(pairs_csv), "--out", str(tmp_path / "run"),
+                                  option, value)
     assert not (tmp_path / "run").exists()
 
 
@@ -392,7 +420,8 @@ def test_an_out_folder_that_cannot_be_made_is_refused_before_any_work(pairs_csv,
     message = train_error(capsys, "--data", str(pairs_csv), "--out", str(a_file))
     assert message == f"error: {a_file}: is a file, not a folder; choose another --out\n"
     message = train_error(capsys, "--data", str(pairs_csv), "--out", str(a_file / "run"))
-    assert message == f"error: {a_file / 'run'}: cannot be made, because {a_file} is a file; choose another --out\n"
+    assert message == (f"error: {a_file / 'run'}: cannot be made, because {a_file} is a file; "
+                       "choose another --out\n")
     assert a_file.read_text(encoding="utf-8") == "keep me"
 
 
@@ -400,7 +429,8 @@ def test_an_output_file_that_cannot_be_written_is_refused_before_any_work(good_f
     missing = tmp_path / "no-such-folder" / "quiz.csv"
     assert infer_error(capsys, good_folder, "--output", str(missing)).rstrip() == (
         f"error: {missing}: there is no folder {missing.parent}; make it first, or choose another --output")
-    assert "is a folder; --output takes a file name" in infer_error(capsys, good_folder, "--output", str(tmp_path))
+    assert "is a folder; --output takes a file name" in infer_error(capsys, good_folder,
+                                                                    "--output", str(tmp_path))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -419,11 +449,13 @@ BROKEN_RUNS = {
                               r"answers.json: not valid JSON \(.*\); it is written by train.py"),
     "no answers.json": (lambda f: (f / "answers.json").unlink(), [],
                         r": no answers.json; --resume takes a model folder written by train.py"),
-    "last.pt without its data": (without_data_record, [], r"last.pt: does not say which data the run was trained on "
-                                                          r"\(.*\); start again without --resume"),
-    "other data": (lambda f: None, ["--data", "{other}"], r"other.csv has changed since training began; resuming "
-                                                         r"would train on other pairs \(restore the file, or start a "
-                                                         r"new run without --resume\)"),
+    "last.pt without its data": (without_data_record, [],
+                                 r"last.pt: does not say which data the run was trained on "
+                                 r"\(.*\); start again without --resume"),
+    "other data": (lambda f: None, ["--data", "{other}"],
+                   r"other.csv has changed since training began; resuming "
+                   r"would train on other pairs \(restore the file, or start a "
+                   r"new run without --resume\)"),
 }
 
 

@@ -60,7 +60,8 @@ def test_interleave_alternates_which_workload_goes_first():
 
     interleave({"a": workload("a"), "b": workload("b")}, rounds=3, warmup=1, clock=clock)
     assert order == ["a", "b", "b", "a", "a", "b", "b", "a"]
-    assert [rotated(["a", "b", "c"], i) for i in range(3)] == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
+    assert [rotated(["a", "b", "c"], i) for i in range(3)] == [["a", "b", "c"], ["b", "c", "a"],
+                                                               ["c", "a", "b"]]
 
 
 def test_ratio_spread_is_the_middle_half_of_the_rounds():

@@ -37,5 +37,6 @@ def test_most_shared_kanji_then_nearest_length_first_and_the_limit_cuts(tmp_path
 def test_neighbour_words_share_an_answer_most_shared_first(tmp_path):
     words = lexicon(tmp_path)
     assert words.neighbour_words("borrow", ["借りる", "取り入れる"], limit=10) == ["adopt", "harvest", "hire", "rent"]
-    assert words.neighbour_words("rent", ["借りる", "家賃"], limit=10) == ["borrow", "hire"]  # never the word itself
+    # never the word itself
+    assert words.neighbour_words("rent", ["借りる", "家賃"], limit=10) == ["borrow", "hire"]
     assert words.neighbour_words("Borrow", ["借りる"], limit=1) == ["hire"]

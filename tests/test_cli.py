@@ -17,8 +17,8 @@ TINY_TOML = ROOT / "configs" / "tiny.toml"
 
 
 def run(script, *args):
-    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +27,15 @@ def model_dir(tmp_path_factory):
     data = write_csv(base / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
     result = run("train.py", "--data", data, "--out", base / "run", "--config", TINY_TOML, "--no-progress")
     assert result.returncode == 0, result.stderr
-    assert "done (finished): 3 epochs" in result.stdout and "sample distractors for validation words" in result.stdout
+    assert ("done (finished): 3 epochs" in result.stdout
+            and "sample distractors for validation words" in result.stdout)
     (base / "known.txt").write_text("\n".join(japanese for _, japanese, _ in PAIRS) + "\n", encoding="utf-8")
     return base
 
 
 def test_infer_prints_n_distinct_answers_without_the_correct_one(model_dir):
-    result = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--n", "3", "--method", "sample", "--max-attempts", "100",
+    result = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--n", "3",
+                 "--method", "sample", "--max-attempts", "100",
                  "--exclude", "貸す|返す", "--lexicon", "none", "--known-words", "none")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -44,14 +46,16 @@ def test_infer_prints_n_distinct_answers_without_the_correct_one(model_dir):
 def test_infer_csv_in_and_out(model_dir):
     words = write_csv(model_dir / "words.csv", ["English"], [("dog",), ("river",)])
     out = model_dir / "out.csv"
-    result = run("infer.py", "--model", model_dir / "run", "--input", words, "--output", out, "--n", "2", "--method", "sample",
-                 "--max-attempts", "100", "--lexicon", "none", "--known-words", model_dir / "known.txt", "--temperature", "1.5",
+    result = run("infer.py", "--model", model_dir / "run", "--input", words, "--output", out, "--n", "2",
+                 "--method", "sample", "--max-attempts", "100", "--lexicon", "none",
+                 "--known-words", model_dir / "known.txt", "--temperature", "1.5",
                  "--top-k", "0", "--top-p", "1")
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(out, keep_default_na=False)
     assert list(frame.columns) == ["English", "distractor_1", "distractor_2", "score_1", "score_2"]
     assert frame["English"].tolist() == ["dog", "river"]
-    found = [[cell for cell in row if cell] for row in frame[["distractor_1", "distractor_2"]].values.tolist()]
+    found = [[cell for cell in row if cell]
+             for row in frame[["distractor_1", "distractor_2"]].values.tolist()]
     assert all(len(set(row)) == len(row) for row in found) and any(found)
     allowed = {japanese for _, japanese, _ in PAIRS} | {""}
     assert set(frame["distractor_1"]) | set(frame["distractor_2"]) <= allowed
@@ -75,19 +79,21 @@ def test_a_quiz_files_own_answers_are_never_output_and_its_columns_are_kept(mode
     quiz = write_csv(model_dir / "quiz.csv", ["English", "Correct_Japanese", "Notes"],
                      [("borrow", "|".join(made_up), "lesson 3")])
     out = model_dir / "quiz-out.csv"
-    result = run("infer.py", "--model", model_dir / "run", "--input", quiz, "--output", out, *sampling(model_dir))
+    result = run("infer.py", "--model", model_dir / "run", "--input", quiz, "--output", out,
+                 *sampling(model_dir))
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(out, keep_default_na=False)
-    assert list(frame.columns) == ["English", "Correct_Japanese", "Notes", "distractor_1", "distractor_2", "score_1",
-                                   "score_2"]
-    assert frame[["English", "Correct_Japanese", "Notes"]].values.tolist() == [["borrow", "|".join(made_up), "lesson 3"]]
+    assert list(frame.columns) == ["English", "Correct_Japanese", "Notes", "distractor_1", "distractor_2",
+                                   "score_1", "score_2"]
+    assert frame[["English", "Correct_Japanese", "Notes"]].values.tolist() == [["borrow", "|".join(made_up),
+                                                                                "lesson 3"]]
     assert not set(frame[["distractor_1", "distractor_2"]].values[0]) & set(made_up)
 
 
 def test_jsonl_of_words_from_standard_input(model_dir):
-    result = subprocess.run([sys.executable, str(ROOT / "infer.py"), "--model", str(model_dir / "run"), "--input", "-",
-                             "--format", "jsonl", *map(str, sampling(model_dir))], input="borrow\ndog\n", capture_output=True, text=True,
-                            cwd=ROOT, timeout=300)
+    result = subprocess.run([sys.executable, str(ROOT / "infer.py"), "--model", str(model_dir / "run"),
+                             "--input", "-", "--format", "jsonl", *map(str, sampling(model_dir))],
+                            input="borrow\ndog\n", capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [row["English"] for row in rows] == ["borrow", "dog"]
@@ -100,10 +106,12 @@ def test_the_python_api_gives_what_infer_prints(model_dir):
     from seq2seq import load_model
 
     model = load_model(model_dir / "run", lexicon="none", known_words=str(model_dir / "known.txt"))
-    printed = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--word", "dog", *sampling(model_dir))
+    printed = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--word", "dog",
+                  *sampling(model_dir))
     assert printed.returncode == 0, printed.stderr
     found = model.distractors_many(["borrow", "dog"], n=2, method="sample", max_attempts=100, seed=3)
-    assert printed.stdout.splitlines() == [f"{word}: {', '.join(answers)}" for word, answers in zip(["borrow", "dog"], found)]
+    assert printed.stdout.splitlines() == [f"{word}: {', '.join(answers)}"
+                                           for word, answers in zip(["borrow", "dog"], found)]
     one = model.distractors("borrow", n=2, method="sample", max_attempts=100, seed=3)
     assert one == found[0] and [d.score for d in one] == [d.score for d in found[0]]
     assert [d.score for d in one] == sorted((d.score for d in one), reverse=True)
@@ -128,23 +136,28 @@ def test_explain_traces_sampling_and_beam_search(model_dir, method):
     assert result.returncode == 0, result.stderr
     answers, _, trace = result.stdout.partition("\n\n")
     assert trace.startswith(f"borrow: {method}, ")
-    kept = [line.split(": ", 1)[1].split()[0] for line in trace.splitlines() if line.rstrip().endswith("→ kept")]
+    kept = [line.split(": ", 1)[1].split()[0] for line in trace.splitlines()
+            if line.rstrip().endswith("→ kept")]
     assert sorted(kept) == sorted(answers.splitlines())  # the trace's kept outputs are the printed answers
-    assert ("length penalty 0.5" in trace) == (method == "beam") and ("step  drawn" in trace) == (method == "sample")
+    assert (("length penalty 0.5" in trace) == (method == "beam")
+            and ("step  drawn" in trace) == (method == "sample"))
 
 @pytest.mark.parametrize(
     "script, args, message",
     [
         ("train.py", ["--data", "no/such.csv", "--out", "{tmp}/x"], "no/such.csv: file not found"),
-        ("train.py", ["--data", "{tmp}/pairs.csv", "--tgt-col", "Kana", "--out", "{tmp}/x"], "no column 'Kana'"),
-        ("train.py", ["--data", "{tmp}/pairs.csv", "--config", "{tmp}/bad.toml", "--out", "{tmp}/x"], "unknown setting(s) d_modle"),
+        ("train.py", ["--data", "{tmp}/pairs.csv", "--tgt-col", "Kana", "--out", "{tmp}/x"],
+         "no column 'Kana'"),
+        ("train.py", ["--data", "{tmp}/pairs.csv", "--config", "{tmp}/bad.toml", "--out", "{tmp}/x"],
+         "unknown setting(s) d_modle"),
         ("train.py", ["--data", "{tmp}/pairs.csv", "--out", "{tmp}/run"], "already holds a trained model"),
         ("infer.py", ["--model", "{tmp}/nothing", "--word", "dog"], "no config.json"),
         ("infer.py", ["--model", "{tmp}/run"], "give at least one --word"),
         ("infer.py", ["--model", "{tmp}/run", "--input", "{tmp}/unknown.csv", "--lexicon", "none"],
          "unknown.csv, row 3: no correct answer is known for 'zebra'"),
         ("infer.py", ["--model", "{tmp}/run", "--input", "{tmp}/unknown.csv", "--word", "dog"], "not both"),
-        ("infer.py", ["--model", "{tmp}/run", "--word", "dog", "--temperature", "0"], "temperature must be > 0"),
+        ("infer.py", ["--model", "{tmp}/run", "--word", "dog", "--temperature", "0"],
+         "temperature must be > 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(model_dir, script, args, message):
@@ -190,7 +203,8 @@ def test_resume_refuses_options_that_would_change_the_run(model_dir):
 
 @pytest.mark.parametrize("arch", ["gru", "transformer"])
 def test_the_class_config_trains_and_infers_on_a_slice_of_the_class_corpus(tmp_path, arch):
-    """configs/class.toml's commands, on 300 rows of data/class_verbs.csv.gz and one epoch instead of a minute."""
+    """configs/class.toml's commands, on 300 rows of data/class_verbs.csv.gz and one epoch instead of a
+    minute."""
     rows = pd.read_csv(ROOT / "data" / "class_verbs.csv.gz", dtype=str, keep_default_na=False).head(300)
     data = tmp_path / "verbs.csv"
     rows.to_csv(data, index=False)

@@ -69,7 +69,8 @@ def test_each_model_gets_its_arch_parameters_and_best_epoch(training):
         parameters = num_parameters(load_model(runs / name).model)
         metrics = pd.read_csv(runs / name / "metrics.csv").set_index("epoch")
         fit = fits[name]  # the trainer's own account of its best epoch
-        assert (report.arch, report.parameters, report.epochs, report.best_epoch) == (arch, parameters, 3, fit.best_epoch)
+        assert (report.arch, report.parameters, report.epochs, report.best_epoch) == (arch, parameters, 3,
+                                                                                      fit.best_epoch)
         assert report.seconds_to_best == metrics.loc[fit.best_epoch, "elapsed_s"]
         assert report.valid_loss == pytest.approx(fit.valid_loss, abs=1e-4)  # metrics.csv rounds to 4 places
         assert report.tokens_per_s == pytest.approx(metrics["tokens_per_s"].mean())
@@ -94,13 +95,15 @@ def test_a_word_is_a_hit_when_the_output_is_any_of_its_targets(runs, monkeypatch
 
     monkeypatch.setattr(seq2seq.compare, "greedy_outputs", greedy_outputs)
     rows = [("dog", "猫"), ("Dog", "犬"), ("river", "川"), ("sun", "太陽")]
-    test = pd.DataFrame({"source": [r[0] for r in rows], "target": [r[1] for r in rows], "correct": [()] * len(rows)})
+    test = pd.DataFrame({"source": [r[0] for r in rows], "target": [r[1] for r in rows],
+                         "correct": [()] * len(rows)})
     assert exact_match(load_model(runs / "gru"), test) == ExactMatch(hits=1, words=3)
     assert asked == ["dog", "river", "sun"]  # one greedy output per word, whatever its spelling in other rows
 
 
 def test_a_distractor_mode_model_has_no_exact_match(runs, tmp_path):
-    distractors = copy_with_test_split(runs, tmp_path, lambda test: test.assign(correct=[("正解",)] * len(test)))
+    distractors = copy_with_test_split(runs, tmp_path,
+                                       lambda test: test.assign(correct=[("正解",)] * len(test)))
     reports, _ = compare_folders([runs / "transformer", distractors])
     assert reports[0].exact_match is not None and reports[1].exact_match is None
     assert "| n/a (distractor mode) |" in markdown_table(reports)
@@ -114,7 +117,8 @@ def test_folders_with_different_test_splits_are_refused(runs, tmp_path):
 
 def test_writes_the_table_and_a_png_figure(runs, tmp_path):
     pytest.importorskip("matplotlib")
-    comparison = write_comparison([runs / "transformer", runs / "gru"], tmp_path / "out", "Tiny", "python compare.py a b")
+    comparison = write_comparison([runs / "transformer", runs / "gru"], tmp_path / "out", "Tiny",
+                                  "python compare.py a b")
     text = comparison.table.read_text(encoding="utf-8")
     assert text.startswith("# Tiny\n") and "python compare.py a b" in text and "(valid_loss.png)" in text
     assert comparison.figure.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
@@ -123,21 +127,23 @@ def test_writes_the_table_and_a_png_figure(runs, tmp_path):
 def test_without_matplotlib_the_table_is_still_written(runs, tmp_path, monkeypatch):
     for name in [name for name in sys.modules if name.startswith("matplotlib")] + ["matplotlib"]:
         monkeypatch.setitem(sys.modules, name, None)  # None in sys.modules makes the import fail
-    comparison = write_comparison([runs / "transformer", runs / "gru"], tmp_path / "out", "Tiny", "python compare.py")
+    comparison = write_comparison([runs / "transformer", runs / "gru"], tmp_path / "out", "Tiny",
+                                  "python compare.py")
     assert comparison.figure is None and not (tmp_path / "out" / "valid_loss.png").exists()
     assert "| `gru` |" in comparison.table.read_text(encoding="utf-8")
 
 
 def run_compare(*args):
-    return subprocess.run([sys.executable, str(ROOT / "compare.py"), *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
+    return subprocess.run([sys.executable, str(ROOT / "compare.py"), *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
 
 
 def test_cli_writes_the_comparison(runs, tmp_path):
     result = run_compare(runs / "transformer", runs / "gru", "--out", tmp_path / "cmp", "--title", "T vs G")
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "cmp" / "comparison.md").read_text(encoding="utf-8")
-    assert text.startswith("# T vs G\n") and "--title 'T vs G'" in text and "| `transformer` |" in result.stdout
+    assert (text.startswith("# T vs G\n") and "--title 'T vs G'" in text
+            and "| `transformer` |" in result.stdout)
 
 
 def test_cli_missing_folder_is_one_line_and_exit_2(runs, tmp_path):

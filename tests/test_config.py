@@ -57,7 +57,8 @@ def test_family_default_widths_give_similar_sizes_at_equal_depth(arch):
     three = dict(n_encoder_layers=3, n_decoder_layers=3)
     resolved = resolve_model(ModelConfig(arch=arch, **three), vocab_size=8000, pad_id=0)
     assert resolved.d_model == FAMILY_WIDTH[arch] and resolved.vocab_size == 8000
-    transformer = num_parameters(build_model(resolve_model(ModelConfig(arch="transformer", **three), 8000, 0)))
+    transformer = num_parameters(build_model(resolve_model(ModelConfig(arch="transformer", **three),
+                                                           8000, 0)))
     assert abs(num_parameters(build_model(resolved)) / transformer - 1) < 0.05
     assert resolve_model(ModelConfig(arch=arch, d_model=64), 100, 0).d_model == 64  # an explicit width wins
 
@@ -79,7 +80,8 @@ def test_default_toml_spells_out_exactly_the_code_defaults():
     assert load_toml(ROOT / "configs" / "default.toml") == Config()
 
 
-@pytest.mark.parametrize("name", sorted(path.name for path in (ROOT / "configs").glob("*.toml") if "sweep" not in path.name))
+@pytest.mark.parametrize("name", sorted(path.name for path in (ROOT / "configs").glob("*.toml")
+                                        if "sweep" not in path.name))
 def test_every_example_config_loads_and_builds_a_trainer_config(name):
     from seq2seq.trainer import check_train_config
 

@@ -116,7 +116,8 @@ def test_lexicon_rows_carry_reading_pos_and_sense_number(rows):
 @pytest.mark.parametrize(
     ("key", "max_words", "plain"),
     [("borrow", 1, True), ("t-shirt", 1, True), ("o'clock", 1, True), ("look after", 1, False),
-     ("look after", 2, True), ("methyl-", 1, False), ("cd player", 2, True), ("3d", 1, False), ("", 1, False)],
+     ("look after", 2, True), ("methyl-", 1, False), ("cd player", 2, True), ("3d", 1, False),
+     ("", 1, False)],
 )
 def test_is_english_key(key, max_words, plain):
     assert is_english_key(key, max_words) is plain
@@ -218,7 +219,8 @@ def fake_similarity(first, second):
 def test_semantic_candidate_comes_through_first_sense_and_passes(vocabulary, entries):
     rejection = rejection_index(list(entries.values()))
     candidates = mining.semantic_candidates("borrow", [("lend", 0.8), ("hire", 0.7)], vocabulary)
-    assert [(c.japanese, c.kind, c.score) for c in candidates] == [("貸す", "semantic", 0.8)]  # 'hire' is sense 2
+    # 'hire' is sense 2
+    assert [(c.japanese, c.kind, c.score) for c in candidates] == [("貸す", "semantic", 0.8)]
     assert mining.ranked_candidates("borrow", {"semantic": candidates}, vocabulary, rejection) == candidates
 
 
@@ -387,7 +389,8 @@ def test_the_class_slice_is_the_verbs_of_the_shipped_corpus():
     from build_class_slice import SLICE, verb_rows
 
     shipped = read_shipped(SLICE)
-    rebuilt = verb_rows(read_shipped("distractors.csv.gz"), read_shipped("lexicon.csv.gz")).reset_index(drop=True)
+    rebuilt = verb_rows(read_shipped("distractors.csv.gz"),
+                        read_shipped("lexicon.csv.gz")).reset_index(drop=True)
     pd.testing.assert_frame_equal(shipped, rebuilt)
     verbs = set(read_shipped("lexicon.csv.gz").query("pos == 'verb'")["Japanese"])
     answers = {answer for cell in shipped["Correct_Japanese"] for answer in cell.split("|")}

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words, normalize_text,
-                          source_text, split_by_word)
+from seq2seq.data import (DataError, check_template, correct_answers_by_word, load_pairs, load_words,
+                          normalize_text, source_text, split_by_word)
 from seq2seq.errors import UserError
 from tests.conftest import PAIRS, write_csv
 
@@ -27,7 +27,8 @@ def test_nfkc_turns_full_width_ascii_into_half_width_and_strips(tmp_path):
 
 
 def test_exact_duplicate_pairs_are_dropped(tmp_path):
-    path = write_csv(tmp_path / "x.csv", ["English", "Japanese"], [("dog", "犬"), ("dog", "犬"), ("dog", "狗"), ("ｄｏｇ", "犬")])
+    path = write_csv(tmp_path / "x.csv", ["English", "Japanese"],
+                     [("dog", "犬"), ("dog", "犬"), ("dog", "狗"), ("ｄｏｇ", "犬")])
     assert load_pairs(path)["target"].tolist() == ["犬", "狗"]
 
 
@@ -58,7 +59,8 @@ def test_split_is_grouped_by_word_and_reproducible(pairs_csv):
     pairs = load_pairs(pairs_csv)
     splits = split_by_word(pairs, valid_fraction=0.2, test_fraction=0.2, seed=3)
     words = {name: set(split["source"].str.casefold()) for name, split in splits.items()}
-    assert not (words["train"] & words["valid"]) and not (words["train"] & words["test"]) and not (words["valid"] & words["test"])
+    assert (not (words["train"] & words["valid"]) and not (words["train"] & words["test"])
+            and not (words["valid"] & words["test"]))
     assert sum(len(split) for split in splits.values()) == len(pairs)
     n_words = pairs["source"].nunique()
     assert len(words["test"]) == round(0.2 * n_words) == len(words["valid"])
@@ -99,7 +101,8 @@ def test_words_are_read_normalised(tmp_path):
 
 def test_source_text_fills_the_template_with_sorted_answers():
     template = "{English} ⟨sep⟩ {Correct_Japanese}"
-    assert source_text(template, "borrow", ("借用", "借りる"), "English", "Correct_Japanese") == "borrow ⟨sep⟩ 借りる|借用"
+    assert (source_text(template, "borrow", ("借用", "借りる"), "English", "Correct_Japanese")
+            == "borrow ⟨sep⟩ 借りる|借用")
     assert source_text("", "borrow", ("借りる",), "English", "Correct_Japanese") == "borrow"
 
 

@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from seq2seq.config import DecodeConfig
-from seq2seq.decoding import (Distractor, ReverseQuestion, beam_search, distinct_outputs, generate, greedy_pick, pair_log_probs,
-                              sampling_pick, sequence_log_probs, source_ids, top_k_filter, top_p_filter)
+from seq2seq.decoding import (Distractor, ReverseQuestion, beam_search, distinct_outputs, generate,
+                              greedy_pick, pair_log_probs, sampling_pick, sequence_log_probs, source_ids,
+                              top_k_filter, top_p_filter)
 from seq2seq.errors import UserError
 from seq2seq.models.base import Memory, Seq2SeqModel
 
@@ -18,7 +19,8 @@ LETTERS = {A: "a", B: "b", C: "c", D: "d"}
 
 # prefix (without BOS) → probabilities of the next token. Unlisted prefixes end at once.
 #   P("b") = .4,  P("ac") = P("ad") = .6 · .5 = .3
-TABLE = {(): {A: 0.6, B: 0.4}, (A,): {C: 0.5, D: 0.5}, (B,): {EOS: 1.0}, (A, C): {EOS: 1.0}, (A, D): {EOS: 1.0}}
+TABLE = {(): {A: 0.6, B: 0.4}, (A,): {C: 0.5, D: 0.5}, (B,): {EOS: 1.0}, (A, C): {EOS: 1.0},
+         (A, D): {EOS: 1.0}}
 
 
 class TableModel(Seq2SeqModel):
@@ -76,7 +78,8 @@ def test_greedy_takes_the_likeliest_token_each_step():
 
 
 def test_beam_search_finds_the_likelier_sequence_greedy_misses():
-    best = beam_search(TableModel(TABLE), memory(), LetterTokenizer(), beam_size=2, max_len=5, length_penalty=0.0)
+    best = beam_search(TableModel(TABLE), memory(), LetterTokenizer(), beam_size=2, max_len=5,
+                       length_penalty=0.0)
     assert [h.tokens for h in best] == [[B], [A, C]]
     assert [math.exp(h.log_prob) for h in best] == pytest.approx([0.4, 0.3])
 
@@ -104,21 +107,24 @@ def test_top_p_keeps_the_smallest_set_reaching_p():
 
 def test_sampling_frequencies_follow_the_table():
     generator = torch.Generator().manual_seed(0)
-    outputs = generate(TableModel(TABLE), memory(4000), LetterTokenizer(), 5, sampling_pick(1.0, 0, 1.0, generator))
+    outputs = generate(TableModel(TABLE), memory(4000), LetterTokenizer(), 5,
+                       sampling_pick(1.0, 0, 1.0, generator))
     share_b = sum(ids == [B] for ids in outputs) / len(outputs)
     assert share_b == pytest.approx(0.4, abs=0.03)
 
 
 def test_top_k_one_sampling_is_greedy():
     generator = torch.Generator().manual_seed(0)
-    outputs = generate(TableModel(TABLE), memory(50), LetterTokenizer(), 5, sampling_pick(1.0, 1, 1.0, generator))
+    outputs = generate(TableModel(TABLE), memory(50), LetterTokenizer(), 5,
+                       sampling_pick(1.0, 1, 1.0, generator))
     assert all(ids[0] == A for ids in outputs)
 
 
 def test_sampling_is_reproducible_with_a_seed():
     def run(seed):
         generator = torch.Generator().manual_seed(seed)
-        return generate(TableModel(TABLE), memory(30), LetterTokenizer(), 5, sampling_pick(1.0, 0, 1.0, generator))
+        return generate(TableModel(TABLE), memory(30), LetterTokenizer(), 5,
+                        sampling_pick(1.0, 0, 1.0, generator))
 
     assert run(1) == run(1)
     assert run(1) != run(2)
@@ -126,15 +132,18 @@ def test_sampling_is_reproducible_with_a_seed():
 
 def test_distinct_outputs_exclude_known_answers_and_stop_when_exhausted():
     config = DecodeConfig(method="sample", max_attempts=5, seed=0)
-    found = distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x", "y"], [{"b"}, set()], n=3, config=config)
+    found = distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x", "y"], [{"b"}, set()], n=3,
+                             config=config)
     assert sorted(found[0]) == ["ac", "ad"]  # only two allowed answers exist: fewer than n, and it ends
     assert sorted(found[1]) == ["ac", "ad", "b"]
 
 
 def test_distinct_outputs_with_beam_and_greedy():
     model, tokenizer = TableModel(TABLE), LetterTokenizer()
-    beam = distinct_outputs(model, tokenizer, ["x"], [{"ac"}], n=2, config=DecodeConfig(method="beam", beam_size=2))
-    # default length penalty 1: log-prob per token (EOS included): "ad" log(.3)/3 = -0.40 beats "b" log(.4)/2 = -0.46
+    beam = distinct_outputs(model, tokenizer, ["x"], [{"ac"}], n=2,
+                            config=DecodeConfig(method="beam", beam_size=2))
+    # default length penalty 1: log-prob per token (EOS included): "ad" log(.3)/3 = -0.40 beats
+    # "b" log(.4)/2 = -0.46
     assert beam == [["ad", "b"]]
     greedy = distinct_outputs(model, tokenizer, ["x"], [set()], n=1, config=DecodeConfig(method="greedy"))
     assert greedy == [["ac"]]
@@ -159,7 +168,8 @@ def test_known_words_restrict_the_outputs():
 
 # What the same model expects with no word to go on (the empty source): "b" fits anything.
 #   P(b) = .8,  P(ac) = P(ad) = .2 · .5 = .1
-GENERIC_TABLE = {(): {A: 0.2, B: 0.8}, (A,): {C: 0.5, D: 0.5}, (B,): {EOS: 1.0}, (A, C): {EOS: 1.0}, (A, D): {EOS: 1.0}}
+GENERIC_TABLE = {(): {A: 0.2, B: 0.8}, (A,): {C: 0.5, D: 0.5}, (B,): {EOS: 1.0}, (A, C): {EOS: 1.0},
+                 (A, D): {EOS: 1.0}}
 
 
 class SourceTableModel(TableModel):
@@ -195,7 +205,8 @@ def test_sequence_log_probs_are_the_table_products():
     model = SourceTableModel(TABLE)
     model.config = type("Config", (), {"pad_id": PAD})
     src = torch.tensor([[UNK, EOS], [EOS, PAD]])  # a word; the empty source
-    scores = sequence_log_probs(model, LetterTokenizer(), src, torch.tensor([0, 0, 1, 1]), [[B], [A, C], [B], [A, D]])
+    scores = sequence_log_probs(model, LetterTokenizer(), src, torch.tensor([0, 0, 1, 1]),
+                                [[B], [A, C], [B], [A, D]])
     assert scores.exp().tolist() == pytest.approx([0.4, 0.3, 0.8, 0.1])
 
 
@@ -211,14 +222,17 @@ def test_rank_pushes_down_what_fits_any_word():
 
 
 def test_ranking_samples_again_for_a_word_left_short():
-    """One sample a round cannot give three answers at once: later rounds add samples, and all are ranked again."""
+    """One sample a round cannot give three answers at once: later rounds add samples, and all are ranked
+    again."""
     config = DecodeConfig(method="rank", rank_samples=1, generic_weight=0.0, max_attempts=30, seed=0)
     explained = []
-    found = distinct_outputs(table_model(), LetterTokenizer(), ["word"], [set()], n=3, config=config, explain=explained)[0]
+    found = distinct_outputs(table_model(), LetterTokenizer(), ["word"], [set()], n=3, config=config,
+                             explain=explained)[0]
     assert found == ["b", "ac", "ad"]  # all three, by likelihood: .4, .3, .3
     assert [c.text for c in explained[0] if c.verdict == "kept"] == found  # the last ranking, as explained
     one_round = DecodeConfig(method="rank", rank_samples=1, generic_weight=0.0, max_attempts=1, seed=0)
-    assert len(distinct_outputs(table_model(), LetterTokenizer(), ["word"], [set()], n=3, config=one_round)[0]) == 1
+    assert len(distinct_outputs(table_model(), LetterTokenizer(), ["word"], [set()], n=3,
+                                config=one_round)[0]) == 1
 
 
 def test_rank_never_offers_an_excluded_candidate():
@@ -272,17 +286,20 @@ def test_closeness_is_the_best_cosine_of_readings_over_a_candidates_inputs():
 
 def test_rank_adds_the_closeness_with_its_weight():
     """SourceTableModel reads any word as 1 and the empty source as 0, so with REVERSE's inputs the
-    closeness is 1 for ac (it reads x), 0 for ad (the empty source) and 0 for b (none: the lowest beside it)."""
+    closeness is 1 for ac (it reads x), 0 for ad (the empty source) and 0 for b (none: the lowest beside
+    it)."""
     # ν = 1: ac log .3 + 1 = −0.20 beats b log .4 + 0 = −0.92 and ad log .3 + 0 = −1.20
     assert rank(weight=0.0, n=3, reverse=REVERSE, closeness_weight=1.0) == ["ac", "b", "ad"]
-    assert rank(weight=0.0, n=3, reverse=REVERSE, closeness_weight=0.0) == ["b", "ac", "ad"]  # 0: not compared
+    # 0: not compared
+    assert rank(weight=0.0, n=3, reverse=REVERSE, closeness_weight=0.0) == ["b", "ac", "ad"]
 
 
 def test_pair_log_probs_match_scoring_each_pair_alone():
     model, tokenizer = table_model(), LetterTokenizer()
     sources, targets = ["x", "", "x", ""], ["b", "ac", "ad", "b"]
     together = pair_log_probs(model, tokenizer, sources, targets)
-    alone = [pair_log_probs(model, tokenizer, [source], [target]).item() for source, target in zip(sources, targets)]
+    alone = [pair_log_probs(model, tokenizer, [source], [target]).item()
+             for source, target in zip(sources, targets)]
     assert together.tolist() == pytest.approx(alone)
     assert together.exp().tolist() == pytest.approx([0.4, 0.1, 0.3, 0.8])
 
@@ -306,8 +323,8 @@ def test_samples_of_related_words_join_the_candidates():
     """The empty source here stands in for a related word: one sample of the word itself, 'b' alone
     (GENERIC_TABLE: the neighbour's likeliest output) cannot be missed in 40 samples of the neighbour."""
     model = SourceTableModel(TABLE)
-    config = DecodeConfig(method="rank", rank_samples=1, neighbour_samples=40, generic_weight=0.0, max_attempts=1,
-                          seed=0)  # one round: no fresh samples for a word left short
+    config = DecodeConfig(method="rank", rank_samples=1, neighbour_samples=40, generic_weight=0.0,
+                          max_attempts=1, seed=0)  # one round: no fresh samples for a word left short
     alone = distinct_outputs(model, LetterTokenizer(), ["word"], [set()], n=3, config=config)[0]
     helped = distinct_outputs(model, LetterTokenizer(), ["word"], [set()], n=3, config=config,
                               neighbour_sources=[[""]])[0]
@@ -318,8 +335,8 @@ def test_samples_of_related_words_join_the_candidates():
 def test_explain_gives_every_candidate_its_scores_and_what_became_of_it():
     """What `infer.py --explain` prints is the ranking's own numbers: the kept ones are the answers, in
     order, and each score is forward − λ·generic + μ·reverse + ν·closeness of the table's probabilities."""
-    config = DecodeConfig(method="rank", rank_samples=1, generic_weight=1.0, reverse_weight=1.0, closeness_weight=2.0,
-                          seed=0)
+    config = DecodeConfig(method="rank", rank_samples=1, generic_weight=1.0, reverse_weight=1.0,
+                          closeness_weight=2.0, seed=0)
     explained = []
     found = distinct_outputs(table_model(), LetterTokenizer(), ["word"], [{"ad"}], n=1, config=config,
                              proposals=[["b", "ad", "ac", "ac"]], reverse=REVERSE, explain=explained)[0]
@@ -332,11 +349,13 @@ def test_explain_gives_every_candidate_its_scores_and_what_became_of_it():
     b = by_text["b"]  # P(b | word) = .4, P(b | no word) = .8, P(ac | b's input) unknown: the lowest beside it
     assert (math.exp(b.forward), math.exp(b.generic)) == pytest.approx((0.4, 0.8))
     assert by_text["ac"].closeness == 1.0  # ac reads x, a word, as the word itself is read
-    assert b.closeness == 1.0  # no input of its own: the lowest beside it, that of ac, the only other one scored
+    # no input of its own: the lowest beside it, that of ac, the only other one scored
+    assert b.closeness == 1.0
     assert b.score == pytest.approx(b.forward - b.generic + b.reverse + 2.0 * b.closeness)
     scored = [row.score for row in rows if row.score is not None]
     assert scored == sorted(scored, reverse=True)  # best first
-    assert {row.origin for row in rows} <= {"sample", "lexicon, shares a kanji"}  # no related words were given
+    # no related words were given
+    assert {row.origin for row in rows} <= {"sample", "lexicon, shares a kanji"}
 
 
 def traced(n=3, **settings):
@@ -358,16 +377,19 @@ def test_the_sampling_trace_shows_the_probabilities_each_piece_was_drawn_with():
     assert (a.raw, a.tempered, a.drawn_from) == pytest.approx((0.6, 0.36 / 0.52, 1.0))
     assert (b.raw, b.tempered, b.drawn_from) == pytest.approx((0.4, 0.16 / 0.52, 0.0))
     for output in trace.outputs:
-        assert "".join(step.drawn for step in output.steps) == output.text + "</s>"  # the pieces actually emitted
+        # the pieces actually emitted
+        assert "".join(step.drawn for step in output.steps) == output.text + "</s>"
         assert output.steps[-1].log_prob == pytest.approx(math.log(0.3))  # ac: .6 · .5 · 1
     assert [o.text for o in trace.outputs if o.verdict == "kept"] == found
-    assert {o.verdict for o in trace.outputs} <= {"kept", "duplicate", "not needed: n answers were found already"}
+    assert {o.verdict for o in trace.outputs} <= {"kept", "duplicate",
+                                                  "not needed: n answers were found already"}
     assert found == ["ac"]  # b and ad were never drawn: top-p removed them
 
 
 def test_tracing_does_not_change_what_is_drawn():
     settings = dict(method="sample", temperature=1.0, top_k=0, top_p=1.0, max_attempts=5, seed=4)
-    plain = distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x"], [set()], n=3, config=DecodeConfig(**settings))
+    plain = distinct_outputs(TableModel(TABLE), LetterTokenizer(), ["x"], [set()], n=3,
+                             config=DecodeConfig(**settings))
     found, trace = traced(**settings)
     assert found == plain[0] and [d.score for d in found] == [d.score for d in plain[0]]
     kept = {o.text: o for o in trace.outputs if o.verdict == "kept"}
@@ -389,8 +411,10 @@ def test_the_beam_trace_shows_each_steps_live_and_ended_hypotheses():
     assert [sorted(texts(step.live)) for step in trace.beam_steps] == [["a", "b"], ["ac", "ad"], []]
     assert [sorted(texts(step.ended)) for step in trace.beam_steps] == [[], ["b"], ["ac", "ad"]]
     assert trace.beam_steps[1].ended[0].score == pytest.approx(math.log(0.4))  # length penalty 0: plain log p
-    # offered best first by the beam's score; listed (found) by log p per piece, as every method lists its outputs
-    assert [o.text for o in trace.outputs[:1]] == ["b"] and [o.verdict for o in trace.outputs] == ["kept", "kept"]
+    # offered best first by the beam's score; listed (found) by log p per piece, as every method lists its
+    # outputs
+    assert ([o.text for o in trace.outputs[:1]] == ["b"]
+            and [o.verdict for o in trace.outputs] == ["kept", "kept"])
     assert sorted(found) == sorted(o.text for o in trace.outputs)
 
 

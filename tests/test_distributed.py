@@ -22,13 +22,17 @@ COMMON = ["--config", TINY_TOML, "--batch-size", "4", "--epochs", "2", "--no-pro
 
 
 def train(args: list, processes: int = 1) -> subprocess.CompletedProcess:
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
-    return subprocess.run([*(launcher if processes > 1 else [sys.executable]), str(ROOT / "train.py"), *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300, env=os.environ | {"OMP_NUM_THREADS": "1"})
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+                str(processes)]
+    return subprocess.run([*(launcher if processes > 1 else [sys.executable]), str(ROOT / "train.py"),
+                           *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env=os.environ | {"OMP_NUM_THREADS": "1"})
 
 
 @pytest.mark.parametrize("accum", [1, 2])
-def test_two_gloo_processes_match_one_process_accumulating_twice_as_many_batches(accum, pairs_csv, tmp_path: Path):
+def test_two_gloo_processes_match_one_process_accumulating_twice_as_many_batches(accum, pairs_csv,
+                                                                                 tmp_path: Path):
     """With accum 2 each process also skips gradient averaging (no_sync) on its first batch of a step."""
     ddp = train(["--data", pairs_csv, "--out", tmp_path / "ddp", "--accum", accum, *COMMON], processes=2)
     assert ddp.returncode == 0, ddp.stderr[-3000:]
@@ -40,7 +44,8 @@ def test_two_gloo_processes_match_one_process_accumulating_twice_as_many_batches
     assert curves[0]["step"].tolist() == curves[1]["step"].tolist() == ([3, 6] if accum == 1 else [2, 4])
     for column in ("train_loss", "valid_loss"):
         assert curves[0][column].tolist() == pytest.approx(curves[1][column].tolist(), abs=2e-4)
-    ddp_weights, single_weights = (torch.load(tmp_path / name / "model.pt", weights_only=True) for name in ("ddp", "single"))
+    ddp_weights, single_weights = (torch.load(tmp_path / name / "model.pt", weights_only=True)
+                                   for name in ("ddp", "single"))
     # A key projection's bias has a true gradient of 0 (softmax ignores a shift shared by every key), so
     # AdamW steps it by ±lr on rounding noise alone, which differs with the order of the sums: not compared.
     for key in (key for key in single_weights if not key.endswith("k_proj.bias")):

@@ -1,5 +1,6 @@
-"""evaluate.py and seq2seq/evaluation.py: tiny models trained here, scored with the baselines on their test words;
-and the meaning columns on hand-made words and vectors (tests/fixtures/evaluation), with no model at all."""
+"""evaluate.py and seq2seq/evaluation.py: tiny models trained here, scored with the baselines on their test
+words; and the meaning columns on hand-made words and vectors (tests/fixtures/evaluation), with no model at
+all."""
 import json
 import shutil
 import sys
@@ -25,14 +26,16 @@ from seq2seq.training_fit import training_data, training_fit
 from tests.conftest import PAIRS, ROOT, tiny_config, write_csv
 from tests.test_meaning import unit
 
-SHARES = ("distinct", "wrong", "valid", "near_miss", "closeness", "edit_distance_norm", "same_script", "same_pos",
-          "mined", "shared", "exact_match", "fit")  # every summary number that is a share or a mean of shares
+# every summary number that is a share or a mean of shares
+SHARES = ("distinct", "wrong", "valid", "near_miss", "closeness", "edit_distance_norm", "same_script",
+          "same_pos", "mined", "shared", "exact_match", "fit")
 SYSTEMS = ["distractor", "random baseline", "kanji baseline", "corpus baseline", "retrieval baseline"]
 
 
 def hashed_embed(texts: list[str]) -> np.ndarray:
     """A stand-in for MiniLM: each text a fixed random unit vector, seeded by its checksum."""
-    vectors = np.stack([np.random.default_rng(zlib.crc32(text.encode("utf-8"))).normal(size=8) for text in texts])
+    vectors = np.stack([np.random.default_rng(zlib.crc32(text.encode("utf-8"))).normal(size=8)
+                        for text in texts])
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
@@ -43,7 +46,8 @@ def runs(tmp_path_factory) -> Path:
     distractors = write_csv(base / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
     lexicon = write_csv(base / "lexicon.csv", ["English", "Japanese"], sorted({(e, c) for e, _, c in PAIRS}))
     for name, data in (("distractor", distractors), ("translation", lexicon)):
-        train_from_csv(tiny_config(epochs=1), data, base / name, progress=False)  # messages: captured by pytest
+        # messages: captured by pytest
+        train_from_csv(tiny_config(epochs=1), data, base / name, progress=False)
     return base
 
 
@@ -92,7 +96,8 @@ def test_numbers_are_shares_and_no_system_gives_a_correct_answer(evaluation, run
 def test_the_corpus_baseline_gives_the_test_words_own_rows_less_correct_forms(evaluation, resources):
     words = [row["word"] for row in evaluation.results[3].scores.words]
     for word, found in zip(words, evaluation.results[3].candidates):
-        correct = {answer for english, _, answer in PAIRS if english == word} | resources.lexicon.get(word, set())
+        correct = ({answer for english, _, answer in PAIRS if english == word}
+                   | resources.lexicon.get(word, set()))
         assert found == [wrong for english, wrong, _ in PAIRS if english == word and wrong not in correct][:3]
 
 
@@ -116,13 +121,14 @@ def test_every_later_system_is_compared_word_by_word_with_the_first(evaluation, 
 
 def test_a_translation_model_gets_its_greedy_exact_match(runs, resources):
     folder = runs / "translation"
-    result = evaluate([folder], n=2, baselines=[], out=runs / "out_translation", resources=resources).results[0]
+    result = evaluate([folder], n=2, baselines=[], out=runs / "out_translation",
+                      resources=resources).results[0]
     assert result.exact_match == pytest.approx(exact_match(load_model(folder), read_test_split(folder)).rate)
 
 
 def test_the_same_words_for_two_models_given_data(runs, resources):
-    results = evaluate([runs / "distractor", runs / "translation"], data=runs / "pairs.csv", n=1, baselines=["none"],
-                       out=runs / "out_both", resources=resources).results
+    results = evaluate([runs / "distractor", runs / "translation"], data=runs / "pairs.csv", n=1,
+                       baselines=["none"], out=runs / "out_both", resources=resources).results
     assert [r.name for r in results] == ["distractor", "translation"]
     assert results[0].exact_match is None and 0 <= results[1].exact_match <= 1
     assert len(results[1].candidates) == len({word_key(english) for english, _, _ in PAIRS})
@@ -140,7 +146,8 @@ def test_one_model_decoded_two_ways_is_two_systems(runs, resources):
                        out=runs / "out_two_ways", resources=resources).results
     assert [r.name for r in results] == ["distractor", "distractor@method=sample,temperature=1.5"]
     eval_set = read_eval_set(folder / TEST_SPLIT, resources)
-    sampled = distractors_for(load_model(folder), eval_set.words, DecodeConfig(n=2, method="sample", temperature=1.5),
+    sampled = distractors_for(load_model(folder), eval_set.words,
+                              DecodeConfig(n=2, method="sample", temperature=1.5),
                               [set(c) for c in eval_set.correct], resources.lexicon, resources.known_words)
     assert results[1].candidates == sampled  # exactly what those settings give through infer.py's path
 
@@ -162,8 +169,8 @@ def test_errors_are_one_line_naming_what_to_fix(runs, capsys, args, named):
     if not unresumable.exists():
         shutil.copytree(runs / "distractor", unresumable)
         (unresumable / LAST_CHECKPOINT).unlink()
-    paths = {"distractor": runs / "distractor", "translation": runs / "translation", "missing": runs / "nothing.csv",
-             "unresumable": unresumable}
+    paths = {"distractor": runs / "distractor", "translation": runs / "translation",
+             "missing": runs / "nothing.csv", "unresumable": unresumable}
     argv = [arg.format(**paths) for arg in args] + ["--out", str(runs / "never")]
     assert run_main(evaluate_script.main, argv) == 2
     err = capsys.readouterr().err
@@ -178,8 +185,8 @@ def test_fit_asks_training_words_only_and_counts_their_own_targets(runs):
     folder = runs / "distractor"
     fit = training_fit(folder, load_model(folder), training_data(folder), 6, 2, 0, None, None)
     config = tiny_config()
-    splits = split_by_word(load_pairs(runs / "pairs.csv"), config.data.valid_fraction, config.data.test_fraction,
-                           config.train.seed)
+    splits = split_by_word(load_pairs(runs / "pairs.csv"), config.data.valid_fraction,
+                           config.data.test_fraction, config.train.seed)
     held_out = {word_key(word) for name in ("valid", "test") for word in splits[name]["source"]}
     assert len(fit.words) == 6 and not {word_key(word) for word in fit.words} & held_out
     assert not set(fit.words) & set(read_test_split(folder)["source"])
@@ -189,8 +196,10 @@ def test_fit_asks_training_words_only_and_counts_their_own_targets(runs):
     assert (fit.hits, fit.total) == (hand_count, sum(map(len, fit.outputs)))
     assert fit.rate is None or 0 <= fit.rate <= 1
     assert fit.rate == (hand_count / fit.total if fit.total else None)
-    assert training_fit(folder, load_model(folder), training_data(folder), 6, 2, 0, None, None).words == fit.words
-    assert training_fit(folder, load_model(folder), training_data(folder), 6, 2, 1, None, None).words != fit.words
+    assert training_fit(folder, load_model(folder), training_data(folder), 6, 2, 0,
+                        None, None).words == fit.words
+    assert training_fit(folder, load_model(folder), training_data(folder), 6, 2, 1,
+                        None, None).words != fit.words
 
 
 def test_fit_words_adds_the_fit_column(runs, resources):
@@ -237,7 +246,8 @@ def test_near_misses_and_meaning_worked_out_by_hand(tmp_path):
 
     summary = json.loads((tmp_path / SUMMARY).read_text(encoding="utf-8"))
     corpus_row, kanji_row = summary["systems"]
-    assert corpus_row["near_miss"] == pytest.approx(0.5) and corpus_row["meaning"] == pytest.approx((0.45 + 0.445) / 2)
+    assert (corpus_row["near_miss"] == pytest.approx(0.5)
+            and corpus_row["meaning"] == pytest.approx((0.45 + 0.445) / 2))
     assert kanji_row["near_miss"] == pytest.approx(0.75) and kanji_row["meaning"] == pytest.approx(0.75)
     difference = summary["differences"]["kanji baseline"]
     assert difference["near_miss"]["mean"] == pytest.approx((0 + 0.5) / 2)

@@ -1,5 +1,6 @@
 """python -m seq2seq.figures: the figures of docs/LEARN.md that need no model, and a clean skip without
-matplotlib. (The attention maps it draws from model folders are infer.py's, tested in test_attention_maps.py.)"""
+matplotlib. (The attention maps it draws from model folders are infer.py's, tested in
+test_attention_maps.py.)"""
 import sys
 
 from seq2seq import figures
@@ -12,7 +13,8 @@ def test_the_model_free_figures_are_written(tmp_path, capsys):
     assert run_main(figures.main, ["--out", str(tmp_path / "figures")]) == 0
     for name in MODEL_FREE:
         assert (tmp_path / "figures" / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), name
-    assert capsys.readouterr().out.splitlines() == [f"wrote {tmp_path / 'figures' / name}" for name in MODEL_FREE]
+    assert capsys.readouterr().out.splitlines() == [f"wrote {tmp_path / 'figures' / name}"
+                                                    for name in MODEL_FREE]
 
 
 def test_without_matplotlib_nothing_is_written_and_one_line_says_why(tmp_path, capsys, monkeypatch):

@@ -99,8 +99,9 @@ def test_killed_at_any_moment_and_resumed_equals_never_killed(pairs_csv, tmp_pat
     assert train("--data", str(pairs_csv), "--out", str(whole), *SETTINGS) == 0
     run_seconds = time.monotonic() - started
     rng = random.Random(7)
-    moments = [dict(kill="writing:spm.model:1"), dict(kill="writing:last.pt:2"), dict(kill="renaming:last.pt:1"),
-               dict(kill="writing:model.pt:2"), dict(kill="renaming:model.pt:1")] + [
+    moments = [dict(kill="writing:spm.model:1"), dict(kill="writing:last.pt:2"),
+               dict(kill="renaming:last.pt:1"), dict(kill="writing:model.pt:2"),
+               dict(kill="renaming:model.pt:1")] + [
         dict(kill_after_s=rng.uniform(0.3, 0.9) * run_seconds) for _ in range(3)]
     kills = 0
     for moment in moments:

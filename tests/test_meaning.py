@@ -41,7 +41,8 @@ def test_glosses_are_the_inverted_index_for_the_forms_asked_one_word_first_and_c
 def test_meaning_is_the_best_cosine_over_the_forms_glosses():
     scorer = MeaningScorer(FakeEmbedder(), glosses_by_form(INDEX, ["貸す", "返す", "川"]))
     assert scorer.meaning("borrow", "貸す") == pytest.approx(0.8)  # lend 0.6, loan 0.8
-    assert scorer.meaning("To Borrow", "返す") == pytest.approx(0.3)  # the word is keyed as normalize_gloss does
+    # the word is keyed as normalize_gloss does
+    assert scorer.meaning("To Borrow", "返す") == pytest.approx(0.3)
     assert scorer.meaning("borrow", "川") == pytest.approx(0.0)
     assert scorer.meaning("borrow", "ペン") is None  # no gloss: not measured
 
@@ -50,7 +51,8 @@ def test_each_string_is_embedded_once_in_one_batch():
     embed = FakeEmbedder()
     scorer = meaning_scorer(embed, INDEX, ["borrow", "river"], [[["貸す", "返す"], ["池"]], [["貸す"], ["湖", "池"]]])
     assert sorted(embed.asked) == ["borrow", "give back", "lake", "lend", "loan", "pond", "river"]
-    assert scorer.meaning("river", "池") == pytest.approx(0.45) and scorer.meaning("borrow", "池") == pytest.approx(0.0)
+    assert (scorer.meaning("river", "池") == pytest.approx(0.45)
+            and scorer.meaning("borrow", "池") == pytest.approx(0.0))
     assert len(embed.asked) == 7  # all already there: nothing embedded again
 
 
@@ -65,7 +67,8 @@ def test_near_from_the_threshold_on_for_wrong_real_words_only():
 
 
 def test_the_near_miss_rate_counts_distinct_near_candidates_out_of_n():
-    assert near_miss_rate(["a", "b", "c"], [True, False, True], 5) == pytest.approx(2 / 5)  # a short list is penalised
+    # a short list is penalised
+    assert near_miss_rate(["a", "b", "c"], [True, False, True], 5) == pytest.approx(2 / 5)
     assert near_miss_rate(["a", "a"], [True, True], 2) == pytest.approx(1 / 2)  # a repeat counts once
     assert near_miss_rate([], [], 3) == 0.0
 
@@ -81,13 +84,16 @@ def test_score_with_meaning_on_hand_made_vectors():
     assert (rows["borrow", "貸す"]["meaning"], rows["borrow", "貸す"]["near"]) == (pytest.approx(0.8), True)
     assert (rows["borrow", "返す"]["meaning"], rows["borrow", "返す"]["near"]) == (pytest.approx(0.3), False)
     assert (rows["borrow", "ペン"]["meaning"], rows["borrow", "ペン"]["near"]) == (None, False)
-    assert (rows["river", "池"]["meaning"], rows["river", "池"]["near"]) == (pytest.approx(0.45), True)  # on the line
+    # on the line
+    assert (rows["river", "池"]["meaning"], rows["river", "池"]["near"]) == (pytest.approx(0.45), True)
     assert (rows["river", "湖"]["meaning"], rows["river", "湖"]["near"]) == (pytest.approx(0.44), False)
-    assert (rows["river", "川"]["meaning"], rows["river", "川"]["near"]) == (None, False)  # the answer: not wrong
+    # the answer: not wrong
+    assert (rows["river", "川"]["meaning"], rows["river", "川"]["near"]) == (None, False)
 
     borrow_row, river_row = scores.words
     assert borrow_row["near_miss"] == pytest.approx(1 / 3) and river_row["near_miss"] == pytest.approx(1 / 3)
-    assert borrow_row["meaning"] == pytest.approx((0.8 + 0.3) / 2) and river_row["meaning"] == pytest.approx(0.445)
+    assert (borrow_row["meaning"] == pytest.approx((0.8 + 0.3) / 2)
+            and river_row["meaning"] == pytest.approx(0.445))
     assert scores.summary["near_miss"] == pytest.approx(1 / 3)
     assert scores.summary["meaning"] == pytest.approx((0.55 + 0.445) / 2)
 

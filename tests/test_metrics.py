@@ -1,18 +1,19 @@
-"""seq2seq/metrics.py and seq2seq/baselines.py on hand-made examples, every expected number worked out here."""
+"""seq2seq/metrics.py and seq2seq/baselines.py on hand-made examples, every expected number worked out
+here."""
 import pandas as pd
 import pytest
 
 from seq2seq.baselines import (RetrievalIndex, corpus_baseline, jaccard, kanji_baseline, padded_ngrams,
                                random_baseline, retrieval_baseline)
-from seq2seq.metrics import (Item, chrf, closeness, distinct, edit_distance, exact_match_rate, is_valid, is_wrong,
-                             nearest_correct, normalized_edit_distance, paired_difference, same_pos, same_script,
-                             score, script_of, shared_share)
+from seq2seq.metrics import (Item, chrf, closeness, distinct, edit_distance, exact_match_rate, is_valid,
+                             is_wrong, nearest_correct, normalized_edit_distance, paired_difference, same_pos,
+                             same_script, score, script_of, shared_share)
 
 POS = {"借りる": frozenset({"verb"}), "貸す": frozenset({"verb"}), "貸し出す": frozenset({"verb"}),
        "川": frozenset({"noun"}), "川岸": frozenset({"noun"})}
 
 
-# --- edit distance ---------------------------------------------------------------------------------------------
+# --- edit distance ------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("a, b, expected", [
@@ -29,7 +30,8 @@ def test_edit_distance(a, b, expected):
 
 
 @pytest.mark.parametrize("a, b, expected", [
-    ("借りる", "貸す", 3 / 3), ("貸す", "貸し出す", 2 / 4), ("", "", 0.0), ("", "abc", 1.0), ("kitten", "sitting", 3 / 7),
+    ("借りる", "貸す", 3 / 3), ("貸す", "貸し出す", 2 / 4), ("", "", 0.0), ("", "abc", 1.0),
+    ("kitten", "sitting", 3 / 7),
 ])
 def test_normalized_edit_distance_divides_by_the_longer_length(a, b, expected):
     assert normalized_edit_distance(a, b) == pytest.approx(expected)
@@ -44,7 +46,7 @@ def test_nearest_correct_takes_each_minimum_over_the_answers():
     assert nearest_correct("貸す", []) is None
 
 
-# --- wrong and real ------------------------------------------------------------------------------------------
+# --- wrong and real -----------------------------------------------------------------------------------------
 
 
 def test_is_wrong_and_is_valid():
@@ -77,7 +79,7 @@ def test_closeness_is_zero_for_a_copy_and_none_without_answers():
     assert closeness("貸す", []) is None
 
 
-# --- script and part of speech --------------------------------------------------------------------------------
+# --- script and part of speech ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("word, script", [
@@ -138,7 +140,8 @@ def test_exact_match_rate():
 
 def test_score_averages_per_word_first_then_over_words():
     lend = Item("lend", frozenset({"貸す"}), ["貸し出す", "池"], frozenset({"かす"}))
-    river = Item("river", frozenset({"川"}), ["川", "河", "川岸", "池"], frozenset({"河", "かわ"}), frozenset({"池", "湖"}))
+    river = Item("river", frozenset({"川"}), ["川", "河", "川岸", "池"], frozenset({"河", "かわ"}),
+                 frozenset({"池", "湖"}))
     known_forms = frozenset({"貸し出す", "池", "川", "河"})  # 川岸 left out: not a real word here
     scores = score([lend, river], 4, known_forms, POS)
 
@@ -147,7 +150,8 @@ def test_score_averages_per_word_first_then_over_words():
     assert (copy["wrong"], copy["closeness"], copy["edit_distance"], copy["same_script"], copy["mined"]) == (
         False, 0.0, None, None, None)
     bank = rows["river", "川岸"]
-    assert bank["closeness"] == pytest.approx(2 / 3) and (bank["edit_distance"], bank["edit_distance_norm"]) == (1, 0.5)
+    assert (bank["closeness"] == pytest.approx(2 / 3)
+            and (bank["edit_distance"], bank["edit_distance_norm"]) == (1, 0.5))
     assert (bank["valid"], bank["same_script"], bank["same_pos"], bank["mined"]) == (False, True, True, False)
     assert rows["river", "池"]["same_pos"] is None and rows["river", "池"]["mined"] is True
     assert rows["lend", "池"]["shared"] and not rows["lend", "貸し出す"]["shared"]
@@ -158,7 +162,8 @@ def test_score_averages_per_word_first_then_over_words():
     assert lend_row["distinct"] == 0.5 and river_row["distinct"] == 1.0
     assert lend_row["wrong"] == 1.0 and river_row["wrong"] == 0.5
     assert lend_row["closeness"] == pytest.approx(1 / 6) and river_row["closeness"] == pytest.approx(1 / 6)
-    assert lend_row["edit_distance_norm"] == pytest.approx(0.75) and river_row["edit_distance_norm"] == pytest.approx(0.75)
+    assert (lend_row["edit_distance_norm"] == pytest.approx(0.75)
+            and river_row["edit_distance_norm"] == pytest.approx(0.75))
     assert lend_row["mined"] is None and river_row["mined"] == 0.5
 
     summary = scores.summary
@@ -181,7 +186,7 @@ def test_score_without_tables_leaves_their_measures_unknown():
     assert empty["distinct"] == 0.0 and empty["closeness"] is None and empty["most_repeated"] is None
 
 
-# --- baselines --------------------------------------------------------------------------------------------------
+# --- baselines ----------------------------------------------------------------------------------------------
 
 TABLE = {form: frozenset({"verb"}) for form in ("借りる", "借り入れる", "貸す", "返す", "盗む", "走る", "しまう")}
 TABLE.update({form: frozenset({"noun"}) for form in ("川", "池", "湖", "リバー", "なす")})
@@ -194,10 +199,13 @@ def test_random_baseline_draws_the_answers_class_never_an_answer_and_repeats_wit
     first = random_baseline(words, correct, rejected, TABLE, 3, seed=5)
     assert first == random_baseline(words, correct, rejected, TABLE, 3, seed=5)
     borrow, river = first
-    assert len(borrow) == 3 and len(set(borrow)) == 3 and set(borrow) <= KANJI_VERBS - rejected[0]  # kanji verbs
+    # kanji verbs
+    assert len(borrow) == 3 and len(set(borrow)) == 3 and set(borrow) <= KANJI_VERBS - rejected[0]
     assert set(river) == {"池", "湖"}  # the only kanji nouns left; リバー is katakana
-    assert random_baseline(["borrow"], correct[:1], rejected[:1], TABLE, 3, seed=5) == [borrow]  # not order-bound
-    draws = {tuple(random_baseline(words[:1], correct[:1], rejected[:1], TABLE, 3, seed)[0]) for seed in range(10)}
+    # not order-bound
+    assert random_baseline(["borrow"], correct[:1], rejected[:1], TABLE, 3, seed=5) == [borrow]
+    draws = {tuple(random_baseline(words[:1], correct[:1], rejected[:1], TABLE, 3, seed)[0])
+             for seed in range(10)}
     assert len(draws) > 1  # the seed matters
 
 
@@ -212,7 +220,8 @@ def test_random_baseline_takes_the_english_words_pos_when_given():
 
 def test_random_baseline_falls_back_to_the_script_when_the_pos_is_unknown():
     [found] = random_baseline(["thing"], [frozenset({"未知語"})], [frozenset({"未知語"})], TABLE, 20, seed=0)
-    assert set(found) == {form for form in TABLE if script_of(form) == "kanji"}  # every kanji headword, any POS
+    # every kanji headword, any POS
+    assert set(found) == {form for form in TABLE if script_of(form) == "kanji"}
 
 
 # the kanji baseline's table: TABLE and words sharing 借, 貸, 川 or 知 with an answer
@@ -253,7 +262,8 @@ def test_corpus_baseline_is_the_words_own_targets_in_order_less_rejected():
 
 
 def pairs(rows):
-    return pd.DataFrame({"source": [r[0] for r in rows], "target": [r[1] for r in rows], "correct": [()] * len(rows)})
+    return pd.DataFrame({"source": [r[0] for r in rows], "target": [r[1] for r in rows],
+                         "correct": [()] * len(rows)})
 
 
 def test_padded_trigrams_and_jaccard():
@@ -269,8 +279,10 @@ def test_retrieval_takes_the_nearest_training_words_distractors_never_its_own_or
     # bow: <bo bow ow>, 2 shared with borrow's 6: 2 / (6 + 3 - 2); lend shares nothing
     assert index.nearest("borrow") == [(pytest.approx(5 / 9), "borrower"), (pytest.approx(2 / 7), "bow")]
     rejected = [frozenset({"借りる", "借り手"})]
-    assert retrieval_baseline(["borrow"], rejected, train, 2) == [["貸し手", "弓"]]  # 借り手 is correct; 貸す is borrow's
-    assert retrieval_baseline(["borrow"], rejected, train, 5) == [["貸し手", "弓"]]  # no more neighbours: fewer than n
+    # 借り手 is correct; 貸す is borrow's
+    assert retrieval_baseline(["borrow"], rejected, train, 2) == [["貸し手", "弓"]]
+    # no more neighbours: fewer than n
+    assert retrieval_baseline(["borrow"], rejected, train, 5) == [["貸し手", "弓"]]
     assert retrieval_baseline(["xyz"], [frozenset()], train, 2) == [[]]
 
 

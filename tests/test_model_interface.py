@@ -49,7 +49,8 @@ def tiny_model(settings: dict, **overrides) -> Seq2SeqModel:
 
 
 def step_by_step(model, memory, tgt):
-    """Logits (batch, tgt_len, vocab) from decode_step fed the true previous tokens, as a decoding loop calls it."""
+    """Logits (batch, tgt_len, vocab) from decode_step fed the true previous tokens, as a decoding loop calls
+    it."""
     state, logits = None, []
     for t in range(tgt.size(1)):
         step_logits, state = model.decode_step(tgt[:, t], memory, state)

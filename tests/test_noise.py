@@ -56,7 +56,8 @@ def test_replacement_rate_follows_p_and_the_seed_repeats(files):
     replaced = (noisy["Japanese"] != pairs["target"].repeat(1000).to_numpy()).mean()
     assert 0.26 < replaced < 0.34
     assert noisy.equals(add_noise(pairs, related, p=0.3, k=1000, seed=7))
-    assert (add_noise(pairs, related, p=0.0, k=5, seed=7)["Japanese"] == pairs["target"].repeat(5).to_numpy()).all()
+    assert (add_noise(pairs, related, p=0.0, k=5, seed=7)["Japanese"]
+            == pairs["target"].repeat(5).to_numpy()).all()
 
 
 @pytest.mark.parametrize(("p", "k", "message"), [(1.5, 1, r"--p 1\.5"), (0.5, 0, "--k 0")])

@@ -11,8 +11,8 @@ from seq2seq.data import load_pairs
 from seq2seq.errors import UserError
 from seq2seq.model_folder import load_model
 from seq2seq.candidates import CandidateLexicon
-from seq2seq.pipeline import (answers_shown, candidate_inputs, distractors_for, encoder_inputs, train_from_csv,
-                             translation_examples)
+from seq2seq.pipeline import (answers_shown, candidate_inputs, distractors_for, encoder_inputs,
+                              train_from_csv, translation_examples)
 from seq2seq.run_log import RunLog, best_row
 from tests.conftest import tiny_config
 
@@ -23,17 +23,20 @@ def trained(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("run")
     csv_path = write_csv(folder.parent / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
-    summary = train_from_csv(tiny_config(epochs=3, lr=3e-3), csv_path, folder, progress=False, log=RunLog(echo=False))
+    summary = train_from_csv(tiny_config(epochs=3, lr=3e-3), csv_path, folder, progress=False,
+                             log=RunLog(echo=False))
     return folder, summary, csv_path
 
 
 def test_folder_holds_every_file_and_one_metrics_row_per_epoch(trained):
     folder, summary, _ = trained
-    files = {"config.json", "model.pt", "spm.model", "answers.json", "metrics.csv", "test.csv", "last.pt", "train.log"}
+    files = {"config.json", "model.pt", "spm.model", "answers.json", "metrics.csv", "test.csv", "last.pt",
+             "train.log"}
     assert {p.name for p in folder.iterdir()} - {"tensorboard"} == files  # tensorboard/ when it is installed
     log = (folder / "train.log").read_text(encoding="utf-8").splitlines()
     assert "train/valid/test pairs 22/4/4" in log[0]  # said before the folder existed, kept for the log
-    assert [line.split(":")[0] for line in log if line.startswith("epoch ")] == ["epoch 1", "epoch 2", "epoch 3"]
+    assert [line.split(":")[0] for line in log if line.startswith("epoch ")] == ["epoch 1", "epoch 2",
+                                                                                 "epoch 3"]
     test_split = load_pairs(folder / "test.csv")
     assert test_split.equals(summary.splits["test"])  # the same pairs, correct answers included
     metrics = pd.read_csv(folder / "metrics.csv")
@@ -41,7 +44,8 @@ def test_folder_holds_every_file_and_one_metrics_row_per_epoch(trained):
     best = best_row(metrics, summary.fit.metric)  # the epoch model.pt holds, by the run's metric
     assert best["valid_loss"] == pytest.approx(summary.fit.valid_loss, abs=1e-4)
     assert json.loads((folder / "answers.json").read_text(encoding="utf-8"))["borrow"] == ["借りる"]
-    assert json.loads((folder / "config.json").read_text())["model"]["vocab_size"] == summary.trained.tokenizer.vocab_size
+    assert (json.loads((folder / "config.json").read_text())["model"]["vocab_size"]
+            == summary.trained.tokenizer.vocab_size)
 
 
 def test_reload_gives_identical_logits_and_identical_samples(trained):
@@ -59,7 +63,8 @@ def test_reload_gives_identical_logits_and_identical_samples(trained):
 def test_distractors_are_distinct_and_never_a_correct_answer(trained):
     folder, _, _ = trained
     reloaded = load_model(folder)
-    results = distractors_for(reloaded, ["borrow", "dog", "river"], DecodeConfig(n=5, method="sample", top_k=0, top_p=1.0, max_attempts=100),
+    results = distractors_for(reloaded, ["borrow", "dog", "river"],
+                              DecodeConfig(n=5, method="sample", top_k=0, top_p=1.0, max_attempts=100),
                               exclude=[{"貸す"}, set(), set()])
     for found, correct in zip(results, [{"借りる", "貸す"}, {"犬"}, {"川"}]):
         assert len(found) == 5 and len(set(found)) == 5
@@ -71,7 +76,8 @@ def test_lexicon_answers_are_excluded_too(trained):
     reloaded = load_model(folder)
     plain = distractors_for(reloaded, ["borrow"], DecodeConfig(n=3, seed=1))[0]
     banned = {"borrow": frozenset(plain[:2])}
-    assert not set(plain[:2]) & set(distractors_for(reloaded, ["Borrow"], DecodeConfig(n=3, seed=1), lexicon=banned)[0])
+    assert not set(plain[:2]) & set(distractors_for(reloaded, ["Borrow"], DecodeConfig(n=3, seed=1),
+                                                    lexicon=banned)[0])
 
 
 def small_lexicon() -> CandidateLexicon:
@@ -105,15 +111,18 @@ def test_ranking_with_the_reverse_question_gives_distinct_allowed_answers(traine
 
 def test_keep_epochs_leaves_each_epochs_weights_and_a_new_run_removes_them(tmp_path, pairs_csv):
     folder = tmp_path / "run"
-    train_from_csv(tiny_config(epochs=2, keep_epochs=True), pairs_csv, folder, progress=False, log=RunLog(echo=False))
+    train_from_csv(tiny_config(epochs=2, keep_epochs=True), pairs_csv, folder, progress=False,
+                   log=RunLog(echo=False))
     assert sorted(path.name for path in folder.glob("epoch*.pt")) == ["epoch1.pt", "epoch2.pt"]
     last = torch.load(folder / "last.pt", weights_only=True)["model"]  # the weights after the last epoch
     second = load_model(folder, weights="epoch2.pt").model.state_dict()
     assert all(torch.equal(last[name], second[name]) for name in last)
     first = load_model(folder, weights="epoch1.pt").model.state_dict()
     assert any(not torch.equal(first[name], second[name]) for name in first)
-    train_from_csv(tiny_config(epochs=1), pairs_csv, folder, progress=False, overwrite=True, log=RunLog(echo=False))
-    assert not list(folder.glob("epoch*.pt"))  # no weights of the earlier run are left to be mistaken for this one's
+    train_from_csv(tiny_config(epochs=1), pairs_csv, folder, progress=False, overwrite=True,
+                   log=RunLog(echo=False))
+    # no weights of the earlier run are left to be mistaken for this one's
+    assert not list(folder.glob("epoch*.pt"))
 
 
 def test_existing_model_is_not_overwritten_without_permission(trained):
@@ -133,7 +142,8 @@ def test_overwrite_with_bad_data_leaves_the_old_model_whole(trained, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("English,Japanese\ndog,\n", encoding="utf-8")
     with pytest.raises(UserError, match="row 2: column 'Japanese' is empty"):
-        train_from_csv(tiny_config(epochs=1), bad, folder, progress=False, overwrite=True, log=RunLog(echo=False))
+        train_from_csv(tiny_config(epochs=1), bad, folder, progress=False, overwrite=True,
+                       log=RunLog(echo=False))
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
 
 
@@ -143,7 +153,8 @@ def test_overwrite_replaces_only_model_files(tmp_path):
     csv_path = write_csv(tmp_path / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
     folder = tmp_path / "run"
     for epochs in (2, 1):
-        train_from_csv(tiny_config(epochs=epochs), csv_path, folder, progress=False, overwrite=True, log=RunLog(echo=False))
+        train_from_csv(tiny_config(epochs=epochs), csv_path, folder, progress=False, overwrite=True,
+                       log=RunLog(echo=False))
         (folder / "notes.txt").write_text("mine")
     assert pd.read_csv(folder / "metrics.csv")["epoch"].tolist() == [1]  # no rows left from the first model
     assert (folder / "notes.txt").read_text() == "mine"
@@ -185,8 +196,10 @@ def test_a_source_template_model_reads_the_answer_in_training_and_inference(tmp_
     assert len(trained.tokenizer.encode(cut_one_more)) + 1 > trained.config.model.max_len  # as many as fit
     with pytest.raises(UserError, match="'tiger': this model reads the correct answer"):
         distractors_for(trained, ["tiger"], DecodeConfig(n=2))
-    found = distractors_for(summary.trained, ["borrow"], DecodeConfig(n=2, method="sample", temperature=1.5, max_attempts=50))[0]
-    assert 1 <= len(found) <= 2 and "借りる" not in found  # an epoch-old model decodes, never giving the answer it read
+    found = distractors_for(summary.trained, ["borrow"],
+                            DecodeConfig(n=2, method="sample", temperature=1.5, max_attempts=50))[0]
+    # an epoch-old model decodes, never giving the answer it read
+    assert 1 <= len(found) <= 2 and "借りる" not in found
 
 
 def test_the_auto_template_shows_the_answer_only_when_the_targets_are_distractors(tmp_path, pairs_csv,

@@ -92,8 +92,8 @@ reals = st.floats(allow_nan=True, allow_infinity=True)  # and type=float: 'nan' 
 @FEW
 @given(n=counts, top_k=counts, beam_size=counts, max_attempts=counts, top_p=reals, temperature=reals,
        length_penalty=reals)
-def test_any_decoding_options_pass_or_are_refused_in_one_line(n, top_k, beam_size, max_attempts, top_p, temperature,
-                                                              length_penalty):
+def test_any_decoding_options_pass_or_are_refused_in_one_line(n, top_k, beam_size, max_attempts, top_p,
+                                                              temperature, length_penalty):
     config = DecodeConfig(n=n, top_k=top_k, beam_size=beam_size, max_attempts=max_attempts, top_p=top_p,
                           temperature=temperature, length_penalty=length_penalty)
     try:

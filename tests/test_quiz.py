@@ -52,7 +52,8 @@ def test_a_missing_word_column_names_the_option(tmp_path):
 def test_the_quiz_out_in_each_format():
     quiz = from_words(["borrow", "river"], "English")
     table = quiz_table(quiz, RESULTS, n=2)
-    assert table.values.tolist() == [["borrow", "貸す", "返す", "-1.2500", "-2.5000"], ["river", "池", "", "-0.5000", ""]]
+    assert table.values.tolist() == [["borrow", "貸す", "返す", "-1.2500", "-2.5000"],
+                                     ["river", "池", "", "-0.5000", ""]]
     rows = [json.loads(line) for line in formatted(quiz, RESULTS, 2, "jsonl").splitlines()]
     assert rows[0] == {"English": "borrow", "distractors": ["貸す", "返す"], "scores": [-1.25, -2.5]}
     assert formatted(quiz, RESULTS, 2, "text") == "borrow: 貸す, 返す\nriver: 池\n"
@@ -63,6 +64,7 @@ def test_the_quiz_out_in_each_format():
 def test_output_is_written_whole_or_not_at_all(tmp_path):
     out = tmp_path / "quiz-out.csv"
     write_output(out, "English\nborrow\n")
-    assert out.read_text(encoding="utf-8") == "English\nborrow\n" and not (tmp_path / "quiz-out.csv.tmp").exists()
+    assert (out.read_text(encoding="utf-8") == "English\nborrow\n"
+            and not (tmp_path / "quiz-out.csv.tmp").exists())
     with pytest.raises(DataError, match="there is no folder .*; make it first, or choose another --output"):
         write_output(tmp_path / "no" / "such" / "dir.csv", "x")

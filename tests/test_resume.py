@@ -20,8 +20,8 @@ QUIET = dict(progress=False)
 # Settings that change what a step computes: dropout (random numbers), accumulation, token batches.
 SETTINGS = {
     "sentence batches, dropout": dict(model=dict(dropout=0.1), train=dict(epochs=3)),
-    "token batches, accum 2, cosine": dict(model=dict(dropout=0.1), train=dict(epochs=3, max_tokens=40, accum=2,
-                                                                                schedule="cosine")),
+    "token batches, accum 2, cosine": dict(model=dict(dropout=0.1),
+                                           train=dict(epochs=3, max_tokens=40, accum=2, schedule="cosine")),
 }
 
 
@@ -55,7 +55,8 @@ def ctrl_c_at_step(monkeypatch, step: int):
 
 
 @pytest.mark.parametrize("settings", SETTINGS.values(), ids=SETTINGS.keys())
-def test_interrupted_and_resumed_run_equals_uninterrupted(settings, pairs_csv, tmp_path, monkeypatch, ctrl_c_heard):
+def test_interrupted_and_resumed_run_equals_uninterrupted(settings, pairs_csv, tmp_path, monkeypatch,
+                                                          ctrl_c_heard):
     config = config_for(settings)
     whole = train_from_csv(config, pairs_csv, tmp_path / "whole", log=RunLog(echo=False), **QUIET)
     steps = whole.fit.step
@@ -81,14 +82,16 @@ def handler_of_the_caller(signum, frame):
     raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("found, status", [(handler_of_the_caller, "interrupted"), (signal.SIG_IGN, "finished")],
+@pytest.mark.parametrize("found, status", [(handler_of_the_caller, "interrupted"),
+                                           (signal.SIG_IGN, "finished")],
                          ids=["a handler", "ignored"])
 def test_training_puts_back_the_sigint_handler_it_found_and_stays_deaf_if_sigint_was_ignored(
         found, status, pairs_csv, tmp_path, monkeypatch, ctrl_c_heard):
     signal.signal(signal.SIGINT, found)  # ctrl_c_heard puts back the test's own handler afterwards
     with monkeypatch.context() as patch:
         ctrl_c_at_step(patch, 1)
-        run = train_from_csv(tiny_config(epochs=2), pairs_csv, tmp_path / "run", log=RunLog(echo=False), **QUIET)
+        run = train_from_csv(tiny_config(epochs=2), pairs_csv, tmp_path / "run", log=RunLog(echo=False),
+                             **QUIET)
     assert run.fit.status == status  # started under nohup or `&` (SIGINT ignored), Ctrl-C does not stop it
     assert signal.getsignal(signal.SIGINT) is found
 
@@ -104,7 +107,8 @@ def test_a_run_stopped_by_its_time_budget_resumes_exactly(pairs_csv, tmp_path, m
     assert (stopped.fit.status, stopped.fit.step) == ("time budget", stop_at)
     log = (tmp_path / "parts" / "train.log").read_text(encoding="utf-8")
     assert "so far" in log and "time budget" in log  # it validated the part-epoch before stopping
-    resumed = resume_training(tmp_path / "parts", {"time_budget_minutes": 0.0}, log=RunLog(echo=False), **QUIET)
+    resumed = resume_training(tmp_path / "parts", {"time_budget_minutes": 0.0}, log=RunLog(echo=False),
+                              **QUIET)
     assert (resumed.fit.status, resumed.fit.step) == ("finished", whole.fit.step)
     assert_same_weights(weights(tmp_path / "whole", "last.pt"), weights(tmp_path / "parts", "last.pt"))
     timing = ["tokens_per_s", "elapsed_s"]  # the part-epoch's row was dropped and the whole epoch's written
@@ -114,7 +118,8 @@ def test_a_run_stopped_by_its_time_budget_resumes_exactly(pairs_csv, tmp_path, m
 
 def test_more_epochs_after_a_finished_run_equal_one_longer_run(pairs_csv, tmp_path):
     config = config_for(SETTINGS["sentence batches, dropout"])
-    train_from_csv(with_overrides(config, "train", epochs=2), pairs_csv, tmp_path / "short", log=RunLog(echo=False), **QUIET)
+    train_from_csv(with_overrides(config, "train", epochs=2), pairs_csv, tmp_path / "short",
+                   log=RunLog(echo=False), **QUIET)
     resumed = resume_training(tmp_path / "short", {"epochs": 3}, log=RunLog(echo=False), **QUIET)
     train_from_csv(config, pairs_csv, tmp_path / "long", log=RunLog(echo=False), **QUIET)
     assert resumed.fit.epochs == 3

@@ -12,8 +12,8 @@ from seq2seq.config import DecodeConfig, ModelConfig
 from seq2seq.decoding import distinct_outputs
 from seq2seq.errors import UserError
 from seq2seq.models import build_model
-from seq2seq.models.rnn import (AdditiveAttention, DecoderState, DotAttention, GeneralAttention, RecurrentMemory,
-                                RecurrentSeq2Seq)
+from seq2seq.models.attention import AdditiveAttention, DotAttention, GeneralAttention
+from seq2seq.models.rnn import DecoderState, RecurrentMemory, RecurrentSeq2Seq
 from tests.helpers import PAD, batch_of_sources, overfit, targets
 
 D_MODEL, VOCAB = 16, 23
@@ -61,7 +61,8 @@ def expected_scores(attention, kind, q, k):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_attention_follows_its_equation(kind):
-    attention = {"additive": AdditiveAttention, "dot": DotAttention, "general": GeneralAttention}[kind](D_MODEL)
+    attention = {"additive": AdditiveAttention, "dot": DotAttention,
+                 "general": GeneralAttention}[kind](D_MODEL)
     q, states, mask = query_keys_mask()
     with torch.no_grad():
         context, weights = attention(q, attention.prepare_keys(states), states, mask)
@@ -136,7 +137,7 @@ def test_bridge_starts_the_decoder_from_the_encoder_summary():
     src = batch_of_sources()
     with torch.no_grad():
         memory = model.encode(src, src != PAD)
-        state = model.decoder.start_state(memory)
+        state = model.start_state(memory)
         for layer, from_encoder in enumerate([0, 1, 1]):  # the extra decoder layer reads the encoder's top
             bridge = model.decoder.bridge[layer]
             expected = torch.tanh(memory.final[:, from_encoder] @ bridge.weight.T + bridge.bias)
@@ -166,7 +167,8 @@ def trained(request):
     """A tiny GRU or LSTM trained on the shared English → Japanese pairs until it knows them."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a module fixture runs outside the per-test one-thread fixture
-    run = overfit(dict(arch=request.param, d_model=48, n_encoder_layers=1, n_decoder_layers=1), epochs=60, lr=1e-2)
+    run = overfit(dict(arch=request.param, d_model=48, n_encoder_layers=1, n_decoder_layers=1), epochs=60,
+                  lr=1e-2)
     torch.set_num_threads(threads)
     return run
 

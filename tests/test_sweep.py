@@ -74,7 +74,8 @@ def test_a_stopped_sweep_continues_where_it_stopped(tmp_path, pairs_csv, monkeyp
     pd.testing.assert_frame_equal(table.drop(columns=["seconds", "tokens_per_s"]),
                                   whole.drop(columns=["seconds", "tokens_per_s"]))
     for point in plan.points:
-        a, b = (torch.load(base / point.name / "model.pt", weights_only=True) for base in (tmp_path / "whole", tmp_path / "parts"))
+        a, b = (torch.load(base / point.name / "model.pt", weights_only=True)
+                for base in (tmp_path / "whole", tmp_path / "parts"))
         assert all(torch.equal(a[key], b[key]) for key in a)
 
 
@@ -104,7 +105,8 @@ def test_a_folder_of_other_settings_is_not_resumed_as_a_sweep_point(tmp_path, pa
 
 def test_the_committed_sweeps_load():
     plan = load_sweep(ROOT / "sweep.toml")  # GRU widths around the default run
-    assert [(p.config.model.d_model, p.config.train.epochs) for p in plan.points] == [(192, 5), (192, 6), (320, 3)]
+    assert [(p.config.model.d_model, p.config.train.epochs) for p in plan.points] == [(192, 5), (192, 6),
+                                                                                      (320, 3)]
     assert {(p.config.model.arch, p.config.data.src_template) for p in plan.points} == {("gru", "auto")}
     plan = load_sweep(ROOT / "configs" / "sweep-transformer-size.toml")
     assert [point.config.model.d_model for point in plan.points] == [128, 192, 256]

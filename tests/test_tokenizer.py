@@ -27,7 +27,8 @@ def test_unseen_kanji_falls_back_to_bytes_not_unk(tokenizer):
 
 
 def test_special_ids_are_fixed_and_dropped_when_decoding(tokenizer):
-    assert (tokenizer.pad_id, tokenizer.unk_id, tokenizer.bos_id, tokenizer.eos_id) == (PAD_ID, UNK_ID, BOS_ID, EOS_ID) == (0, 1, 2, 3)
+    assert ((tokenizer.pad_id, tokenizer.unk_id, tokenizer.bos_id, tokenizer.eos_id)
+            == (PAD_ID, UNK_ID, BOS_ID, EOS_ID) == (0, 1, 2, 3))
     ids = tokenizer.encode("犬")
     assert tokenizer.decode([BOS_ID] + ids + [EOS_ID, PAD_ID, PAD_ID]) == "犬"
 

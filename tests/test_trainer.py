@@ -60,7 +60,8 @@ def test_precision_choices():
         choose_precision("fp16", cpu)
 
 
-TRANSFORMER = dict(arch="transformer", d_model=64, n_heads=4, n_encoder_layers=2, n_decoder_layers=2, d_ff=128)
+TRANSFORMER = dict(arch="transformer", d_model=64, n_heads=4, n_encoder_layers=2, n_decoder_layers=2,
+                   d_ff=128)
 
 
 def test_tiny_transformer_overfits_thirty_pairs():
@@ -87,7 +88,8 @@ def tiny_trainer(arch: str = "transformer", dropout: float = 0.0, **train) -> Tr
 def random_examples(count: int, seed: int = 0) -> list[Example]:
     """Pairs of ids 4…39 (0-3 are special) of mixed lengths, so batches need padding."""
     rng = np.random.default_rng(seed)
-    return [Example(list(rng.integers(4, 40, rng.integers(1, 6))) + [3], list(rng.integers(4, 40, rng.integers(1, 7))))
+    return [Example(list(rng.integers(4, 40, rng.integers(1, 6))) + [3],
+                    list(rng.integers(4, 40, rng.integers(1, 7))))
             for _ in range(count)]
 
 
@@ -106,7 +108,8 @@ def test_accumulating_two_batches_of_b_equals_one_batch_of_2b(arch):
     for (name, a), b in zip(whole.model.named_parameters(), halves.model.parameters()):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6, msg=name)
     untrained = tiny_trainer(arch).model
-    assert any(not torch.equal(a, b) for a, b in zip(whole.model.parameters(), untrained.parameters()))  # it did step
+    # it did step
+    assert any(not torch.equal(a, b) for a, b in zip(whole.model.parameters(), untrained.parameters()))
 
 
 def test_clipping_sees_the_true_gradients_under_a_gradient_scaler():
@@ -144,7 +147,8 @@ def test_early_stopping_stops_after_patience_validations_without_improvement():
     trainer = tiny_trainer(epochs=20, patience=2, lr=0.0)  # lr 0: the validation loss never improves
     batches = [collate(examples, IDS)]
     result = trainer.fit(lambda epoch: batches, batches)
-    assert (result.status, result.epochs, result.best_epoch) == ("stopped early", 3, 1)  # best, then 2 without
+    # best, then 2 without
+    assert (result.status, result.epochs, result.best_epoch) == ("stopped early", 3, 1)
 
 
 def test_without_patience_every_epoch_runs():
@@ -186,7 +190,8 @@ def test_validation_accuracy_counts_real_tokens_ranked_first():
 def test_schedule_shapes():
     cosine = [shape_factor("cosine", done, warmup_steps=2, total_steps=12) for done in range(14)]
     assert cosine[:2] == pytest.approx([0.5, 1.0])  # warm-up
-    assert cosine[6] == pytest.approx(0.5)  # step 7: halfway from the end of warm-up (2) to the last step (12)
+    # step 7: halfway from the end of warm-up (2) to the last step (12)
+    assert cosine[6] == pytest.approx(0.5)
     assert cosine[11] == pytest.approx(0.0, abs=1e-12) and cosine[13] == 0.0  # the end, and after it
     assert all(a >= b for a, b in zip(cosine[1:], cosine[2:]))
     assert [shape_factor("constant", done, 4, 0) for done in (0, 3, 100)] == [0.25, 1.0, 1.0]
@@ -248,12 +253,14 @@ def test_encoding_a_shared_source_once_gives_the_logits_of_repeating_it(arch):
     assert batch.src.shape[0] == 6
     model = tiny_trainer(arch).model.eval()
     with torch.no_grad():
-        torch.testing.assert_close(model(batch.src, batch.tgt_in, batch.src_index), model(batch.pair_src, batch.tgt_in))
+        torch.testing.assert_close(model(batch.src, batch.tgt_in, batch.src_index),
+                                   model(batch.pair_src, batch.tgt_in))
 
 
 def test_best_row_is_the_epoch_model_pt_holds():
     """The trainer keeps weights only on a strict improvement, so of equal values the first is best."""
-    metrics = pd.DataFrame({"epoch": [1, 2, 3, 4], "valid_loss": [3.0, 2.0, 2.0, 2.5], "valid_acc": [0.1, 0.3, 0.4, 0.4]})
+    metrics = pd.DataFrame({"epoch": [1, 2, 3, 4], "valid_loss": [3.0, 2.0, 2.0, 2.5],
+                            "valid_acc": [0.1, 0.3, 0.4, 0.4]})
     assert best_row(metrics, "valid_loss")["epoch"] == 2
     assert best_row(metrics, "valid_acc")["epoch"] == 3
     no_validation = metrics.assign(valid_loss=math.nan)

@@ -11,7 +11,8 @@ from torch import nn
 
 from seq2seq.config import ModelConfig
 from seq2seq.models.attention import causal_mask, padding_mask
-from seq2seq.models.transformer import DecoderLayer, DecoderState, EncoderLayer, PositionalEncoding, Transformer
+from seq2seq.models.transformer import (DecoderLayer, DecoderState, EncoderLayer, PositionalEncoding,
+                                        Transformer)
 from tests.helpers import PAD, batch_of_sources, targets
 
 D_MODEL, N_HEADS, D_FF = 16, 4, 32
@@ -160,12 +161,13 @@ def test_state_holds_a_cache_per_layer_that_grows_a_step_at_a_time():
 
 
 def test_parallel_decode_never_reads_the_memory_at_padding():
-    """`decoder_outputs` (all target positions at once, which `forward` uses) from a memory whose padded positions
-    were computed from other tokens."""
+    """`decoder_outputs` (all target positions at once, which `forward` uses) from a memory whose padded
+    positions were computed from other tokens."""
     model = tiny_model()
     src, tgt = batch_of_sources(), targets()
     src_mask = src != PAD
     with torch.no_grad():
-        memory, scribbled = model.encode(src, src_mask), model.encode(src.masked_fill(~src_mask, 22), src_mask)
+        memory, scribbled = (model.encode(src, src_mask),
+                             model.encode(src.masked_fill(~src_mask, 22), src_mask))
         assert (memory.states - scribbled.states).abs().max() > 1e-3  # the padded states really differ
         assert (model.decoder_outputs(tgt, scribbled) - model.decoder_outputs(tgt, memory)).abs().max() <= TOL

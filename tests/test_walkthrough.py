@@ -59,7 +59,8 @@ def test_the_printed_shapes_are_the_tensors_shapes(trained):
     walkthrough = walk(trained, "borrow", DecodeConfig())
     printed_shapes = [(match[1], tuple(int(size) for size in match[2].split(",") if size.strip()))
                       for match in map(PRINTED_TENSOR.match, printed(walkthrough).splitlines()) if match]
-    recorded = [(stage.name, tuple(stage.tensor.shape)) for stage in walkthrough.stages if stage.tensor is not None]
+    recorded = [(stage.name, tuple(stage.tensor.shape)) for stage in walkthrough.stages
+                if stage.tensor is not None]
     assert printed_shapes == recorded
     config, stages = trained.config.model, tensor_stages(walkthrough)
     src_len = len(trained.tokenizer.encode(borrow_source(trained))) + 1  # the pieces and EOS
@@ -73,8 +74,10 @@ def test_the_final_encoder_states_are_model_encode(trained):
     src = source_ids(trained.model, trained.tokenizer, [borrow_source(trained)])  # (1, src_len)
     with torch.no_grad():
         memory = trained.model.encode(src, src != trained.tokenizer.pad_id)
-    expected, walked = dict(named_tensors(memory, "memory")), dict(named_tensors(walkthrough.memory, "memory"))
-    assert walked.keys() == expected.keys() >= {"memory.states", "memory.src_mask"}  # and a recurrent one's final
+    expected, walked = (dict(named_tensors(memory, "memory")),
+                        dict(named_tensors(walkthrough.memory, "memory")))
+    # and a recurrent one's final
+    assert walked.keys() == expected.keys() >= {"memory.states", "memory.src_mask"}
     stages = tensor_stages(walkthrough)
     for name, tensor in expected.items():
         assert torch.equal(walked[name], tensor), name
@@ -111,8 +114,8 @@ def test_the_command_prints_every_part_and_markdown_explains_them(folders, capsy
     for arch in ("transformer", "gru"):
         assert run_main(main, ["--model", str(folders[arch]), "--word", "Borrow ", *WITHOUT_LEXICON]) == 0
         text = capsys.readouterr().out
-        for heading in ("1. The word", "2. The pieces", "3. The batch", "4. The encoder", "5. The decoder, step 1",
-                        "6. The result"):
+        for heading in ("1. The word", "2. The pieces", "3. The batch", "4. The encoder",
+                        "5. The decoder, step 1", "6. The result"):
             assert f"── {heading}" in text
         assert "    'Borrow'\n" in text  # stripped; the answers are looked up by the casefolded word
         assert "'Borrow ⟨sep⟩ 借りる'" in text and "'</s>'" in text
@@ -121,7 +124,7 @@ def test_the_command_prints_every_part_and_markdown_explains_them(folders, capsy
     text = capsys.readouterr().out
     assert text.startswith(f"## `borrow` through `{folders['gru']}` (gru, 1 + 1 layers")
     assert "### 4. The encoder: model.encode" in text
-    assert f"`python -m seq2seq.walkthrough {' '.join(argv)}`" in text and "```text\nmodel.embedding" in text
+    assert f"`python -m seq2seq.walkthrough {' '.join(argv)}`" in text and "```text\nmodel.embed " in text
 
 
 def one_line_error(capsys, *argv: str) -> str:
@@ -136,8 +139,8 @@ def test_bad_input_is_one_line(folders, tmp_path, capsys):
     assert "no config.json" in one_line_error(capsys, "--model", str(tmp_path), "--word", "borrow")
     unknown = one_line_error(capsys, "--model", str(folders["gru"]), "--word", "zebra", *WITHOUT_LEXICON)
     assert "'zebra'" in unknown and "--exclude" in unknown
-    assert "--top-p" in one_line_error(capsys, "--model", str(folders["gru"]), "--word", "borrow", "--top-p", "0",
-                                       *WITHOUT_LEXICON)
+    assert "--top-p" in one_line_error(capsys, "--model", str(folders["gru"]), "--word", "borrow",
+                                       "--top-p", "0", *WITHOUT_LEXICON)
 
 
 def test_a_word_with_no_known_answer_is_read_with_the_one_given(folders, capsys):
@@ -147,6 +150,7 @@ def test_a_word_with_no_known_answer_is_read_with_the_one_given(folders, capsys)
 
 
 def test_the_module_runs_from_the_command_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "seq2seq.walkthrough", "--model", str(tmp_path), "--word", "borrow"],
+    result = subprocess.run([sys.executable, "-m", "seq2seq.walkthrough", "--model", str(tmp_path),
+                             "--word", "borrow"],
                             capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr

@@ -22,7 +22,8 @@ from seq2seq.cli import ArgumentParser, run_main
 from tokenizer.tokenizer import Tokenizer, TokenizerError, train_tokenizer
 
 WORD_START = "▁"  # SentencePiece marks a piece that begins a word with it
-SCRIPT_ORDER = ["special", "byte", "word start", "latin", "hiragana", "katakana", "kanji", "mixed Japanese", "other"]
+SCRIPT_ORDER = ["special", "byte", "word start", "latin", "hiragana", "katakana", "kanji", "mixed Japanese",
+                "other"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -30,7 +31,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="a trained tokenizer, e.g. runs/default/spm.model")
-    source.add_argument("--data", help="a CSV of pairs to train tokenizers on first (columns as train.py's defaults)")
+    source.add_argument("--data",
+                        help="a CSV of pairs to train tokenizers on first (columns as train.py's defaults)")
     parser.add_argument("--vocab-size", type=int, action="append",
                         help="with --data: vocabulary size to train; repeat to compare sizes (default 8000)")
     parser.add_argument("texts", nargs="*", help="words or phrases to cut into pieces")
@@ -63,7 +65,8 @@ def japanese_script(char: str) -> str | None:
 
 def piece_classes(tokenizer: Tokenizer) -> list[str]:
     """Each vocabulary piece's class, by id: special, byte, or its script (`script_of`)."""
-    return ["special" if tokenizer.is_special(i) else "byte" if tokenizer.is_byte(i) else script_of(tokenizer.piece(i))
+    return ["special" if tokenizer.is_special(i) else "byte" if tokenizer.is_byte(i)
+            else script_of(tokenizer.piece(i))
             for i in range(tokenizer.vocab_size)]
 
 
@@ -124,14 +127,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.model:
         if args.vocab_size:
-            raise TokenizerError("--vocab-size is for --data (training tokenizers here); a --model has its own size")
+            raise TokenizerError("--vocab-size is for --data (training tokenizers here); a "
+                                 "--model has its own size")
         report(Tokenizer.load(args.model), args.texts, f"tokenizer {args.model}", words=None)
         return
     texts, words = corpus_texts(args.data)
     for size in args.vocab_size or [8000]:
         print(f"training a {size}-piece tokenizer on {len(texts):,} texts of {args.data} …", file=sys.stderr)
-        report(train_tokenizer(texts, size), args.texts, f"tokenizer of {Path(args.data).name}, vocab_size {size}",
-               words)
+        report(train_tokenizer(texts, size), args.texts,
+               f"tokenizer of {Path(args.data).name}, vocab_size {size}", words)
 
 
 def report(tokenizer: Tokenizer, texts: list[str], title: str, words: list[str] | None) -> None:
@@ -140,7 +144,8 @@ def report(tokenizer: Tokenizer, texts: list[str], title: str, words: list[str] 
         print("\n".join(describe_text(tokenizer, text)))
     print("\n".join(describe_vocabulary(tokenizer)))
     if words is not None:
-        print(f"  the data's {len(words):,} English words kept whole (one piece): {whole_word_share(tokenizer, words):.1%}")
+        print(f"  the data's {len(words):,} English words kept whole (one piece): "
+              f"{whole_word_share(tokenizer, words):.1%}")
     print()
 
 

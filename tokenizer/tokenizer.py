@@ -48,12 +48,13 @@ def train_tokenizer(
         needed = re.search(r"smaller than required_chars\. \d+ vs (\d+)", str(err))
         if not needed:
             raise
-        raise TokenizerError(f"tokenizer vocab_size {vocab_size} cannot hold this corpus's characters; use at least "
-                             f"{int(needed.group(1)) + 40}, or a lower character_coverage") from None
+        raise TokenizerError(f"tokenizer vocab_size {vocab_size} cannot hold this corpus's characters; use "
+                             f"at least {int(needed.group(1)) + 40}, or a lower character_coverage") from None
     return Tokenizer(proto.getvalue())
 
 
-def _run_trainer(texts: list[str], proto: io.BytesIO, vocab_size: int, model_type: str, character_coverage: float):
+def _run_trainer(texts: list[str], proto: io.BytesIO, vocab_size: int, model_type: str,
+                 character_coverage: float):
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(texts),
         model_writer=proto,
@@ -122,6 +123,6 @@ class Tokenizer:
         except RuntimeError:  # SentencePiece could not parse it
             tokenizer = None
         if tokenizer is None or tokenizer.vocab_size == 0:  # an empty file parses as a model of no pieces
-            raise TokenizerError(f"{path}: damaged, or not a SentencePiece model; put back the one trained with "
-                                 "the model")
+            raise TokenizerError(f"{path}: damaged, or not a SentencePiece model; put back the "
+                                 "one trained with the model")
         return tokenizer

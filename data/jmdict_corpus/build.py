@@ -72,7 +72,9 @@ def mine_distractors(
     for key in keys:
         by_kind = {
             "semantic": semantic_candidates(key, semantic[key], vocabulary),
-            "orthographic": orthographic_candidates(key, spelling.get(key, []), vocabulary, similarity, settings.high),
+            "orthographic": orthographic_candidates(
+                key, spelling.get(key, []), vocabulary, similarity, settings.high
+            ),
             "homophone": homophone_candidates(key, vocabulary, similarity),
         }
         ranked[key] = ranked_candidates(key, by_kind, vocabulary, rejection)

@@ -73,7 +73,9 @@ def build_vocabulary(rows: list[LexiconRow], entries: list[Entry]) -> Vocabulary
     return vocabulary
 
 
-def is_near_miss(key: str, candidate: Candidate, vocabulary: Vocabulary, rejection: dict[str, set[str]]) -> bool:
+def is_near_miss(
+    key: str, candidate: Candidate, vocabulary: Vocabulary, rejection: dict[str, set[str]]
+) -> bool:
     """Same coarse POS as a correct answer, not correct in any JMdict entry, and the key (or its stem)
     nowhere in the candidate's glosses: 犬小屋 'dog kennel' is no wrong answer for 'dog', nor 保護
     'protection' for 'protect', though neither gloss is the key itself."""
@@ -81,11 +83,15 @@ def is_near_miss(key: str, candidate: Candidate, vocabulary: Vocabulary, rejecti
     key_terms = {key, stem(key)} if " " not in key else {key}
     word = candidate.japanese
     return (
-        candidate.pos in key_pos and word not in rejection.get(key, ()) and not key_terms & vocabulary.gloss_terms[word]
+        candidate.pos in key_pos
+        and word not in rejection.get(key, ())
+        and not key_terms & vocabulary.gloss_terms[word]
     )
 
 
-def semantic_candidates(key: str, neighbours: list[tuple[str, float]], vocabulary: Vocabulary) -> list[Candidate]:
+def semantic_candidates(
+    key: str, neighbours: list[tuple[str, float]], vocabulary: Vocabulary
+) -> list[Candidate]:
     """Headwords of the key's in-band meaning neighbours, closest neighbour first; word families dropped."""
     return [
         Candidate(word, pos, "semantic", cosine)
@@ -116,7 +122,8 @@ def words_meaning(english: str, vocabulary: Vocabulary) -> list[tuple[str, str]]
     """The (headword, POS) pairs whose first sense carries `english`, at most WORDS_PER_NEIGHBOUR:
     those whose main gloss it is come first, so one neighbour cannot fill all of a key's places."""
     pairs = sorted(
-        vocabulary.first_sense.get(english, ()), key=lambda pair: (vocabulary.main_gloss.get(pair[0]) != english, pair)
+        vocabulary.first_sense.get(english, ()),
+        key=lambda pair: (vocabulary.main_gloss.get(pair[0]) != english, pair),
     )
     return pairs[:WORDS_PER_NEIGHBOUR]
 
@@ -136,7 +143,8 @@ def homophone_candidates(key: str, vocabulary: Vocabulary, similarity: Similarit
 def ranked_candidates(
     key: str, by_kind: dict[str, list[Candidate]], vocabulary: Vocabulary, rejection: dict[str, set[str]]
 ) -> list[Candidate]:
-    """The key's near misses in the order KIND_TURNS takes the kinds; a word found twice keeps its first place."""
+    """The key's near misses in the order KIND_TURNS takes the kinds; a word found twice keeps its first
+    place."""
     near_misses = {
         kind: [candidate for candidate in candidates if is_near_miss(key, candidate, vocabulary, rejection)]
         for kind, candidates in by_kind.items()

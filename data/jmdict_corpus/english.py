@@ -16,7 +16,8 @@ import numpy as np
 _SUFFIXES = tuple(
     sorted(
         ("s", "es", "ies", "ed", "ied", "ing", "er", "ers", "ly", "ily", "y", "e", "al", "ally", "ic", "ical",
-         "ically", "ness", "iness", "ment", "ments", "ion", "ions", "ation", "ations", "ity", "ive", "ous", "ful"),
+         "ically", "ness", "iness", "ment", "ments", "ion", "ions", "ation", "ations", "ity", "ive", "ous",
+         "ful"),
         key=len,
         reverse=True,
     )
@@ -36,7 +37,9 @@ def stem(word: str) -> str:
 def same_stem(first: str, second: str) -> bool:
     """river/rivers, economic/economy, happy/happiness: one word in two forms (checked word by word)."""
     first_words, second_words = first.split(), second.split()
-    return len(first_words) == len(second_words) and all(stem(a) == stem(b) for a, b in zip(first_words, second_words))
+    return len(first_words) == len(second_words) and all(
+        stem(a) == stem(b) for a, b in zip(first_words, second_words)
+    )
 
 
 def same_family(first: str, second: str) -> bool:
@@ -70,7 +73,12 @@ def spelling_neighbours(
     for start in range(0, len(long_keys), 1024):
         block = long_keys[start : start + 1024]
         distances = cdist(
-            block, long_keys, scorer=Levenshtein.distance, score_cutoff=max_distance, dtype=np.uint8, workers=-1
+            block,
+            long_keys,
+            scorer=Levenshtein.distance,
+            score_cutoff=max_distance,
+            dtype=np.uint8,
+            workers=-1,
         )
         for row, key in enumerate(block):
             close = np.flatnonzero((distances[row] >= 1) & (distances[row] <= max_distance))

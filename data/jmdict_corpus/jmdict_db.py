@@ -37,7 +37,9 @@ def _forms(db: sqlite3.Connection, table: str, priority_table: str, restrictions
     limits = _tags_by_id(db, restrictions, "kid") if restrictions else {}
     forms: dict[int, list[Form]] = defaultdict(list)
     for form_id, idseq, text in db.execute(f"SELECT ID, idseq, text FROM {table} ORDER BY ID"):
-        forms[idseq].append(Form(text, frozenset(priorities.get(form_id, ())), tuple(limits.get(form_id, ()))))
+        forms[idseq].append(
+            Form(text, frozenset(priorities.get(form_id, ())), tuple(limits.get(form_id, ())))
+        )
     return forms
 
 
@@ -49,7 +51,9 @@ def _senses(db: sqlite3.Connection) -> dict[int, list[Sense]]:
     senses: dict[int, list[Sense]] = defaultdict(list)
     for sense_id, idseq in db.execute("SELECT ID, idseq FROM Sense ORDER BY ID"):
         senses[idseq].append(
-            Sense(tuple(pos.get(sense_id, ())), tuple(misc.get(sense_id, ())), tuple(glosses.get(sense_id, ())))
+            Sense(
+                tuple(pos.get(sense_id, ())), tuple(misc.get(sense_id, ())), tuple(glosses.get(sense_id, ()))
+            )
         )
     return senses
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-EXAMPLE_WORDS = ("dog", "adopt", "economic", "abandon", "river", "happy", "borrow", "doctor", "quickly", "decide",
-                 "weather", "expensive", "accept", "bridge", "protect")
+EXAMPLE_WORDS = ("dog", "adopt", "economic", "abandon", "river", "happy", "borrow", "doctor", "quickly",
+                 "decide", "weather", "expensive", "accept", "bridge", "protect")
 _SCRIPTS = (
     ("kanji (with or without kana)", re.compile(r"[\u3400-\u9fff々]")),
     ("hiragana only", re.compile(r"^[\u3041-\u309f]+$")),
@@ -34,7 +34,9 @@ def summary(data_dir: Path) -> str:
 
 def script(word: str) -> str:
     """Which writing system a headword uses: kanji, hiragana only, katakana only, or other (mixed, Latin)."""
-    return next((name for name, pattern in _SCRIPTS if pattern.search(word)), "other (mixed kana, Latin, digits)")
+    return next(
+        (name for name, pattern in _SCRIPTS if pattern.search(word)), "other (mixed kana, Latin, digits)"
+    )
 
 
 def _read(path: Path) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Attention: scaled dot-product, its masks, multi-head attention and the key/value cache.
+"""Attention, both kinds: the Transformer's multi-head attention (with its masks and key/value cache) and
+the recurrent decoder's attention of one query against the source (additive, dot or general).
 
 Attention lets every query position take a weighted average of value vectors, the weights saying how well
 the query matches each key:
@@ -7,6 +8,11 @@ the query matches each key:
 
 Masks here are boolean and mean "may attend": True where a query may look at a key, False where it may not
 (padding, or a future target token). They broadcast to (batch, heads, q_len, k_len).
+
+The two kinds differ in substance in two ways. Multi-head attention scores a query against a key with a
+scaled dot product, in several heads at once, and the Transformer asks it for every position at once; the
+recurrent decoder asks one query per step (its newest hidden state), scored by a small network (additive)
+or a dot product (dot, general), in one head.
 """
 from __future__ import annotations
 
@@ -16,39 +22,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-
-def scaled_dot_product_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    dropout_p: float = 0.0,
-    need_weights: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """softmax(q kᵀ / √head_dim, masked) v.
-
-    q (batch, heads, q_len, head_dim); k and v (batch, heads, k_len, head_dim).
-
-    Why divide by √head_dim: a dot product of two vectors with unit-variance entries has variance head_dim.
-    Unscaled, the scores grow with the width, the softmax saturates onto one key and its gradients vanish.
-
-    mask: bool, True = may attend, broadcastable to (batch, heads, q_len, k_len). Masked scores become -inf,
-    so their weights are exactly 0. Every query row needs at least one True, or its weights are undefined.
-
-    Returns (output (batch, heads, q_len, head_dim), weights (batch, heads, q_len, k_len) or None).
-    With need_weights=True the equation is computed step by step below and the weights (before dropout)
-    are returned, e.g. for attention maps; otherwise PyTorch's fused kernel computes the same thing faster.
-    """
-    if not need_weights:
-        output = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
-        return output, None
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (batch, heads, q_len, k_len)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    weights = scores.softmax(dim=-1)  # each query's weights over the keys sum to 1
-    output = F.dropout(weights, p=dropout_p) @ v  # (batch, heads, q_len, head_dim)
-    return output, weights
 
 
 def padding_mask(src_mask: torch.Tensor) -> torch.Tensor:
@@ -109,53 +82,153 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(d_model, d_model)
         self.v_proj = nn.Linear(d_model, d_model)
         self.out_proj = nn.Linear(d_model, d_model)
-        self.store_weights = False  # set True to keep the last attention weights in `last_weights`
+        # compute the equation with PyTorch's fused kernel; False: the lines written out below
+        self.fused = True
+        self.store_weights = False  # True: keep the weights in `last_weights` (written-out lines only)
         self.last_weights: torch.Tensor | None = None  # (batch, heads, q_len, k_len), detached
 
-    def forward(
-        self, query: torch.Tensor, key_value: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """query (batch, q_len, d_model) attends over key_value (batch, k_len, d_model).
+    def forward(self, query: torch.Tensor, key_value: torch.Tensor | KVCache,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """query (batch, q_len, d_model) attends over key_value → (batch, q_len, d_model).
 
-        Returns (batch, q_len, d_model).
-
-        Self-attention passes the same tensor twice; cross-attention passes the encoder memory as key_value.
+        key_value is (batch, k_len, d_model): the same tensor as query in self-attention, the encoder memory
+        in cross-attention; or, during generation, keys and values projected at an earlier step (KVCache).
+        mask: bool, True = may attend, broadcastable to (batch, heads, q_len, k_len).
         """
-        return self.attend(query, self.project_kv(key_value), mask)
+        batch, q_len, d_model = query.shape
+        kv = key_value if isinstance(key_value, KVCache) else self.project_kv(key_value)
+        k, v = kv.key, kv.value  # (batch, heads, k_len, head_dim) each
+        # (batch, q_len, heads, head_dim)
+        q = self.q_proj(query).view(batch, q_len, self.n_heads, self.head_dim)
+        q = q.transpose(1, 2)  # (batch, heads, q_len, head_dim): each head its own slice of the width
+        dropout = self.dropout if self.training else 0.0
+        if self.fused and not self.store_weights:  # the fast path: the five lines below in one kernel
+            output = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        else:
+            # Divided by √head_dim: a dot product of unit-variance entries has variance head_dim; unscaled,
+            # the softmax would saturate onto one key as the width grows, and its gradients vanish.
+            scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)  # (batch, heads, q_len, k_len)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))  # a key it may not see gets weight 0
+            weights = scores.softmax(dim=-1)  # (batch, heads, q_len, k_len): each query's row sums to 1
+            if self.store_weights:
+                self.last_weights = weights.detach()
+            output = F.dropout(weights, p=dropout) @ v  # (batch, heads, q_len, head_dim)
+        # (batch, q_len, d_model): heads side by side
+        merged = output.transpose(1, 2).reshape(batch, q_len, d_model)
+        return self.out_proj(merged)
+
+    def project_kv(self, key_value: torch.Tensor) -> KVCache:
+        """key_value (batch, k_len, d_model) → keys and values, each (batch, heads, k_len, head_dim)."""
+        batch, k_len, _ = key_value.shape
+        k = self.k_proj(key_value).view(batch, k_len, self.n_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(key_value).view(batch, k_len, self.n_heads, self.head_dim).transpose(1, 2)
+        return KVCache(k, v)
 
     def extend(self, query: torch.Tensor, cache: KVCache) -> tuple[torch.Tensor, KVCache]:
         """Self-attention for new decoder steps during generation, reusing the steps already computed.
 
-        query (batch, new_len, d_model): the new steps. Their keys/values are appended to `cache`, and they
-        attend to all cached steps and to each other causally. Returns (output, the longer cache).
+        query (batch, new_len, d_model): the new steps. Their keys and values join the cache; they attend
+        to every cached step and causally to each other. Returns (output, the longer cache).
         """
         cache = cache.append(self.project_kv(query))
         new_len = query.size(1)
-        # The new steps are the last rows of a causal mask over the whole cache.
-        mask = causal_mask(cache.length, query.device)[:, :, -new_len:] if new_len > 1 else None
-        return self.attend(query, cache, mask), cache
+        if new_len == 1:
+            mask = None  # one new step may see every cached step and itself
+        else:  # the new steps are the last rows of a causal mask over the whole cache
+            mask = causal_mask(cache.length, query.device)[:, :, -new_len:]  # (1, 1, new_len, cache length)
+        return self(query, cache, mask), cache
 
-    def project_kv(self, key_value: torch.Tensor) -> KVCache:
-        """key_value (batch, k_len, d_model) → keys and values, each (batch, heads, k_len, head_dim)."""
-        return KVCache(self.split_heads(self.k_proj(key_value)), self.split_heads(self.v_proj(key_value)))
 
-    def attend(self, query: torch.Tensor, kv: KVCache, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """query (batch, q_len, d_model) attends over projected keys/values → (batch, q_len, d_model)."""
-        q = self.split_heads(self.q_proj(query))  # (batch, heads, q_len, head_dim)
-        dropout_p = self.dropout if self.training else 0.0
-        output, weights = scaled_dot_product_attention(
-            q, kv.key, kv.value, mask, dropout_p, need_weights=self.store_weights
-        )
+# --- one query against the source: the recurrent decoder's attention ------------------------------------
+
+
+class Attention(nn.Module):
+    """One decoder query against every source state: scores → masked softmax → weighted average.
+
+    The subclasses differ only in how a query and a key are scored. `prepare_keys` does the part of the
+    score that depends on the keys alone, once per source rather than once per generated token.
+    """
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.d_model = d_model  # width of queries, keys and values
+        self.store_weights = False  # set True to keep the last attention weights in `last_weights`
+        self.last_weights: torch.Tensor | None = None  # (batch, src_len), detached
+
+    def prepare_keys(self, states: torch.Tensor) -> torch.Tensor:
+        """states (batch, src_len, d_model) → keys (batch, src_len, d_model) as `score` wants them."""
+        return states
+
+    def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """query (batch, d_model), keys (batch, src_len, d_model) → scores (batch, src_len)."""
+        raise NotImplementedError
+
+    def forward(
+        self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, src_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (batch, d_model) reads values (batch, src_len, d_model) → (context (batch, d_model),
+        weights (batch, src_len)).
+
+        src_mask (batch, src_len) is True at real tokens. Padding scores become -inf, so their weights are
+        exactly 0: an output never depends on how long the other sources in its batch happen to be.
+        """
+        scores = self.score(query, keys).masked_fill(~src_mask, float("-inf"))  # (batch, src_len)
+        weights = scores.softmax(dim=-1)  # each query's weights over the source sum to 1
         if self.store_weights:
             self.last_weights = weights.detach()
-        return self.out_proj(self.merge_heads(output))
+        # (batch, 1, src_len) @ (batch, src_len, d) → (batch, d)
+        context = (weights[:, None, :] @ values).squeeze(1)
+        return context, weights
 
-    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, len, d_model) → (batch, heads, len, head_dim): each head gets its own slice of the width."""
-        batch, length, _ = x.shape
-        return x.view(batch, length, self.n_heads, self.head_dim).transpose(1, 2)
 
-    def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, heads, len, head_dim) → (batch, len, d_model): the heads' outputs side by side again."""
-        batch, _, length, _ = x.shape
-        return x.transpose(1, 2).reshape(batch, length, self.n_heads * self.head_dim)
+class AdditiveAttention(Attention):
+    """Bahdanau: score(q, k) = vᵀ tanh(W q + U k).
+
+    A small one-hidden-layer network judges each (query, key) pair, so query and key may live in
+    different spaces; U k is the same for every decoder step and is computed once, in `prepare_keys`.
+    """
+
+    def __init__(self, d_model: int):
+        super().__init__(d_model)
+        self.query_proj = nn.Linear(d_model, d_model, bias=False)  # W
+        self.key_proj = nn.Linear(d_model, d_model)  # U, and the one bias the sum needs
+        self.v = nn.Linear(d_model, 1, bias=False)
+
+    def prepare_keys(self, states: torch.Tensor) -> torch.Tensor:
+        return self.key_proj(states)  # (batch, src_len, d_model): U k
+
+    def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        hidden = torch.tanh(self.query_proj(query)[:, None, :] + keys)  # (batch, src_len, d_model)
+        return self.v(hidden).squeeze(-1)  # (batch, src_len)
+
+
+class DotAttention(Attention):
+    """Luong dot: score(q, k) = qᵀ k. No parameters: the decoder must learn to speak the encoder's space.
+
+    Unlike the Transformer's attention it is not divided by √d: the recurrent states are bounded by tanh,
+    and Luong et al. used it unscaled.
+    """
+
+    def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        # (batch, src_len, d) @ (batch, d, 1) → (batch, src_len)
+        return (keys @ query[:, :, None]).squeeze(-1)
+
+
+class GeneralAttention(Attention):
+    """Luong general: score(q, k) = qᵀ W k. A learned W maps between the decoder's and the encoder's
+    spaces; W k is computed once per source, and what is left is the dot product with the query."""
+
+    def __init__(self, d_model: int):
+        super().__init__(d_model)
+        self.key_proj = nn.Linear(d_model, d_model, bias=False)  # W
+
+    def prepare_keys(self, states: torch.Tensor) -> torch.Tensor:
+        return self.key_proj(states)  # (batch, src_len, d_model): W k
+
+    def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        # (batch, src_len, d) @ (batch, d, 1) → (batch, src_len)
+        return (keys @ query[:, :, None]).squeeze(-1)
+
+
+ATTENTIONS = {"additive": AdditiveAttention, "dot": DotAttention, "general": GeneralAttention}

@@ -57,6 +57,15 @@ def map_tensors(tree: Any, change: Callable[[torch.Tensor], torch.Tensor]) -> An
 class Seq2SeqModel(nn.Module):
     """Base class: an encoder-decoder over one shared vocabulary."""
 
+    # Parameters renamed since model folders were first saved: {old name: new name}, so that weights
+    # saved under an old name still load (tests/test_old_folders.py).
+    renamed_parameters: dict[str, str] = {}
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """nn.Module's, also taking weights saved under the old names of `renamed_parameters`."""
+        state_dict = {self.renamed_parameters.get(name, name): value for name, value in state_dict.items()}
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     def encode(self, src_ids: torch.Tensor, src_mask: torch.Tensor) -> Memory:
         """src_ids (batch, src_len) → Memory. src_mask is True at real tokens."""
         raise NotImplementedError
@@ -83,7 +92,8 @@ class Seq2SeqModel(nn.Module):
         of a step (~30% here), and logits at padding would only be thrown away. Without `positions`,
         logits at padding are not meaningful (a recurrent decoder does not run there).
         """
-        outputs = self.decoder_outputs(tgt_in_ids, self.encode_for_targets(src_ids, src_index))  # (batch, tgt_len, d)
+        # (batch, tgt_len, d)
+        outputs = self.decoder_outputs(tgt_in_ids, self.encode_for_targets(src_ids, src_index))
         if positions is not None:
             outputs = outputs[positions]  # (n_positions, d_model)
         return self.output(outputs)

@@ -1,7 +1,7 @@
 """The recurrent encoder-decoder with attention (Bahdanau et al., 2015; Luong et al., 2015), GRU or LSTM.
 
     source ids ─► embed ─► bidirectional GRU/LSTM × N ─► states (one vector per source token)
-                                                └─► final states ─► bridge ─► decoder's first hidden state
+                                      └─► final states ─► bridge ─► decoder's first hidden state
     prev id ─► embed ⊕ previous attentional vector ─► GRU/LSTM cell × N ─► h
                                     h attends over the states ─► context c
                                     tanh(W_c [c; h]) = attentional vector ─► output (tied) ─► logits
@@ -12,8 +12,8 @@ The decoder writes the target one token at a time; at each step attention lets i
 source vector instead of squeezing the whole word through one final state. Input feeding hands the
 attentional vector of one step to the next, so the decoder knows where it looked last time.
 
-Training and generation run the very same decoder step: `forward` loops it over the target, then applies
-the output layer to every position at once.
+Training and generation run the very same decoder step (`InputFeedingDecoder.step`): `decoder_outputs`
+loops it over the target, and `forward` then applies the output layer to every position at once.
 """
 from __future__ import annotations
 
@@ -25,97 +25,11 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seq2seq.config import ModelConfig
+from seq2seq.models.attention import ATTENTIONS
 from seq2seq.models.base import Memory, Seq2SeqModel, first_rows, select_batch
 
-RECURRENT_LAYERS = {"gru": (nn.GRU, nn.GRUCell), "lstm": (nn.LSTM, nn.LSTMCell)}  # arch → (encoder, decoder step)
-
-
-# --- attention ------------------------------------------------------------------------------------------
-
-
-class Attention(nn.Module):
-    """One decoder query against every source state: scores → masked softmax → weighted average.
-
-    The subclasses differ only in how a query and a key are scored. `prepare_keys` does the part of the
-    score that depends on the keys alone, once per source rather than once per generated token.
-    """
-
-    def __init__(self, d_model: int):
-        super().__init__()
-        self.d_model = d_model  # width of queries, keys and values
-        self.store_weights = False  # set True to keep the last attention weights in `last_weights`
-        self.last_weights: torch.Tensor | None = None  # (batch, src_len), detached
-
-    def prepare_keys(self, states: torch.Tensor) -> torch.Tensor:
-        """states (batch, src_len, d_model) → keys (batch, src_len, d_model) as `score` wants them."""
-        return states
-
-    def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        """query (batch, d_model), keys (batch, src_len, d_model) → scores (batch, src_len)."""
-        raise NotImplementedError
-
-    def forward(
-        self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, src_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """query (batch, d_model) reads values (batch, src_len, d_model) → (context (batch, d_model),
-        weights (batch, src_len)).
-
-        src_mask (batch, src_len) is True at real tokens. Padding scores become -inf, so their weights are
-        exactly 0: an output never depends on how long the other sources in its batch happen to be.
-        """
-        scores = self.score(query, keys).masked_fill(~src_mask, float("-inf"))  # (batch, src_len)
-        weights = scores.softmax(dim=-1)  # each query's weights over the source sum to 1
-        if self.store_weights:
-            self.last_weights = weights.detach()
-        context = (weights[:, None, :] @ values).squeeze(1)  # (batch, 1, src_len) @ (batch, src_len, d) → (batch, d)
-        return context, weights
-
-
-class AdditiveAttention(Attention):
-    """Bahdanau: score(q, k) = vᵀ tanh(W q + U k).
-
-    A small one-hidden-layer network judges each (query, key) pair, so query and key may live in
-    different spaces; U k is the same for every decoder step and is computed once, in `prepare_keys`.
-    """
-
-    def __init__(self, d_model: int):
-        super().__init__(d_model)
-        self.query_proj = nn.Linear(d_model, d_model, bias=False)  # W
-        self.key_proj = nn.Linear(d_model, d_model)  # U, and the one bias the sum needs
-        self.v = nn.Linear(d_model, 1, bias=False)
-
-    def prepare_keys(self, states: torch.Tensor) -> torch.Tensor:
-        return self.key_proj(states)  # (batch, src_len, d_model): U k
-
-    def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        hidden = torch.tanh(self.query_proj(query)[:, None, :] + keys)  # (batch, src_len, d_model)
-        return self.v(hidden).squeeze(-1)  # (batch, src_len)
-
-
-class DotAttention(Attention):
-    """Luong dot: score(q, k) = qᵀ k. No parameters: the decoder must learn to speak the encoder's space.
-
-    Unlike the Transformer's attention it is not divided by √d: the recurrent states are bounded by tanh,
-    and Luong et al. used it unscaled.
-    """
-
-    def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        return (keys @ query[:, :, None]).squeeze(-1)  # (batch, src_len, d) @ (batch, d, 1) → (batch, src_len)
-
-
-class GeneralAttention(DotAttention):
-    """Luong general: score(q, k) = qᵀ W k. A learned W maps between the decoder's and the encoder's
-    spaces; W k is computed once per source, and what is left is the dot product with the query."""
-
-    def __init__(self, d_model: int):
-        super().__init__(d_model)
-        self.key_proj = nn.Linear(d_model, d_model, bias=False)  # W
-
-    def prepare_keys(self, states: torch.Tensor) -> torch.Tensor:
-        return self.key_proj(states)  # (batch, src_len, d_model): W k
-
-
-ATTENTIONS = {"additive": AdditiveAttention, "dot": DotAttention, "general": GeneralAttention}
+# arch → (encoder, decoder step)
+RECURRENT_LAYERS = {"gru": (nn.GRU, nn.GRUCell), "lstm": (nn.LSTM, nn.LSTMCell)}
 
 
 # --- encoder --------------------------------------------------------------------------------------------
@@ -150,12 +64,14 @@ class BidirectionalEncoder(nn.Module):
         Returns (states (batch, src_len, d_model), zero at padding; final (batch, layers, d_model)).
         """
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_states, last = self.rnn(packed)
+        packed_states, last = self.rnn(packed)  # last: (layers · 2 directions, batch, d_model/2)
+        # (batch, src_len, d_model): both directions side by side, zero at padding
         states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=x.size(1))
         hidden = last[0] if isinstance(last, tuple) else last  # an LSTM returns (hidden, cell): keep hidden
         layers_x2, batch, half = hidden.shape  # (layers · 2 directions, batch, d_model/2)
         by_layer = hidden.view(layers_x2 // 2, 2, batch, half)  # (layers, direction, batch, d_model/2)
-        final = by_layer.permute(2, 0, 1, 3).reshape(batch, layers_x2 // 2, 2 * half)  # (batch, layers, d_model)
+        # (batch, layers, d_model)
+        final = by_layer.permute(2, 0, 1, 3).reshape(batch, layers_x2 // 2, 2 * half)
         return states, final
 
 
@@ -187,53 +103,35 @@ class InputFeedingDecoder(nn.Module):
                  attention: str):
         super().__init__()
         _, cell_class = RECURRENT_LAYERS[arch]
-        self.layers = nn.ModuleList(cell_class(2 * d_model if i == 0 else d_model, d_model) for i in range(n_layers))
+        self.layers = nn.ModuleList(cell_class(2 * d_model if i == 0 else d_model, d_model)
+                                    for i in range(n_layers))
         # Decoder layer i starts from encoder layer i; a deeper decoder's extra layers start from the top one.
         self.bridged_layer = [min(i, n_encoder_layers - 1) for i in range(n_layers)]
         self.bridge = nn.ModuleList(nn.Linear(d_model, d_model) for _ in range(n_layers))
         self.attention = ATTENTIONS[attention](d_model)
         self.combine = nn.Linear(2 * d_model, d_model, bias=False)  # W_c in tanh(W_c [c; h])
         self.dropout = nn.Dropout(dropout)
-        self.has_cell_state = arch == "lstm"
 
-    def start_state(self, memory: RecurrentMemory) -> DecoderState:
-        """The state before the first target token.
-
-        The bridge, h₀ = tanh(W final + b) per layer, turns what the encoder knew at the two ends of the
-        source into the decoder's first hidden state, so generation starts from the source's summary
-        rather than from zero. An LSTM's cell starts at zero: its gates write into it from the first step.
-        The attentional vector starts at zero: nothing has been attended to yet.
-        """
-        final = memory.final[:, self.bridged_layer]  # (batch, decoder layers, d_model)
-        hidden = torch.stack([torch.tanh(bridge(final[:, i])) for i, bridge in enumerate(self.bridge)], dim=1)
-        cell = torch.zeros_like(hidden) if self.has_cell_state else None
-        attentional = torch.zeros_like(hidden[:, 0])  # (batch, d_model)
-        return DecoderState(hidden, cell, attentional, self.attention.prepare_keys(memory.states))
-
-    def forward(
-        self, embedded: torch.Tensor, memory: RecurrentMemory, state: DecoderState
-    ) -> tuple[torch.Tensor, DecoderState]:
-        """One step: embedded (batch, d_model) previous token → (attentional vector (batch, d_model), state)."""
+    def step(self, embedded: torch.Tensor, memory: RecurrentMemory,
+             state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
+        """One step: embedded (batch, d_model), the previous token → (attentional vector (batch, d_model),
+        the state after this step)."""
         x = torch.cat([embedded, state.attentional], dim=-1)  # (batch, 2·d_model): input feeding
-        cells = state.cell.unbind(1) if state.cell is not None else [None] * len(self.layers)
-        new_hidden, new_cell = [], []
-        for layer, hidden, cell in zip(self.layers, state.hidden.unbind(1), cells):
-            hidden, cell = self.run_cell(layer, x, hidden, cell)  # each (batch, d_model)
-            new_hidden.append(hidden)
-            new_cell.append(cell)
-            x = self.dropout(hidden)  # the input of the layer above
-        top = new_hidden[-1]  # (batch, d_model) the top layer's output is the query
+        hiddens, cells = [], []  # each layer's new hidden (and LSTM cell) state, (batch, d_model) each
+        for i, layer in enumerate(self.layers):
+            if state.cell is None:  # a GRU carries its hidden state alone
+                hidden, cell = layer(x, state.hidden[:, i]), None  # (batch, d_model)
+            else:  # an LSTM carries a cell memory beside it
+                hidden, cell = layer(x, (state.hidden[:, i], state.cell[:, i]))  # (batch, d_model) each
+            hiddens.append(hidden)
+            cells.append(cell)
+            x = self.dropout(hidden)  # (batch, d_model): the input of the layer above
+        top = hiddens[-1]  # (batch, d_model): the top layer's output is the query
         context, _ = self.attention(top, state.keys, memory.states, memory.src_mask)  # (batch, d_model)
         attentional = torch.tanh(self.combine(torch.cat([context, top], dim=-1)))  # (batch, d_model)
-        cell_state = torch.stack(new_cell, dim=1) if state.cell is not None else None
-        return attentional, DecoderState(torch.stack(new_hidden, dim=1), cell_state, attentional, state.keys)
-
-    @staticmethod
-    def run_cell(layer: nn.Module, x: torch.Tensor, hidden: torch.Tensor, cell: torch.Tensor | None):
-        """One layer, one step → (hidden, cell). An LSTM carries a cell beside its hidden; a GRU has no cell."""
-        if cell is None:
-            return layer(x, hidden), None
-        return layer(x, (hidden, cell))
+        hidden = torch.stack(hiddens, dim=1)  # (batch, layers, d_model)
+        cell = torch.stack(cells, dim=1) if state.cell is not None else None  # (batch, layers, d_model)
+        return attentional, DecoderState(hidden, cell, attentional, state.keys)
 
 
 # --- the whole model ------------------------------------------------------------------------------------
@@ -246,28 +144,31 @@ class RecurrentSeq2Seq(Seq2SeqModel):
     "dot" or "general"); d_model is the embedding and decoder width, n_*_layers the recurrent depths.
     """
 
+    renamed_parameters = {"embedding.weight": "embed.weight"}  # as the Transformer names it (2026-12-02)
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         check_config(config)
         self.config = config
         d = config.d_model
-        self.embedding = nn.Embedding(config.vocab_size, d)  # shared by source, target and output
+        self.embed = nn.Embedding(config.vocab_size, d)  # shared by source, target and output
         self.dropout = nn.Dropout(config.dropout)
         self.encoder = BidirectionalEncoder(config.arch, d, config.n_encoder_layers, config.dropout)
         self.decoder = InputFeedingDecoder(config.arch, d, config.n_decoder_layers, config.n_encoder_layers,
                                            config.dropout, config.attention)
         self.output = nn.Linear(d, config.vocab_size, bias=False)
-        self.output.weight = self.embedding.weight  # tied: a piece is read and written with the same vector
+        self.output.weight = self.embed.weight  # tied: a piece is read and written with the same vector
         # Small embeddings (as in the Transformer) keep the tied output's first logits near unit variance;
-        # `embed` scales them by √d_model so the recurrent layers read entries of unit size.
-        nn.init.normal_(self.embedding.weight, std=d**-0.5)
+        # `embed_tokens` scales them by √d_model so the recurrent layers read entries of unit size.
+        nn.init.normal_(self.embed.weight, std=d**-0.5)
 
-    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
         """ids (batch, …) → (batch, …, d_model), scaled to entries of about unit size, with dropout."""
-        return self.dropout(self.embedding(ids) * math.sqrt(self.config.d_model))
+        return self.dropout(self.embed(ids) * math.sqrt(self.config.d_model))
 
     def encode(self, src_ids: torch.Tensor, src_mask: torch.Tensor) -> RecurrentMemory:
-        """src_ids (batch, src_len); src_mask (batch, src_len), True at real tokens, padding last → memory."""
+        """src_ids (batch, src_len); src_mask (batch, src_len), True at real tokens,
+        padding last → memory."""
         lengths = src_mask.sum(dim=1)  # (batch,)
         longest = int(lengths.max())
         if longest > self.config.max_len:
@@ -275,8 +176,25 @@ class RecurrentSeq2Seq(Seq2SeqModel):
                 f"source of {longest} pieces is longer than max_len={self.config.max_len}, the longest this "
                 "model accepts; shorten the input or train a model with a larger max_len"
             )
-        states, final = self.encoder(self.embed(src_ids), lengths)  # (batch, src_len, d), (batch, layers, d)
+        # (batch, src_len, d), (batch, layers, d)
+        states, final = self.encoder(self.embed_tokens(src_ids), lengths)
         return RecurrentMemory(states=states, src_mask=src_mask, final=final)
+
+    def start_state(self, memory: RecurrentMemory) -> DecoderState:
+        """The state before the first target token.
+
+        The bridge, h₀ = tanh(W final + b) per layer, turns what the encoder knew at the two ends of the
+        source into the decoder's first hidden state, so generation starts from the source's summary
+        rather than from zero. An LSTM's cell starts at zero: its gates write into it from the first step.
+        The attentional vector starts at zero: nothing has been attended to yet.
+        """
+        decoder = self.decoder
+        final = memory.final[:, decoder.bridged_layer]  # (batch, decoder layers, d_model)
+        hidden = torch.stack([torch.tanh(bridge(final[:, i])) for i, bridge in enumerate(decoder.bridge)],
+                             dim=1)  # (batch, decoder layers, d_model)
+        cell = torch.zeros_like(hidden) if self.config.arch == "lstm" else None
+        attentional = torch.zeros_like(hidden[:, 0])  # (batch, d_model)
+        return DecoderState(hidden, cell, attentional, decoder.attention.prepare_keys(memory.states))
 
     def decode_step(
         self, prev_ids: torch.Tensor, memory: RecurrentMemory, state: DecoderState | None = None
@@ -289,8 +207,8 @@ class RecurrentSeq2Seq(Seq2SeqModel):
                     state: DecoderState | None) -> tuple[torch.Tensor, DecoderState]:
         """One decoder step up to the attentional vector (batch, d_model), before the output layer."""
         if state is None:
-            state = self.decoder.start_state(memory)
-        return self.decoder(self.embed(prev_ids), memory, state)
+            state = self.start_state(memory)
+        return self.decoder.step(self.embed_tokens(prev_ids), memory, state)
 
     def decoder_outputs(self, tgt_in_ids: torch.Tensor, memory: RecurrentMemory) -> torch.Tensor:
         """Teacher forcing: tgt_in_ids (batch, tgt_len) → attentional vectors (batch, tgt_len, d_model),
@@ -307,6 +225,7 @@ class RecurrentSeq2Seq(Seq2SeqModel):
         lengths = (tgt_in_ids != self.config.pad_id).sum(dim=1)  # (batch,) BOS and the pieces
         order = lengths.argsort(descending=True)  # longest first
         memory, tgt_in_ids = select_batch(memory, order), tgt_in_ids[order]
+        # (tgt_len,): how many targets are still running at each step
         running = (lengths[order][None, :] > torch.arange(tgt_len, device=lengths.device)[:, None]).sum(dim=1)
         state, steps = None, []
         for t, n in enumerate(running.tolist()):  # n: targets still running at step t, (tgt_len,) in all
@@ -319,12 +238,16 @@ class RecurrentSeq2Seq(Seq2SeqModel):
 def check_config(config: ModelConfig) -> None:
     """Refuse settings the recurrent model cannot be built from, saying which and why."""
     if config.arch not in RECURRENT_LAYERS:
-        raise ValueError(f"arch '{config.arch}' is not a recurrent model; choose one of: {', '.join(RECURRENT_LAYERS)}")
+        raise ValueError(f"arch '{config.arch}' is not a recurrent model; "
+                         f"choose one of: {', '.join(RECURRENT_LAYERS)}")
     if config.attention not in ATTENTIONS:
-        raise ValueError(f"attention '{config.attention}' is not known; choose one of: {', '.join(ATTENTIONS)}")
+        raise ValueError(f"attention '{config.attention}' is not known; "
+                         f"choose one of: {', '.join(ATTENTIONS)}")
     if config.vocab_size <= 0:
         raise ValueError(f"vocab_size must be positive (set it from the tokenizer), got {config.vocab_size}")
     if config.d_model % 2:
-        raise ValueError(f"d_model ({config.d_model}) must be even: the encoder gives each direction half of it")
+        raise ValueError(f"d_model ({config.d_model}) must be even: "
+                         "the encoder gives each direction half of it")
     if config.n_encoder_layers < 1 or config.n_decoder_layers < 1:
-        raise ValueError("n_encoder_layers and n_decoder_layers must each be at least 1 for a recurrent model")
+        raise ValueError("n_encoder_layers and n_decoder_layers must each be at least 1 "
+                         "for a recurrent model")

@@ -1,8 +1,8 @@
 """The Transformer encoder-decoder (Vaswani et al., 2017), written out layer by layer, with pre-LayerNorm.
 
     source ids ─► embed + positions ─► EncoderLayer × N ─► LayerNorm ─► memory
-    target ids ─► embed + positions ─► DecoderLayer × N ─► LayerNorm ─► output (tied) ─► logits
-                                             ▲ attends to memory
+    target ids ─► embed + positions ─► DecoderLayer × N ─► LayerNorm ─► output ─► logits
+                                             ▲ attends to memory        (tied)
 
 Each layer adds what its sublayers compute to a residual stream: x = x + sublayer(LayerNorm(x)).
 """
@@ -29,7 +29,8 @@ class PositionalEncoding(nn.Module):
     def __init__(self, d_model: int, max_len: int):
         super().__init__()
         position = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)
-        frequency = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+        frequency = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32)
+                              * (-math.log(10000.0) / d_model))
         table = torch.zeros(max_len, d_model)  # (max_len, d_model)
         table[:, 0::2] = torch.sin(position * frequency)
         table[:, 1::2] = torch.cos(position * frequency)
@@ -38,7 +39,8 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("table", table, persistent=False)
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """x (batch, len, d_model) holding positions start … start+len-1 → x plus their position signal."""
+        """x (batch, len, d_model) holding positions start … start+len-1
+        → x plus their position signal."""
         end = start + x.size(1)
         if end > self.table.size(0):
             raise ValueError(
@@ -77,7 +79,8 @@ class EncoderLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x (batch, src_len, d_model); mask (batch, 1, 1, src_len) hides padding → (batch, src_len, d_model)."""
+        """x (batch, src_len, d_model); mask (batch, 1, 1, src_len) hides padding
+        → (batch, src_len, d_model)."""
         h = self.norm1(x)
         x = x + self.dropout(self.self_attn(h, h, mask))
         x = x + self.dropout(self.ff(self.norm2(x)))
@@ -134,7 +137,7 @@ class DecoderLayer(nn.Module):
         """
         attended, self_kv = self.self_attn.extend(self.norm1(x), cache.self_kv)
         x = x + self.dropout(attended)
-        x = x + self.dropout(self.cross_attn.attend(self.norm2(x), cache.memory_kv, memory_mask))
+        x = x + self.dropout(self.cross_attn(self.norm2(x), cache.memory_kv, memory_mask))
         x = x + self.dropout(self.ff(self.norm3(x)))
         return x, replace(cache, self_kv=self_kv)
 
@@ -157,7 +160,8 @@ class Transformer(Seq2SeqModel):
     def __init__(self, config: ModelConfig):
         super().__init__()
         if config.vocab_size <= 0:
-            raise ValueError(f"vocab_size must be positive (set it from the tokenizer), got {config.vocab_size}")
+            raise ValueError("vocab_size must be positive (set it from the tokenizer), "
+                             f"got {config.vocab_size}")
         if config.n_decoder_layers < 1:
             raise ValueError(f"n_decoder_layers must be at least 1, got {config.n_decoder_layers}")
         self.config = config
