@@ -47,10 +47,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def corpus_examples(count: int):
-    """The first `count` training pairs of the bundled corpus as the default model reads them."""
-    config = Config()
-    config, pairs, splits, translation = read_and_split(config, ROOT / "data" / "distractors.csv.gz",
+def corpus_examples(count: int, config: Config | None = None):
+    """The first `count` training pairs of the bundled corpus as the model of `config` (default: the
+    default model) reads them, and the tokenizer trained on them."""
+    config, pairs, splits, translation = read_and_split(config or Config(), ROOT / "data" / "distractors.csv.gz",
                                                         lambda _: None)
     train = splits["train"].iloc[:count]
     inputs = model_inputs(train, correct_answers_by_word(pairs, translation), config)

@@ -35,13 +35,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ab import interleave  # noqa: E402
 from references import build_reference  # noqa: E402
-from seq2seq.batching import encode_pairs, make_batches  # noqa: E402
+from step_time import corpus_examples  # noqa: E402
+from seq2seq.batching import make_batches  # noqa: E402
 from seq2seq.config import Config, load_toml, resolve_model, with_overrides  # noqa: E402
-from seq2seq.data import correct_answers_by_word  # noqa: E402
 from seq2seq.models import build_model, num_parameters  # noqa: E402
-from seq2seq.pipeline import model_inputs, read_and_split  # noqa: E402
 from seq2seq.trainer import token_loss  # noqa: E402
-from tokenizer import train_tokenizer  # noqa: E402
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -70,12 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def corpus_batches(config: Config, pairs: int, device: torch.device):
     """Batches of the first `pairs` training pairs of the bundled corpus, as the default model reads them."""
-    config, frame, splits, translation = read_and_split(config, ROOT / "data" / "distractors.csv.gz",
-                                                        lambda _: None)
-    train = splits["train"].iloc[:pairs]
-    inputs = model_inputs(train, correct_answers_by_word(frame, translation), config)
-    tokenizer = train_tokenizer(inputs + list(train["target"]), config.tokenizer.vocab_size)
-    examples, _ = encode_pairs(train, tokenizer, config.model.max_len, inputs)
+    examples, tokenizer = corpus_examples(pairs, config)
     batches = make_batches(examples, tokenizer, config.train.batch_size, np.random.default_rng(0),
                            config.train.max_tokens)
     return [batch.to(device) for batch in batches], tokenizer
