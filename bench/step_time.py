@@ -50,8 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def corpus_examples(count: int, config: Config | None = None):
     """The first `count` training pairs of the bundled corpus as the model of `config` (default: the
     default model) reads them, and the tokenizer trained on them."""
-    config, pairs, splits, translation = read_and_split(config or Config(), ROOT / "data" / "distractors.csv.gz",
-                                                        lambda _: None)
+    corpus = ROOT / "data" / "distractors.csv.gz"
+    config, pairs, splits, translation = read_and_split(config or Config(), corpus, lambda _: None)
     train = splits["train"].iloc[:count]
     inputs = model_inputs(train, correct_answers_by_word(pairs, translation), config)
     tokenizer = train_tokenizer(inputs + list(train["target"]), config.tokenizer.vocab_size)
