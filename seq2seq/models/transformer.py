@@ -124,7 +124,7 @@ class DecoderLayer(nn.Module):
 
     def start_cache(self, memory: torch.Tensor) -> LayerCache:
         """An empty self-attention cache and the projected memory, for a new generation."""
-        memory_kv = self.cross_attn.project_kv(memory)
+        memory_kv = self.cross_attn.project_kv(memory)  # keys, values: (batch, heads, src_len, head_dim)
         empty = memory_kv.key[:, :, :0]  # (batch, heads, 0, head_dim)
         return LayerCache(self_kv=KVCache(empty, empty), memory_kv=memory_kv)
 
@@ -135,6 +135,7 @@ class DecoderLayer(nn.Module):
 
         The new step attends to every cached step and itself: there is no future to hide yet.
         """
+        # attended (batch, 1, d_model); self_kv one step longer: (batch, heads, steps + 1, head_dim)
         attended, self_kv = self.self_attn.extend(self.norm1(x), cache.self_kv)
         x = x + self.dropout(attended)
         x = x + self.dropout(self.cross_attn(self.norm2(x), cache.memory_kv, memory_mask))
@@ -236,4 +237,4 @@ class Transformer(Seq2SeqModel):
             x, cache = layer.step(x, memory_mask, cache)
             caches.append(cache)
         logits = self.output(self.decoder_norm(x))  # (batch, 1, vocab)
-        return logits[:, 0], DecoderState(caches)
+        return logits[:, 0], DecoderState(caches)  # (batch, vocab)
