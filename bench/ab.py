@@ -46,6 +46,12 @@ class Timings:
         return f"{a} / {b} {median:.2f} ({low:.2f}–{high:.2f}, {len(self.speeds[a])} rounds)"
 
 
+def format_ratio(ratio: tuple[float, float, float]) -> str:
+    """(median, lower quartile, upper quartile) → '1.23 (1.18–1.27)'."""
+    median, low, high = ratio
+    return f"{median:.2f} ({low:.2f}–{high:.2f})"
+
+
 def median_and_quartiles(values: list[float]) -> tuple[float, float, float]:
     """The median and the middle half's bounds (lower and upper quartile); one value is all three."""
     if len(values) < 2:

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ab import interleave  # noqa: E402
+from ab import format_ratio, interleave  # noqa: E402
 from seq2seq.compare import read_test_split, targets_by_word  # noqa: E402
 from seq2seq.decoding import WORDS_PER_CHUNK, encode_sources, generate, sampling_pick  # noqa: E402
 from seq2seq.model_folder import TrainedModel, load_model  # noqa: E402
@@ -71,7 +71,7 @@ def sampling(trained: TrainedModel, sources: list[str], samples: int, words_per_
     return run
 
 
-def test_sources(trained: TrainedModel, folder: Path, count: int) -> list[str]:
+def sources_of_test_words(trained: TrainedModel, folder: Path, count: int) -> list[str]:
     """What the encoder reads for the first `count` test words of the folder."""
     test = read_test_split(folder)
     answers = {word: sorted(set(correct)) for word, correct in zip(test["source"], test["correct"])}
@@ -80,11 +80,10 @@ def test_sources(trained: TrainedModel, folder: Path, count: int) -> list[str]:
 
 
 def report(title: str, timings, a: str, b: str) -> None:
-    median, low, high = timings.ratio(a, b)
     rates = {name: timings.median_speed(name) for name in (a, b)}
     print(f"| {title} | {a}: {rates[a]:.0f} words/s ({1000 / rates[a]:.1f} s per 1,000) | "
           f"{b}: {rates[b]:.0f} words/s ({1000 / rates[b]:.1f} s per 1,000) | "
-          f"{median:.2f} ({low:.2f}–{high:.2f}) |")
+          f"{format_ratio(timings.ratio(a, b))} |")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|")
     family_rates = {}
     for folder, trained in models.items():
-        sources = test_sources(trained, folder, args.words)
+        sources = sources_of_test_words(trained, folder, args.words)
         arch = trained.config.model.arch
         cached = sampling(trained, sources, args.samples, WORDS_PER_CHUNK, cached=True)
         timings = interleave({"cached": cached,

@@ -35,13 +35,17 @@ from seq2seq.trainer import Trainer, choose_precision  # noqa: E402
 from tokenizer import train_tokenizer  # noqa: E402
 
 
-def training_split(config: Config, size: float) -> tuple[pd.DataFrame, list[str]]:
-    """The first `size` of the training split's words (pairs of one word stay together), or the whole split
-    plus a noisy copy for sizes above 1; returns the pairs and what the encoder reads for each."""
+def read_corpus(config: Config) -> tuple[Config, pd.DataFrame, dict[str, list[str]]]:
+    """The bundled corpus's training split, read once: (config, its pairs, each word's correct answers)."""
     config, pairs, splits, translation = read_and_split(config, BUNDLED_DATA / "distractors.csv.gz",
                                                         lambda _: None)
-    train = splits["train"]
-    answers = correct_answers_by_word(pairs, translation)
+    return config, splits["train"], correct_answers_by_word(pairs, translation)
+
+
+def training_split(config: Config, train: pd.DataFrame, answers: dict[str, list[str]],
+                   size: float) -> tuple[pd.DataFrame, list[str]]:
+    """The first `size` of the training split's words (pairs of one word stay together), or the whole split
+    plus a noisy copy for sizes above 1; returns the pairs and what the encoder reads for each."""
     if size > 1:
         noisy = add_noise(train, load_related(BUNDLED_DATA / "related.csv.gz"), p=1.0, k=1, seed=0)
         train = pd.concat([train, train.assign(target=noisy["Japanese"].to_numpy())], ignore_index=True)
@@ -79,8 +83,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="corpus size the widths are timed on (default 0.25)")
     parser.add_argument("--plot", help="write the two curves to this PNG (needs matplotlib)")
     args = parser.parse_args(argv)
-    config = Config()
-    full, full_inputs = training_split(config, 1.0)
+    config, train, answers = read_corpus(Config())
+    full, full_inputs = training_split(config, train, answers, 1.0)
     tokenizer = train_tokenizer(full_inputs + list(full["target"]), config.tokenizer.vocab_size)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, precision "
           f"{str(choose_precision('auto', torch.device('cpu'))).removeprefix('torch.')}; "
@@ -88,15 +92,16 @@ def main(argv: list[str] | None = None) -> None:
     by_size = []
     print("\n| corpus | pairs | s/epoch | ms per pair |\n|---|---|---|---|")
     for size in map(float, args.sizes.split(",")):
-        seconds, pairs, _ = epoch_seconds(config, *training_split(config, size), tokenizer)
+        seconds, pairs, _ = epoch_seconds(config, *training_split(config, train, answers, size),
+                                          tokenizer)
         by_size.append((size, pairs, seconds))
         print(f"| {size:g}× | {pairs:,} | {seconds:.1f} | {1000 * seconds / pairs:.2f} |", flush=True)
     by_width = []
-    train, inputs = training_split(config, args.width_size)
+    part, inputs = training_split(config, train, answers, args.width_size)
     print(f"\n| d_model | parameters | s/epoch ({args.width_size:g}× corpus) | ms per pair |"
           "\n|---|---|---|---|")
     for width in map(int, args.widths.split(",")):
-        seconds, pairs, parameters = epoch_seconds(with_overrides(config, "model", d_model=width), train,
+        seconds, pairs, parameters = epoch_seconds(with_overrides(config, "model", d_model=width), part,
                                                    inputs, tokenizer)
         by_width.append((width, parameters, seconds))
         print(f"| {width} | {parameters:,} | {seconds:.1f} | {1000 * seconds / pairs:.2f} |", flush=True)

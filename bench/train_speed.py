@@ -20,7 +20,6 @@ Run it alone: a second busy process on a 2-core machine changes every number.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import sys
@@ -33,15 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ab import interleave  # noqa: E402
+from ab import format_ratio, interleave  # noqa: E402
 from references import build_reference  # noqa: E402
 from step_time import corpus_examples  # noqa: E402
 from seq2seq.batching import make_batches  # noqa: E402
 from seq2seq.config import Config, load_toml, resolve_model, with_overrides  # noqa: E402
 from seq2seq.models import build_model, num_parameters  # noqa: E402
-from seq2seq.trainer import token_loss  # noqa: E402
+from seq2seq.trainer import autocast, choose_precision, token_loss  # noqa: E402
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -103,12 +101,6 @@ def training_steps(model: torch.nn.Module, batches: list, dtype: torch.dtype, st
     return run
 
 
-def autocast(device: torch.device, dtype: torch.dtype):
-    if dtype == torch.float32:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype)
-
-
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -147,7 +139,8 @@ def compare_family(arch: str, base: Config, args, device: torch.device) -> list[
         for label, build, real_only in CONTENDERS:
             torch.manual_seed(0)
             model = build(model_config).to(device)
-            workloads[label] = training_steps(model, batches, PRECISIONS[name], args.steps, real_only)
+            workloads[label] = training_steps(model, batches, choose_precision(name, device), args.steps,
+                                               real_only)
         timings = interleave(workloads, rounds=args.rounds)
         speed = timings.median_speed("ours")
         mfu = speed * flops_per_token(parameters) / (args.peak_tflops * 1e12) if args.peak_tflops else None
@@ -160,11 +153,6 @@ def compare_family(arch: str, base: Config, args, device: torch.device) -> list[
               f"{format_ratio(rows[-1]['ratio_to_real_token_reference'])} |"
               + (f" {mfu:.1%} |" if mfu is not None else ""))
     return rows
-
-
-def format_ratio(ratio: tuple[float, float, float]) -> str:
-    median, low, high = ratio
-    return f"{median:.2f} ({low:.2f}–{high:.2f})"
 
 
 def main(argv: list[str] | None = None) -> None:
