@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     data.add_argument("--src-template",
                       help='encoder input from columns, e.g. "{English} ⟨sep⟩ {Correct_Japanese}"; '
                            '"" the word alone; default auto: that template when targets are distractors')
+    data.add_argument("--kinds", metavar="LIST",
+                      help="train only on rows of these kinds (the CSV's kind column), comma-separated, e.g. "
+                           f"semantic; '' every row (default '{DEFAULTS.data.kinds}')")
     data.add_argument("--held-out-words", metavar="CSV",
                       help="never train on the words of this CSV (e.g. a test.csv)")
     data.add_argument("--vocab-size", type=int,
@@ -110,7 +113,7 @@ def build_config(args: argparse.Namespace) -> Config:
     config = load_toml(args.config) if args.config else Config()
     config = with_overrides(config, "data", src_col=args.src_col, tgt_col=args.tgt_col, ref_col=args.ref_col,
                             targets=args.targets, src_template=args.src_template,
-                            held_out_words=args.held_out_words)
+                            kinds=args.kinds, held_out_words=args.held_out_words)
     config = with_overrides(config, "train", **train_changes(args))
     config = with_overrides(config, "model", arch=args.arch, dropout=args.dropout)
     return with_overrides(config, "tokenizer", vocab_size=args.vocab_size)
@@ -131,7 +134,7 @@ def resume(args: argparse.Namespace) -> TrainSummary:
 
 # Options that decide what a run computes or where it goes, so a resumed run keeps the saved ones.
 FIXED_ON_RESUME = ["--config", "--out", "--overwrite", "--src-col", "--tgt-col", "--ref-col", "--targets",
-                   "--src-template", "--held-out-words", "--vocab-size", "--arch", "--dropout"]
+                   "--src-template", "--kinds", "--held-out-words", "--vocab-size", "--arch", "--dropout"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -82,6 +82,9 @@ class DataConfig:
     src_template: str = "auto"  # encoder input from columns: "{English} ⟨sep⟩ {Correct_Japanese}";
     # "": src_col alone; "auto": that template when the targets are distractors (measured best,
     # docs/RESULTS.md), else src_col alone
+    kinds: str = "semantic"  # where the CSV has a `kind` column: train on rows of these kinds only,
+    # comma-separated; "": every row. The split by word comes first, so the held-out words stay the same.
+    # "semantic": the bundled corpus's near misses in meaning, which gave closer ones (docs/RESULTS.md)
     held_out_words: str = ""  # CSV whose src_col words are never trained on (e.g. another model's test.csv)
     valid_fraction: float = 0.05  # share of source words held out for validation
     test_fraction: float = 0.05  # share of source words held out for the test split
@@ -256,6 +259,7 @@ def load_json(path: str | Path) -> Config:
     try:
         tables = _tables(values, str(path))
         tables["data"].setdefault("src_template", "")
+        tables["data"].setdefault("kinds", "")  # older folders trained on rows of every kind
         tables["train"].setdefault("empty_source_share", 0.0)  # older folders never saw an empty source
         tables["train"].setdefault("translation_pairs", False)  # nor a translation pair
         # nor had a time budget: resuming one keeps to its epochs

@@ -30,6 +30,7 @@ from tokenizer.tokenizer import SEPARATOR
 
 ANSWER_SEPARATOR = "|"  # several correct answers in one cell: "借りる|借用する"
 FIRST_DATA_ROW = 2  # spreadsheet numbering: row 1 is the header
+KIND_COLUMN = "kind"  # optional: how a distractor was found (bundled: semantic, orthographic, homophone)
 DELIMITERS = (",", "\t", ";")  # what may separate cells: the first of them that the header row holds
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 SAVE_AS_UTF8 = "save it as 'CSV UTF-8' (Excel: File > Save As)"
@@ -237,9 +238,10 @@ def load_pairs(
     path: str | Path, src_col: str = "English", tgt_col: str = "Japanese",
     ref_col: str | None = "Correct_Japanese"
 ) -> pd.DataFrame:
-    """Read, check and normalise a CSV of pairs → DataFrame(source, target, correct).
+    """Read, check and normalise a CSV of pairs → DataFrame(source, target, correct[, kind]).
 
-    `ref_col` is optional: when the CSV has no such column, `correct` is empty for every row.
+    `ref_col` is optional: when the CSV has no such column, `correct` is empty for every row. A `kind`
+    column, where there is one, is kept (`rows_of_kinds` trains on some kinds only).
     Exact duplicate (source, target) pairs are dropped, keeping the first.
     """
     path = Path(path)
@@ -255,6 +257,8 @@ def load_pairs(
     refuse_missing_values(pairs["target"], path, tgt_col)
     has_refs = bool(ref_col) and ref_col in frame.columns
     pairs["correct"] = correct_column(frame, path, ref_col) if has_refs else [()] * len(frame)
+    if KIND_COLUMN in frame.columns:
+        pairs[KIND_COLUMN] = frame[KIND_COLUMN].map(normalize_text)
     return pairs.drop_duplicates(subset=["source", "target"]).reset_index(drop=True)
 
 
@@ -296,6 +300,25 @@ def split_by_word(
     split_of.update({word: "valid" for word in words[n_test : n_test + n_valid]})
     assigned = keys.map(lambda key: split_of.get(key, "train"))
     return {name: pairs[assigned == name].reset_index(drop=True) for name in ("train", "valid", "test")}
+
+
+def rows_of_kinds(pairs: pd.DataFrame, kinds: str, name: str) -> pd.DataFrame:
+    """The rows whose `kind` is one of `kinds` (comma-separated); every row when `kinds` is "" or the pairs
+    have no kind column.
+
+    Why: the bundled corpus mixes near misses in meaning (borrow → 貸す) with look-alikes in English
+    spelling (borrow → narrow → 狭まる) and same-sounding kanji (橋 → 箸); a model trained on all of them
+    offers look-alikes that are far in meaning for words it never saw (docs/RESULTS.md).
+    """
+    wanted = [kind.strip() for kind in kinds.split(",") if kind.strip()]
+    if not wanted or KIND_COLUMN not in pairs.columns:
+        return pairs
+    present = set(pairs[KIND_COLUMN])
+    unknown = [kind for kind in wanted if kind not in present]
+    if unknown:
+        raise DataError(f"{name}: no row of kind '{unknown[0]}' in column '{KIND_COLUMN}' (kinds there: "
+                        f"{', '.join(sorted(present))}); fix --kinds, or pass --kinds '' for every row")
+    return pairs[pairs[KIND_COLUMN].isin(wanted)].reset_index(drop=True)
 
 
 def _share(n_words: int, fraction: float) -> int:

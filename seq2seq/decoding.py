@@ -15,7 +15,8 @@ sample`):
                                        answers) and what must never be output (correct answers)
     decoding.distinct_outputs          words in chunks of 64: encode once, then per method
     decoding._sample_rounds            rounds of 2·n samples per unfinished word, until n distinct are kept
-    decoding.generate                  one token at a time until EOS, `pick` choosing each (sampling_pick)
+    decoding.generate                  one token at a time until EOS, `pick` choosing each (sampling_pick);
+                                       a row that has ended leaves the batch
     model.decode_step                  one step of the model (transformer.py, rnn.py)
       Transformer: DecoderLayer.step → MultiHeadAttention.extend (self-attention, cache grows by one)
                    and MultiHeadAttention.forward over the memory projected once (cross-attention)
@@ -156,28 +157,32 @@ def generate(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, max_len:
              record: StepRecorder | None = None) -> list[list[int] | None]:
     """Extend every row of `memory` one token at a time until EOS; None for a row that never ended.
 
-    Rows that have finished keep being fed padding (cheap, and it keeps the batch rectangular).
-    `record` (infer.py --explain) is shown every step's logits and choice (seq2seq/trace.py).
+    A row that has ended leaves the batch: later steps decode only the rows still running, their memory and
+    decoder state cut down with `select_batch`. Most outputs are two or three pieces long, so feeding the
+    ended rows padding until the longest ends would spend half the steps on rows that are done.
+    `record` (infer.py --explain) is shown every step's logits and choices, with the rows they belong to.
     """
     batch = memory.states.size(0)
     device = memory.states.device
-    prev = torch.full((batch,), tokenizer.bos_id, dtype=torch.long, device=device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=device)
-    steps, state = [], None
-    for _ in range(max_len):
-        logits, state = model.decode_step(prev, memory, state)  # (batch, vocab)
+    tokens = torch.full((batch, max_len), tokenizer.pad_id, dtype=torch.long, device=device)
+    running = torch.arange(batch, device=device)  # (running,) each running row's place in the batch
+    prev = torch.full((batch,), tokenizer.bos_id, dtype=torch.long, device=device)  # (running,)
+    state = None
+    for step in range(max_len):
+        logits, state = model.decode_step(prev, memory, state)  # (running, vocab)
         logits = forbid(logits, never_drawn(tokenizer))
-        next_ids = pick(logits)  # (batch,)
+        next_ids = pick(logits)  # (running,)
         if record is not None:
-            record(logits, next_ids, finished)
-        next_ids = next_ids.masked_fill(finished, tokenizer.pad_id)  # (batch,)
-        steps.append(next_ids)
-        finished |= next_ids == tokenizer.eos_id
-        if finished.all():
+            record(logits, next_ids, running)
+        tokens[running, step] = next_ids
+        going = (next_ids != tokenizer.eos_id).nonzero().flatten()  # (still running,) places among running
+        if len(going) == 0:
             break
-        prev = next_ids
-    tokens = torch.stack(steps, dim=1).tolist()  # (batch, steps)
-    return [row[: row.index(tokenizer.eos_id)] if tokenizer.eos_id in row else None for row in tokens]
+        if len(going) < len(running):
+            running, memory, state = running[going], select_batch(memory, going), select_batch(state, going)
+        prev = next_ids[going]
+    rows = tokens.tolist()  # (batch, max_len)
+    return [row[: row.index(tokenizer.eos_id)] if tokenizer.eos_id in row else None for row in rows]
 
 
 @dataclass

@@ -95,9 +95,9 @@ class StepRecorder:
         self.tokenizer, self.temperature, self.drawing = tokenizer, temperature, drawing
         self.steps: list[list[Step]] = [[] for _ in range(rows)]
 
-    def __call__(self, logits: torch.Tensor, next_ids: torch.Tensor, finished: torch.Tensor) -> None:
-        """logits (rows, vocab) as the pick saw them; next_ids (rows,) its choice; finished (rows,) rows
-        done before."""
+    def __call__(self, logits: torch.Tensor, next_ids: torch.Tensor, running: torch.Tensor) -> None:
+        """logits (running, vocab) as the pick saw them; next_ids (running,) its choice; running (running,)
+        the rows of the batch they belong to (a row that has ended is no longer decoded)."""
         raw = logits.float().softmax(dim=-1)  # (rows, vocab)
         tempered = drawn_from = None
         if self.drawing is not None:
@@ -105,15 +105,15 @@ class StepRecorder:
             ids, probs = self.drawing(logits)  # (rows, m) each
             drawn_from = torch.zeros_like(raw).scatter(-1, ids, probs)  # (rows, vocab), 0 where filtered out
         likeliest = raw.topk(TOP_SHOWN, dim=-1).indices.tolist()  # (rows, TOP_SHOWN)
-        for row in (~finished).nonzero().flatten().tolist():
-            shown = [PieceProbs(self.tokenizer.piece(i), raw[row, i].item(),
-                                None if tempered is None else tempered[row, i].item(),
-                                None if drawn_from is None else drawn_from[row, i].item())
-                     for i in likeliest[row]]
-            drawn = int(next_ids[row])
+        for place, row in enumerate(running.tolist()):
+            shown = [PieceProbs(self.tokenizer.piece(i), raw[place, i].item(),
+                                None if tempered is None else tempered[place, i].item(),
+                                None if drawn_from is None else drawn_from[place, i].item())
+                     for i in likeliest[place]]
+            drawn = int(next_ids[place])
             before = self.steps[row][-1].log_prob if self.steps[row] else 0.0
             self.steps[row].append(Step(shown, self.tokenizer.piece(drawn),
-                                        before + raw[row, drawn].log().item()))
+                                        before + raw[place, drawn].log().item()))
 
 
 class BeamRecorder:

@@ -92,7 +92,9 @@ def test_a_folder_saved_before_a_setting_existed_keeps_what_it_did(tmp_path):
     old = json.loads(config_to_json(Config()))
     for name in ("empty_source_share", "time_budget_minutes"):
         del old["train"][name]
+    del old["data"]["kinds"]
     path = tmp_path / "config.json"
     path.write_text(json.dumps(old), encoding="utf-8")
     train = load_json(path).train
     assert (train.empty_source_share, train.time_budget_minutes) == (0.0, 0.0)  # no empty sources, no budget
+    assert load_json(path).data.kinds == ""  # rows of every kind

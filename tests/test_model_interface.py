@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from seq2seq.config import ModelConfig
+from seq2seq.decoding import forbid, generate, never_drawn
 from seq2seq.models import build_model, num_parameters
 from seq2seq.models.base import Memory, Seq2SeqModel, select_batch
 from tests.helpers import PAD, batch_of_sources, targets
@@ -238,6 +239,50 @@ def test_select_batch_can_repeat_a_hypothesis(settings):
     assert_batch_first(memory, 3)
     assert_batch_first(state, 3)
     assert (logits - expected[repeat]).abs().max() <= TOL
+
+
+class IdTokenizer:
+    """What `generate` asks of a tokenizer: the special ids (the helpers' sources use 5 and above)."""
+    pad_id, bos_id, unk_id, eos_id = PAD, 1, 2, 3
+
+
+def likeliest_but_eos(logits: torch.Tensor) -> torch.Tensor:
+    """(rows, vocab) → (rows,) the likeliest piece that is not EOS nor one `generate` never draws."""
+    return forbid(logits, never_drawn(IdTokenizer()) + (IdTokenizer.eos_id,)).argmax(dim=-1)
+
+
+def ending_one_row_a_step(logits: torch.Tensor) -> torch.Tensor:
+    """A pick: the first running row ends (EOS), the others go on with `likeliest_but_eos`, so the batch
+    shrinks by one row a step."""
+    picked = likeliest_but_eos(logits)  # (running,)
+    picked[0] = IdTokenizer.eos_id
+    return picked
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_rows_that_end_leave_the_batch_and_the_others_keep_their_own_state(settings):
+    """generate decodes only the rows still running; each must go on from its own memory and state. Every
+    step's logits, as `record` sees them, must equal teacher forcing's for that row's source and prefix."""
+    model = tiny_model(settings)
+    src = torch.randint(5, VOCAB, (4, 6))
+    src[2, 4:] = PAD
+    seen = {row: [] for row in range(4)}  # row → the logits of each of its steps
+    decoded = []  # rows decoded at each step
+
+    def record(logits, next_ids, running):
+        decoded.append(len(running))
+        for place, row in enumerate(running.tolist()):
+            seen[row].append(logits[place])
+
+    with torch.no_grad():
+        outputs = generate(model, model.encode(src, src != PAD), IdTokenizer(), 8, ending_one_row_a_step,
+                           record)
+        assert [len(ids) for ids in outputs] == [0, 1, 2, 3]  # row r ended at step r + 1
+        assert decoded == [4, 3, 2, 1]
+        for row, ids in enumerate(outputs):
+            tgt_in = torch.tensor([[IdTokenizer.bos_id] + ids])  # (1, r + 1)
+            forced = forbid(model(src[row : row + 1], tgt_in)[0], never_drawn(IdTokenizer()))  # (r + 1, vocab)
+            torch.testing.assert_close(torch.stack(seen[row]), forced, rtol=0, atol=TOL)  # -inf equals -inf
 
 
 # --- settings, modes, saving -------------------------------------------------------------------------------

@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from seq2seq.config import DecodeConfig
-from seq2seq.data import load_pairs
+from seq2seq.data import DataError, load_pairs
 from seq2seq.errors import UserError
 from seq2seq.model_folder import load_model
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.pipeline import (answers_shown, candidate_inputs, distractors_for, encoder_inputs,
-                              train_from_csv, translation_examples)
+                              read_and_split, train_from_csv, translation_examples)
 from seq2seq.run_log import RunLog, best_row
-from tests.conftest import tiny_config
+from tests.conftest import PAIRS, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +258,44 @@ def test_translation_pairs_add_each_training_word_alone_with_each_of_its_answers
     plain = replace(summary.trained.config, data=replace(summary.trained.config.data, src_template=""))
     with pytest.raises(UserError, match="translation_pairs needs a source template"):
         translation_examples(pairs, answers, tokenizer, plain)
+
+
+def test_kinds_keep_only_those_rows_and_leave_the_split_of_words_unchanged(tmp_path):
+    from tests.conftest import write_csv
+
+    kinds = ["semantic" if index % 3 else "homophone" for index in range(len(PAIRS))]
+    rows = [(english, wrong, right, kind) for (english, wrong, right), kind in zip(PAIRS, kinds)]
+    data = write_csv(tmp_path / "kinds.csv", ["English", "Japanese", "Correct_Japanese", "kind"], rows)
+    every_row = tiny_config(epochs=1)
+    semantic = replace(every_row, data=replace(every_row.data, kinds="semantic"))
+    log = RunLog(echo=False)
+    all_splits = train_from_csv(every_row, data, None, progress=False, log=log).splits
+    kept_splits = train_from_csv(semantic, data, None, progress=False, log=log).splits
+    for name, rows_kept in kept_splits.items():
+        assert set(rows_kept["kind"]) <= {"semantic"}
+        expected = all_splits[name][all_splits[name]["kind"] == "semantic"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(rows_kept, expected)
+    assert sum(map(len, kept_splits.values())) == kinds.count("semantic")
+
+
+def test_an_unknown_kind_is_refused_naming_the_kinds_there(tmp_path):
+    from tests.conftest import write_csv
+
+    rows = [(english, wrong, right, "semantic") for english, wrong, right in PAIRS]
+    data = write_csv(tmp_path / "kinds.csv", ["English", "Japanese", "Correct_Japanese", "kind"], rows)
+    config = tiny_config(epochs=1)
+    config = replace(config, data=replace(config.data, kinds="semantc"))
+    with pytest.raises(DataError, match=r"kinds.csv: no row of kind 'semantc' in column 'kind' \(kinds there: "
+                                        r"semantic\); fix --kinds"):
+        train_from_csv(config, data, tmp_path / "run", progress=False, log=RunLog(echo=False))
+    assert not (tmp_path / "run").exists()
+
+
+def test_kinds_leave_a_csv_without_a_kind_column_whole(pairs_csv):
+    config = tiny_config(epochs=1)
+    semantic = replace(config, data=replace(config.data, kinds="semantic"))
+    log = RunLog(echo=False)
+    kept = read_and_split(semantic, pairs_csv, log)[2]
+    whole = read_and_split(config, pairs_csv, log)[2]
+    assert [len(kept[name]) for name in kept] == [len(whole[name]) for name in whole]
+    assert sum(map(len, kept.values())) == len(load_pairs(pairs_csv))
