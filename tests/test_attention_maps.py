@@ -44,12 +44,12 @@ def tiny_model(family: str):
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    """A tiny folder of each family, trained one epoch, reading 'borrow ⟨sep⟩ 借りる' (the word beside its
-    answer)."""
+    """A tiny folder of each family, trained three epochs (one left some samples without an end), reading
+    'borrow ⟨sep⟩ 借りる' (the word beside its answer)."""
     base = tmp_path_factory.mktemp("attention_maps")
     data = write_csv(base / "pairs.csv", ["English", "Japanese", "Correct_Japanese"], PAIRS)
     for family, (_, settings) in FAMILIES.items():
-        config = with_overrides(tiny_config(epochs=1), "model", **settings)
+        config = with_overrides(tiny_config(epochs=3), "model", **settings)
         train_from_csv(config, data, base / family, progress=False, log=RunLog(echo=False))
     return base
 

@@ -281,7 +281,8 @@ def test_rows_that_end_leave_the_batch_and_the_others_keep_their_own_state(setti
         assert decoded == [4, 3, 2, 1]
         for row, ids in enumerate(outputs):
             tgt_in = torch.tensor([[IdTokenizer.bos_id] + ids])  # (1, r + 1)
-            forced = forbid(model(src[row : row + 1], tgt_in)[0], never_drawn(IdTokenizer()))  # (r + 1, vocab)
+            forced = model(src[row : row + 1], tgt_in)[0]  # (r + 1, vocab)
+            forced = forbid(forced, never_drawn(IdTokenizer()))  # as generate shows them
             torch.testing.assert_close(torch.stack(seen[row]), forced, rtol=0, atol=TOL)  # -inf equals -inf
 
 

@@ -285,8 +285,8 @@ def test_an_unknown_kind_is_refused_naming_the_kinds_there(tmp_path):
     data = write_csv(tmp_path / "kinds.csv", ["English", "Japanese", "Correct_Japanese", "kind"], rows)
     config = tiny_config(epochs=1)
     config = replace(config, data=replace(config.data, kinds="semantc"))
-    with pytest.raises(DataError, match=r"kinds.csv: no row of kind 'semantc' in column 'kind' \(kinds there: "
-                                        r"semantic\); fix --kinds"):
+    expected = r"kinds.csv: no row of kind 'semantc' in column 'kind' \(kinds there: semantic\); fix --kinds"
+    with pytest.raises(DataError, match=expected):
         train_from_csv(config, data, tmp_path / "run", progress=False, log=RunLog(echo=False))
     assert not (tmp_path / "run").exists()
 
