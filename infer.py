@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--closeness-weight", type=float,
                         help="rank: ν, the weight of the cosine between the encoder's readings of the word "
                              "and of d's own English word (its states averaged): does the model read them "
-                             "alike? (default 32; 0: not compared)")
+                             "alike? (default 64; 0: not compared)")
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
     parser.add_argument("--plot-attention", metavar="OUT.png",
                         help="draw where the decoder looked in the source while writing the first word's "

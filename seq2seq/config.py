@@ -149,7 +149,7 @@ class DecodeConfig:
     # round (decoding.ReverseQuestion; docs/RESULTS.md); 0 = not asked
     reverse_keys: int = 3  # rank: English words of a candidate the reverse question is asked from;
     # the best counts
-    closeness_weight: float = 32.0  # rank: ν, the weight of the cosine between the encoder's readings of the
+    closeness_weight: float = 64.0  # rank: ν, the weight of the cosine between the encoder's readings of the
     # word and of d's own input (decoding.readings); 0 = not compared
     seed: int = 0  # seeds sampling, so a run can be repeated exactly
 
