@@ -302,9 +302,9 @@ def split_by_word(
     return {name: pairs[assigned == name].reset_index(drop=True) for name in ("train", "valid", "test")}
 
 
-def rows_of_kinds(pairs: pd.DataFrame, kinds: str, name: str) -> pd.DataFrame:
-    """The rows whose `kind` is one of `kinds` (comma-separated); every row when `kinds` is "" or the pairs
-    have no kind column.
+def wanted_kinds(pairs: pd.DataFrame, kinds: str, name: str) -> list[str] | None:
+    """The kinds of row to train on, from `kinds` (comma-separated), each checked to occur in the pairs;
+    None (every row) when `kinds` is "" or the pairs have no kind column.
 
     Why: the bundled corpus mixes near misses in meaning (borrow → 貸す) with look-alikes in English
     spelling (borrow → narrow → 狭まる) and same-sounding kanji (橋 → 箸); a model trained on all of them
@@ -312,13 +312,18 @@ def rows_of_kinds(pairs: pd.DataFrame, kinds: str, name: str) -> pd.DataFrame:
     """
     wanted = [kind.strip() for kind in kinds.split(",") if kind.strip()]
     if not wanted or KIND_COLUMN not in pairs.columns:
-        return pairs
+        return None
     present = set(pairs[KIND_COLUMN])
     unknown = [kind for kind in wanted if kind not in present]
     if unknown:
         raise DataError(f"{name}: no row of kind '{unknown[0]}' in column '{KIND_COLUMN}' (kinds there: "
                         f"{', '.join(sorted(present))}); fix --kinds, or pass --kinds '' for every row")
-    return pairs[pairs[KIND_COLUMN].isin(wanted)].reset_index(drop=True)
+    return wanted
+
+
+def rows_of_kinds(pairs: pd.DataFrame, kinds: list[str]) -> pd.DataFrame:
+    """The rows whose `kind` is one of `kinds` (as `wanted_kinds` gives them)."""
+    return pairs[pairs[KIND_COLUMN].isin(kinds)].reset_index(drop=True)
 
 
 def _share(n_words: int, fraction: float) -> int:

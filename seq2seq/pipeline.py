@@ -20,9 +20,9 @@ from seq2seq.batching import Example, encode_pairs, encode_source, make_batches,
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
-from seq2seq.data import (KIND_COLUMN, DataError, check_template, correct_answers_by_word, lacks_japanese,
+from seq2seq.data import (DataError, check_template, correct_answers_by_word, lacks_japanese,
                           load_pairs, load_words, normalize_text, resolved_template, rows_of_kinds,
-                          source_text, split_by_word, word_key)
+                          source_text, split_by_word, wanted_kinds, word_key)
 from seq2seq.decoding import Distractor, ReverseQuestion, distinct_outputs
 from seq2seq.errors import UserError
 from seq2seq.distributed import Distributed
@@ -261,9 +261,11 @@ def read_and_split(config: Config, data_path: str | Path,
     if data.held_out_words:
         pairs = without_held_out_words(pairs, data.held_out_words, data.src_col, log)
     report_correct_targets(pairs, translation_mode, log)
+    kinds = wanted_kinds(pairs, data.kinds, str(data_path))  # checked on the whole file, before the split
     splits = split_by_word(pairs, data.valid_fraction, data.test_fraction, config.train.seed, str(data_path))
-    splits = {name: rows_of_kinds(rows, data.kinds, str(data_path)) for name, rows in splits.items()}
-    kinds_note = f" of kinds {data.kinds}" if data.kinds and KIND_COLUMN in pairs.columns else ""
+    if kinds is not None:  # after the split by word, so the held-out words do not depend on the kinds
+        splits = {name: rows_of_kinds(rows, kinds) for name, rows in splits.items()}
+    kinds_note = f" of kinds {','.join(kinds)}" if kinds is not None else ""
     sizes = "/".join(str(len(splits[name])) for name in ("train", "valid", "test"))
     log(f"{data_path}: {len(pairs)} pairs, {pairs['source'].map(word_key).nunique()} words; "
         f"train/valid/test pairs {sizes}{kinds_note}; "

@@ -299,3 +299,16 @@ def test_kinds_leave_a_csv_without_a_kind_column_whole(pairs_csv):
     whole = read_and_split(config, pairs_csv, log)[2]
     assert [len(kept[name]) for name in kept] == [len(whole[name]) for name in whole]
     assert sum(map(len, kept.values())) == len(load_pairs(pairs_csv))
+
+
+def test_a_kind_is_checked_on_the_whole_file_not_on_each_split(tmp_path):
+    """One homophone row lies in one split only; asking for it is no error for the other splits."""
+    from tests.conftest import write_csv
+
+    rows = [(english, wrong, right, "homophone" if index == 0 else "semantic")
+            for index, (english, wrong, right) in enumerate(PAIRS)]
+    data = write_csv(tmp_path / "kinds.csv", ["English", "Japanese", "Correct_Japanese", "kind"], rows)
+    config = tiny_config(epochs=1)
+    config = replace(config, data=replace(config.data, kinds="semantic,homophone"))
+    splits = read_and_split(config, data, RunLog(echo=False))[2]
+    assert sum(map(len, splits.values())) == len(PAIRS)
