@@ -201,8 +201,12 @@ def more_candidates(decode) -> str:
     """What to change when a word gets fewer than --n answers."""
     if decode.method == "rank":
         return f"{decode.rank_samples} samples were ranked; try a higher --rank-samples or --temperature"
-    return (f"tried {decode.max_attempts} rounds; try a higher --temperature or --max-attempts, or "
-            "--known-words none")
+    if decode.method == "sample":
+        return ("every output the sampling settings allow was drawn, or --max-attempts ran out; try a higher "
+                "--temperature, --top-k or --top-p, or --known-words none")
+    if decode.method == "beam":
+        return "try a larger --beam-size, --method sample, or --known-words none"
+    return "greedy search gives one output a word; use --method sample or rank for more"
 
 
 if __name__ == "__main__":

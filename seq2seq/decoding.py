@@ -185,6 +185,139 @@ def generate(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, max_len:
     return [row[: row.index(tokenizer.eos_id)] if tokenizer.eos_id in row else None for row in rows]
 
 
+# --- sampling without replacement: k different outputs per word in one pass ---------------------------
+
+
+def gumbel_noise(shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
+    """Standard Gumbel noise, −log(E) with E ~ Exponential(1): adding it to log-probabilities and taking
+    the largest is the same as sampling (the Gumbel-max trick)."""
+    return -torch.empty(shape).exponential_(generator=generator).log()
+
+
+def log1mexp(x: torch.Tensor) -> torch.Tensor:
+    """log(1 − exp(x)) for x ≤ 0, accurate at both ends (Mächler's two branches)."""
+    return torch.where(x > -math.log(2), torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x)))
+
+
+def conditioned_gumbels(child_log_q: torch.Tensor, parent_gumbel: torch.Tensor,
+                        generator: torch.Generator) -> torch.Tensor:
+    """Perturbed log-probabilities of every child of each prefix, drawn so that the largest child's equals
+    its parent's. child_log_q (rows, m): log q of prefix + piece; parent_gumbel (rows,).
+
+    A prefix's perturbed value is the largest of its completions' (each completion's log q plus its own
+    Gumbel noise). So the children's values are drawn freely, then shifted, in a way that keeps their
+    order, until their largest equals what the parent already drew: G̃ = −log(e^−T − e^−Z + e^−G)
+    with T the parent's value, Z the children's largest, G the child's free draw.
+    """
+    free = child_log_q + gumbel_noise(child_log_q.shape, generator).to(child_log_q.device)  # (rows, m)
+    largest = free.max(dim=-1, keepdim=True).values  # (rows, 1)
+    parent = parent_gumbel[:, None]  # (rows, 1)
+    # the same formula, written so that no exponential overflows: T − softplus(T − G + log(1 − e^(G − Z)))
+    return parent - torch.nn.functional.softplus(parent - free + log1mexp(free - largest))
+
+
+@dataclass
+class Slots:
+    """The k slots of every word that `sample_distinct` carries from step to step; flattened, slot j of
+    word w is row w·k + j."""
+
+    pieces: torch.Tensor  # (words, k, max_len) the pieces so far, padded
+    log_q: torch.Tensor  # (words, k) log-probability under the sampling distribution, which the draw follows
+    log_p: torch.Tensor  # (words, k) the model's own log-probability (no temperature, no filter): the score
+    gumbel: torch.Tensor  # (words, k) the perturbed log q that decides the draw; -inf: an empty slot
+    ended: torch.Tensor  # (words, k) True once the slot's output has its EOS
+
+    @classmethod
+    def start(cls, words: int, k: int, max_len: int, pad_id: int, device: torch.device) -> "Slots":
+        """One hypothesis per word, the empty prefix, in slot 0; the other slots empty."""
+        gumbel = torch.full((words, k), float("-inf"), device=device)
+        gumbel[:, 0] = 0.0
+        return cls(torch.full((words, k, max_len), pad_id, dtype=torch.long, device=device),
+                   torch.zeros(words, k, device=device), torch.zeros(words, k, device=device), gumbel,
+                   torch.zeros(words, k, dtype=torch.bool, device=device))
+
+
+@torch.no_grad()
+def sample_distinct(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, k: int, max_len: int,
+                    temperature: float, top_k: int, top_p: float, generator: torch.Generator,
+                    record: StepRecorder | None = None) -> list[list[tuple[list[int] | None, float]]]:
+    """Up to k *different* outputs for every row of `memory`, drawn without replacement from the sampling
+    distribution (temperature, then top-k and top-p, as `sampling_pick` draws), in the order drawn, each
+    with the model's log p(output | word) (EOS included; no temperature or filter).
+
+    Why: a model trained on near misses puts most of its probability on a few outputs, so drawing one
+    output at a time gives the same ones again and again (two draws in three were repeats at the defaults).
+    Stochastic beam search (Kool, van Hoof and Welling, 2019) draws k different ones in one pass. Every
+    hypothesis carries a perturbed log-probability, its log q plus Gumbel noise; each child's is drawn so
+    that the largest child's equals its parent's (`conditioned_gumbels`); each step keeps the k largest
+    per word, finished ones included. The k finished at the end are a sample of k without replacement,
+    largest (first drawn) first. A word whose distribution allows fewer than k outputs gets all of them;
+    an output still running at max_len comes back as None.
+    `record` (infer.py --explain) gets every step of every hypothesis; its rows are the words' slots.
+    """
+    words, device = memory.states.size(0), memory.states.device
+    slots = Slots.start(words, k, max_len, tokenizer.pad_id, device)
+    live = torch.arange(words, device=device) * k  # (live,) the slot each decoded row holds
+    prev = torch.full((words,), tokenizer.bos_id, dtype=torch.long, device=device)  # (live,)
+    state = None
+    for step in range(max_len):
+        logits, state = model.decode_step(prev, select_batch(memory, live // k), state)  # (live, vocab)
+        allowed = forbid(logits, never_drawn(tokenizer))  # (live, vocab)
+        ids, probs = drawing_probs(allowed, temperature, top_k, top_p)  # (live, m) each
+        child_log_q = slots.log_q.flatten()[live, None] + probs.log()  # (live, m)
+        # the model's own log p, normalised over every piece, as teacher forcing scores it
+        child_log_p = slots.log_p.flatten()[live, None] + logits.float().log_softmax(-1).gather(-1, ids)
+        child_gumbel = conditioned_gumbels(child_log_q, slots.gumbel.flatten()[live], generator)  # (live, m)
+        best, parent, child, is_child = _k_largest(slots, live, child_gumbel, k)  # (words, k) each
+        row_of_slot = torch.full((words * k,), -1, dtype=torch.long, device=device)
+        row_of_slot[live] = torch.arange(len(live), device=device)
+        parent_row = row_of_slot[parent].clamp(min=0)  # (words, k) the parent's decoded row, if it has one
+        piece = torch.where(is_child, ids[parent_row, child], tokenizer.pad_id)  # (words, k)
+        carried = lambda of_child, of_slot: torch.where(is_child, of_child[parent_row, child],
+                                                        of_slot.flatten()[parent])  # (words, k)
+        pieces = slots.pieces.flatten(0, 1)[parent.flatten()].view(words, k, max_len)
+        pieces[..., step] = torch.where(is_child, piece, pieces[..., step])
+        occupied = best > float("-inf")  # (words, k) False where a word has fewer than k options
+        slots = Slots(pieces, carried(child_log_q, slots.log_q), carried(child_log_p, slots.log_p), best,
+                      occupied & (~is_child | (piece == tokenizer.eos_id)))
+        if record is not None:
+            record.branch(parent.flatten().tolist())
+            grown = (is_child & occupied).flatten().nonzero().flatten()  # (grown,) slots given a piece now
+            record(allowed[parent_row.flatten()[grown]], piece.flatten()[grown], grown)
+        going = (occupied & ~slots.ended).flatten()  # (words · k,)
+        if not going.any():
+            break
+        live = going.nonzero().flatten()  # (live,)
+        state = select_batch(state, parent_row.flatten()[live])
+        prev = piece.flatten()[live]
+    return [[(_until_eos(slots.pieces[w, j].tolist(), tokenizer.eos_id) if slots.ended[w, j] else None,
+              slots.log_p[w, j].item()) for j in range(k) if slots.gumbel[w, j] > float("-inf")]
+            for w in range(words)]
+
+
+def _k_largest(slots: Slots, live: torch.Tensor, child_gumbel: torch.Tensor,
+               k: int) -> tuple[torch.Tensor, ...]:
+    """Each word's k largest options: its finished outputs as they are, and every child of its live slots.
+
+    child_gumbel (live, m). Returns, each (words, k), largest first: the perturbed values (-inf: no option
+    left for that slot), the slot each continues (flattened, word·k + j), the child's place among its
+    parent's m, and whether it is a child (else a finished output kept as it was).
+    """
+    words, m = slots.gumbel.size(0), child_gumbel.size(1)
+    children = torch.full((words * k, m), float("-inf"), device=child_gumbel.device)
+    children[live] = child_gumbel
+    finished = slots.gumbel.masked_fill(~slots.ended, float("-inf"))  # (words, k)
+    best, chosen = torch.cat([finished, children.view(words, k * m)], dim=1).topk(k, dim=1)  # (words, k)
+    is_child = chosen >= k
+    own_slot = torch.where(is_child, (chosen - k) // m, chosen)  # (words, k) among the word's own k
+    parent = torch.arange(words, device=chosen.device)[:, None] * k + own_slot
+    return best, parent, (chosen - k).clamp(min=0) % m, is_child
+
+
+def _until_eos(ids: list[int], eos_id: int) -> list[int]:
+    return ids[: ids.index(eos_id)]
+
+
 @dataclass
 class Hypothesis:
     tokens: list[int]  # generated so far, without BOS
@@ -343,8 +476,9 @@ def distinct_outputs(
     """Up to `n` distinct outputs per source, best first, none in that source's `excluded` set (and, given
     `known_words`, each one of them).
 
-    Sampling draws 2·n candidates per unfinished word per round, for at most `config.max_attempts` rounds,
-    so it always ends; a word whose model cannot produce n distinct allowed answers gets fewer. Ranking
+    Sampling draws different outputs, 1.5·n more per unfinished word each round, for at most
+    `config.max_attempts` rounds, so it always ends; a word whose model cannot produce n distinct allowed
+    answers gets fewer. Ranking
     scores `config.rank_samples` samples per word, `config.neighbour_samples` for each of its
     `neighbour_sources` (inputs of related words) and the word's `proposals` (candidates from elsewhere,
     e.g. the lexicon), all by how likely the model finds them for this word, and (given `reverse`) by how
@@ -378,7 +512,7 @@ def distinct_outputs(
         else:
             raise UserError(f"decoding method '{config.method}' is not known; "
                             "use rank, sample, greedy or beam")
-        if config.method != "rank":
+        if config.method in ("greedy", "beam"):  # sampling scores its outputs as it draws them
             _score_found(model, tokenizer, src, chunk, answers)
     if traces is not None and config.method != "rank":
         explain.extend(traces)
@@ -411,24 +545,34 @@ def _score_found(model, tokenizer, src: torch.Tensor, chunk: range, answers: Ans
 
 def _sample_rounds(model, tokenizer, memory: Memory, chunk: range, answers: AnswerSets, config, generator,
                    traces: list[WordTrace] | None = None) -> None:
-    """Rounds of 2·n samples for every word of `chunk` that still needs answers; `traces` (--explain) gets
-    every sample, step by step."""
-    pick = sampling_pick(config.temperature, config.top_k, config.top_p, generator)
+    """Rounds of draws without replacement (`sample_distinct`) for every word of `chunk` that still needs
+    answers: 1.5·n different outputs per word in round 1, 3·n in round 2, and so on. Each round draws
+    afresh, so its larger beam reaches past the outputs found already; 1.5·n, since about a third of the
+    outputs are correct answers or not real words. A word whose sampling distribution allows fewer outputs
+    than its beam has given all it has, and drops out. `traces` (--explain) gets every output step by step.
+    """
     drawing = lambda logits: drawing_probs(logits, config.temperature, config.top_k, config.top_p)
+    spent: set[int] = set()  # words that gave every output their sampling distribution allows
     for round_number in range(1, config.max_attempts + 1):
-        waiting = [offset for offset, i in enumerate(chunk) if not answers.is_full(i)]
+        waiting = [offset for offset, i in enumerate(chunk) if not answers.is_full(i) and offset not in spent]
         if not waiting:
             return
-        # (words · 2n,)
-        rows = torch.tensor(waiting, device=memory.states.device).repeat_interleave(2 * answers.n)
-        record = (StepRecorder(tokenizer, len(rows), config.temperature, drawing)
+        beam = (3 * answers.n + 1) // 2 * round_number
+        record = (StepRecorder(tokenizer, len(waiting) * beam, config.temperature, drawing)
                   if traces is not None else None)
-        outputs = generate(model, select_batch(memory, rows), tokenizer, config.max_len, pick, record)
-        for row, (offset, ids) in enumerate(zip(rows.tolist(), outputs)):
-            text = tokenizer.decode(ids) if ids is not None else None
-            verdict = answers.offer(chunk[offset], text) if text is not None else "never ended"
-            if traces is not None:
-                _note_output(traces[chunk[offset]], text, verdict, record.steps[row], round_number)
+        words = select_batch(memory, torch.tensor(waiting, device=memory.states.device))
+        drawn = sample_distinct(model, words, tokenizer, beam, config.max_len, config.temperature,
+                                config.top_k, config.top_p, generator, record)
+        for place, (offset, outputs) in enumerate(zip(waiting, drawn)):
+            if len(outputs) < beam:
+                spent.add(offset)
+            for slot, (ids, log_p) in enumerate(outputs):
+                text = tokenizer.decode(ids) if ids is not None else None
+                verdict = ("never ended" if text is None
+                           else answers.offer(chunk[offset], text, log_p / (len(ids) + 1)))
+                if traces is not None:
+                    _note_output(traces[chunk[offset]], text, verdict, record.steps[place * beam + slot],
+                                 round_number)
 
 
 def _search_each(model, tokenizer, memory: Memory, chunk: range, answers: AnswerSets, config,

@@ -95,6 +95,11 @@ class StepRecorder:
         self.tokenizer, self.temperature, self.drawing = tokenizer, temperature, drawing
         self.steps: list[list[Step]] = [[] for _ in range(rows)]
 
+    def branch(self, sources: list[int]) -> None:
+        """Row r now continues the steps of row sources[r] (`decoding.sample_distinct`, where a beam's
+        hypotheses branch and die)."""
+        self.steps = [list(self.steps[source]) for source in sources]
+
     def __call__(self, logits: torch.Tensor, next_ids: torch.Tensor, running: torch.Tensor) -> None:
         """logits (running, vocab) as the pick saw them; next_ids (running,) its choice; running (running,)
         the rows of the batch they belong to (a row that has ended is no longer decoded)."""

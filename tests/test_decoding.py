@@ -9,8 +9,8 @@ from torch import nn
 
 from seq2seq.config import DecodeConfig
 from seq2seq.decoding import (Distractor, ReverseQuestion, beam_search, distinct_outputs, generate,
-                              greedy_pick, pair_log_probs, sampling_pick, sequence_log_probs, source_ids,
-                              top_k_filter, top_p_filter)
+                              greedy_pick, pair_log_probs, sample_distinct, sampling_pick, sequence_log_probs,
+                              source_ids, top_k_filter, top_p_filter)
 from seq2seq.errors import UserError
 from seq2seq.models.base import Memory, Seq2SeqModel
 
@@ -128,6 +128,47 @@ def test_sampling_is_reproducible_with_a_seed():
 
     assert run(1) == run(1)
     assert run(1) != run(2)
+
+
+def draw_distinct(table, words, k, seed=0, temperature=1.0, top_p=1.0, max_len=5):
+    """sample_distinct on the table model: per word, [(text or None, log p)] in the order drawn."""
+    drawn = sample_distinct(TableModel(table), memory(words), LetterTokenizer(), k, max_len, temperature, 0,
+                            top_p, torch.Generator().manual_seed(seed))
+    return [[(None if ids is None else LetterTokenizer().decode(ids), log_p) for ids, log_p in outputs]
+            for outputs in drawn]
+
+
+def test_drawing_without_replacement_follows_the_table():
+    """The first output is an ordinary sample: b .4, ac .3, ad .3. Two drawn without replacement are {ac, ad}
+    with probability .3 · .3/.7 + .3 · .3/.7 = .257, {b, ac} and {b, ad} .4 · .3/.6 + .3 · .4/.7 = .371."""
+    words = draw_distinct(TABLE, 6000, k=2)
+    first = [outputs[0][0] for outputs in words]
+    assert first.count("b") / len(first) == pytest.approx(0.4, abs=0.02)
+    pairs = [frozenset(text for text, _ in outputs) for outputs in words]
+    assert all(len(pair) == 2 for pair in pairs)  # never the same output twice
+    assert pairs.count(frozenset({"ac", "ad"})) / len(pairs) == pytest.approx(0.257, abs=0.02)
+    assert pairs.count(frozenset({"b", "ac"})) / len(pairs) == pytest.approx(0.371, abs=0.02)
+
+
+def test_a_beam_larger_than_the_support_gives_each_output_once_with_its_log_p():
+    for outputs in draw_distinct(TABLE, 3, k=5):
+        outputs.sort()
+        assert [text for text, _ in outputs] == ["ac", "ad", "b"]
+        assert [log_p for _, log_p in outputs] == pytest.approx([math.log(0.3), math.log(0.3), math.log(0.4)])
+
+
+def test_drawing_without_replacement_keeps_to_the_filtered_distribution_and_the_raw_log_p():
+    # temperature 0.5 and top-p 0.5 leave a, then c, alone (as in the trace test below); the log p listed
+    # is still the model's own, .6 · .5
+    only_ac = [("ac", pytest.approx(math.log(0.3)))]
+    assert draw_distinct(TABLE, 2, k=3, temperature=0.5, top_p=0.5) == [only_ac, only_ac]
+
+
+def test_an_output_still_running_at_max_len_is_none():
+    looping = {(): {A: 0.5, B: 0.5}, (A,): {A: 1.0}, (A, A): {A: 1.0}}
+    [outputs] = draw_distinct(looping, 1, k=2, max_len=3)
+    texts = sorted(text or "" for text, _ in outputs)
+    assert texts == ["", "b"]  # "": None, the output that never ended
 
 
 def test_distinct_outputs_exclude_known_answers_and_stop_when_exhausted():

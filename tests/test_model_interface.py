@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from seq2seq.config import ModelConfig
-from seq2seq.decoding import forbid, generate, never_drawn
+from seq2seq.decoding import forbid, generate, never_drawn, sample_distinct, sequence_log_probs
 from seq2seq.models import build_model, num_parameters
 from seq2seq.models.base import Memory, Seq2SeqModel, select_batch
 from tests.helpers import PAD, batch_of_sources, targets
@@ -284,6 +284,29 @@ def test_rows_that_end_leave_the_batch_and_the_others_keep_their_own_state(setti
             forced = model(src[row : row + 1], tgt_in)[0]  # (r + 1, vocab)
             forced = forbid(forced, never_drawn(IdTokenizer()))  # as generate shows them
             torch.testing.assert_close(torch.stack(seen[row]), forced, rtol=0, atol=TOL)  # -inf equals -inf
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_drawing_without_replacement_branches_each_hypothesis_from_its_own_state(settings):
+    """sample_distinct copies a parent's decoder state to each child it keeps and drops the rest; a child
+    continued from the wrong state would get a log p that teacher forcing does not give its pieces."""
+    model = tiny_model(settings)
+    src = torch.randint(5, VOCAB, (4, 6))
+    src[1, 3:] = PAD
+    checked = []  # lengths of the finished outputs compared
+    with torch.no_grad():
+        # temperature 3: a flat draw, so that an untrained model's outputs reach EOS within 10 pieces
+        drawn = sample_distinct(model, model.encode(src, src != PAD), IdTokenizer(), 8, 10, 3.0, 0, 1.0,
+                                torch.Generator().manual_seed(0))
+        for row, outputs in enumerate(drawn):
+            finished = [(ids, log_p) for ids, log_p in outputs if ids is not None]
+            assert len(outputs) == 8 and len({tuple(ids) for ids, _ in finished}) == len(finished)
+            one_source = torch.zeros(len(finished), dtype=torch.long)
+            forced = sequence_log_probs(model, IdTokenizer(), src[row : row + 1], one_source,
+                                        [ids for ids, _ in finished])
+            assert forced.tolist() == pytest.approx([log_p for _, log_p in finished], abs=TOL)
+            checked += [len(ids) for ids, _ in finished]
+    assert len(checked) >= 6 and max(checked) >= 4  # the check did compare outputs of several steps
 
 
 # --- settings, modes, saving -------------------------------------------------------------------------------
