@@ -137,7 +137,7 @@ class DecodeConfig:
     # 0 = plain log p
     max_len: int = 24  # most pieces generated per output
     max_attempts: int = 20  # sampling rounds before giving up on finding n distinct outputs
-    rank_samples: int = 30  # rank: samples drawn per word and scored
+    rank_samples: int = 30  # rank: different samples drawn per word and scored
     rank_lexicon: int = 100  # rank: most lexicon words sharing a kanji with the answer scored per word
     # (0 = none)
     rank_neighbours: int = 4  # rank: other words the answer translates (borrow → rent) whose samples are

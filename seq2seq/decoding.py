@@ -3,8 +3,10 @@
 Written once against the model interface (`encode`, `decode_step`), so it serves every model family.
 
 Sampling is how distractors are made: a model trained on near misses (or on correct translations)
-puts probability on many plausible words; drawing from that distribution, again and again, gives many
-different close answers. Known correct answers are thrown away, and duplicates too, until N remain.
+puts probability on many plausible words; drawing from that distribution gives many different close
+answers. Drawn one at a time, the likeliest come back again and again, so they are drawn without
+replacement (`sample_distinct`: k different outputs in one pass). Known correct answers are thrown away,
+and words not in JMdict, until N remain.
 
 From the command line to one sampled piece, in order (`python infer.py --model M --word borrow --method
 sample`):
@@ -14,9 +16,11 @@ sample`):
     pipeline.distractors_for           what the encoder reads for each word (encoder_inputs: word ⟨sep⟩
                                        answers) and what must never be output (correct answers)
     decoding.distinct_outputs          words in chunks of 64: encode once, then per method
-    decoding._sample_rounds            rounds of 2·n samples per unfinished word, until n distinct are kept
-    decoding.generate                  one token at a time until EOS, `pick` choosing each (sampling_pick);
-                                       a row that has ended leaves the batch
+    decoding._sample_rounds            rounds of draws without replacement, 1.5·n more per unfinished word
+                                       each round, until n allowed ones are kept
+    decoding.sample_distinct           a beam of k hypotheses per word, one piece a step, the k largest
+                                       perturbed log-probabilities kept (Gumbel-top-k); a hypothesis that
+                                       ends keeps its place, one that drops out leaves the batch
     model.decode_step                  one step of the model (transformer.py, rnn.py)
       Transformer: DecoderLayer.step → MultiHeadAttention.extend (self-attention, cache grows by one)
                    and MultiHeadAttention.forward over the memory projected once (cross-attention)
@@ -666,16 +670,14 @@ def check_rank_settings(config: DecodeConfig) -> None:
 
 def _sampled_texts(model, tokenizer, memory: Memory, owners: list[int], count: int, words: int, config,
                    generator) -> list[list[str]]:
-    """`count` samples from each source of `memory`, as text (unfinished ones dropped), gathered by the
-    word each source serves: `owners[row]`, one of `words`."""
-    pick = sampling_pick(config.temperature, config.top_k, config.top_p, generator)
-    # (sources · count,)
-    rows = torch.arange(len(owners), device=memory.states.device).repeat_interleave(count)
-    outputs = generate(model, select_batch(memory, rows), tokenizer, config.max_len, pick)
+    """`count` different samples from each source of `memory` (drawn without replacement,
+    `sample_distinct`), as text (unfinished ones dropped), gathered by the word each source serves:
+    `owners[row]`, one of `words`."""
+    drawn = sample_distinct(model, memory, tokenizer, count, config.max_len, config.temperature, config.top_k,
+                            config.top_p, generator)
     texts: list[list[str]] = [[] for _ in range(words)]
-    for row, ids in zip(rows.tolist(), outputs):
-        if ids is not None:
-            texts[owners[row]].append(tokenizer.decode(ids))
+    for owner, outputs in zip(owners, drawn):
+        texts[owner] += [tokenizer.decode(ids) for ids, _ in outputs if ids is not None]
     return texts
 
 
@@ -709,9 +711,10 @@ def _rank_until_full(model, tokenizer, src: torch.Tensor, memory: Memory, chunk:
                      found: list[list[tuple[str, str]]], answers: AnswerSets, config, generator, reverse,
                      max_source_len: int | None, explain: list[list["RankedCandidate"]] | None) -> None:
     """Rank each word's candidates. A word left with fewer than n allowed ones (a well-fitted model repeats
-    itself, and an answer without kanji has no look-alikes) draws `config.rank_samples` fresh samples, at
-    temperature 1 or above so that they reach beyond the words already seen, and all its candidates are
-    ranked again, for at most `config.max_attempts` rounds; `explain` gets each word's last ranking."""
+    itself, and an answer without kanji has no look-alikes) draws fresh samples, `config.rank_samples`
+    more each round and at temperature 1 or above, so that they reach beyond the words already seen, and
+    all its candidates are ranked again, for at most `config.max_attempts` rounds; `explain` gets each
+    word's last ranking."""
     waiting = list(range(len(chunk)))  # offsets of the words still to rank
     tables: list[list[RankedCandidate]] = [[] for _ in chunk]
     wider = replace(config, temperature=max(config.temperature, 1.0))
@@ -719,8 +722,8 @@ def _rank_until_full(model, tokenizer, src: torch.Tensor, memory: Memory, chunk:
         if attempt:  # the words still short: fresh samples beside their old candidates, all ranked again
             fresh = _sampled_texts(model, tokenizer,
                                    select_batch(memory, torch.tensor(waiting, device=src.device)),
-                                   list(range(len(waiting))), config.rank_samples, len(waiting),
-                                   wider, generator)
+                                   list(range(len(waiting))), config.rank_samples * (attempt + 1),
+                                   len(waiting), wider, generator)
             for offset, texts in zip(waiting, fresh):
                 found[offset] = found[offset] + [(text, SAMPLE) for text in texts]
                 answers.forget(chunk[offset])
