@@ -83,14 +83,15 @@ def choose_words(keys: list[str], k: int, seed: int) -> list[str]:
 
 def training_fit(folder: Path, trained: TrainedModel, data_path: Path, k: int, n: int, seed: int,
                  lexicon: dict[str, frozenset[str]] | None, known_words: frozenset[str] | None,
-                 candidates: CandidateLexicon | None = None) -> Fit:
+                 candidates: CandidateLexicon | None = None, settings: dict | None = None) -> Fit:
     """Ask the model for n distractors, as infer.py does, for up to k of its training words (drawn with
     `seed`) from `data_path` (`training_data(folder)`), and count the outputs that are among the word's
-    own training targets."""
+    own training targets. `settings`: decoding settings that replace the folder's (evaluate.py's
+    DIR@method=sample), as for the test words."""
     targets = training_targets(folder, trained, data_path)
     keys = choose_words(list(targets), k, seed)
     words = [targets[key][0] for key in keys]
-    decode = with_overrides(trained.config, "decode", n=n, seed=seed).decode
+    decode = with_overrides(trained.config, "decode", n=n, seed=seed, **(settings or {})).decode
     outputs = distractors_for(trained, words, decode, None, lexicon, known_words, candidates)
     hits = sum(output in targets[key][1] for key, found in zip(keys, outputs) for output in found)
     return Fit(words, outputs, hits, sum(map(len, outputs)))

@@ -202,6 +202,16 @@ def test_fit_asks_training_words_only_and_counts_their_own_targets(runs):
                         None, None).words != fit.words
 
 
+def test_fit_decodes_with_the_systems_own_settings(runs, resources):
+    """DIR@method=greedy is fitted as it is scored: one greedy output a word, not the folder's method."""
+    folder = runs / "distractor"
+    result = evaluate([f"{folder}@method=greedy"], n=2, baselines=[], out=runs / "out_fit_greedy",
+                      resources=resources, fit_words=4).results[0]
+    assert all(len(outputs) <= 1 for outputs in result.fit.outputs)
+    assert result.fit.outputs != training_fit(folder, load_model(folder), training_data(folder), 4, 2, 0,
+                                              resources.lexicon, resources.known_words).outputs
+
+
 def test_fit_words_adds_the_fit_column(runs, resources):
     result = evaluate([runs / "distractor"], n=2, baselines=[], out=runs / "out_fit", resources=resources,
                       fit_words=4).results[0]
