@@ -392,8 +392,9 @@ def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int =
                for system, name, trained in zip(systems, names, models)]
     for system, trained, data_path, result in zip(systems, models, fit_data, results):
         if data_path is not None:
-            result.fit = training_fit(system.folder, trained, data_path, fit_words, n, seed, resources.lexicon,
-                                      resources.known_words, resources.candidates, system.decode)
+            result.fit = training_fit(system.folder, trained, data_path, fit_words, n, seed,
+                                      resources.lexicon, resources.known_words, resources.candidates,
+                                      system.decode)
     results += [run_baseline(name, eval_set, n, seed, train_pairs, resources) for name in baselines]
     scorer = meaning_scorer_for(results, eval_set, resources)
     for result in results:
