@@ -185,8 +185,12 @@ def generate(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, max_len:
         if len(going) < len(running):
             running, memory, state = running[going], select_batch(memory, going), select_batch(state, going)
         prev = next_ids[going]
-    rows = tokens.tolist()  # (batch, max_len)
-    return [row[: row.index(tokenizer.eos_id)] if tokenizer.eos_id in row else None for row in rows]
+    return [until_eos(row, tokenizer.eos_id) for row in tokens.tolist()]  # tokens (batch, max_len)
+
+
+def until_eos(ids: list[int], eos_id: int) -> list[int] | None:
+    """The pieces before the first EOS; None when there is none (the output never ended)."""
+    return ids[: ids.index(eos_id)] if eos_id in ids else None
 
 
 # --- sampling without replacement: k different outputs per word in one pass ---------------------------
@@ -294,9 +298,9 @@ def sample_distinct(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, k
         live = going.nonzero().flatten()  # (live,)
         state = select_batch(state, parent_row.flatten()[live])
         prev = piece.flatten()[live]
-    return [[(_until_eos(slots.pieces[w, j].tolist(), tokenizer.eos_id) if slots.ended[w, j] else None,
-              slots.log_p[w, j].item()) for j in range(k) if slots.gumbel[w, j] > float("-inf")]
-            for w in range(words)]
+    occupied = (slots.gumbel > float("-inf")).tolist()  # (words, k); the occupied slots come first
+    return [[(until_eos(ids, tokenizer.eos_id), log_p) for ids, log_p, here in zip(*word) if here]
+            for word in zip(slots.pieces.tolist(), slots.log_p.tolist(), occupied)]
 
 
 def _k_largest(slots: Slots, live: torch.Tensor, child_gumbel: torch.Tensor,
@@ -316,10 +320,6 @@ def _k_largest(slots: Slots, live: torch.Tensor, child_gumbel: torch.Tensor,
     own_slot = torch.where(is_child, (chosen - k) // m, chosen)  # (words, k) among the word's own k
     parent = torch.arange(words, device=chosen.device)[:, None] * k + own_slot
     return best, parent, (chosen - k).clamp(min=0) % m, is_child
-
-
-def _until_eos(ids: list[int], eos_id: int) -> list[int]:
-    return ids[: ids.index(eos_id)]
 
 
 @dataclass
