@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rank-lexicon", type=int,
                         help="rank: most lexicon words sharing a kanji with the answer "
                              "scored per word (default 100)")
+    parser.add_argument("--rank-meaning", type=int,
+                        help="rank: most lexicon words nearest the word in meaning (in word vectors learnt "
+                             "from the dictionary's glosses) scored per word (default 60; 0: none)")
     parser.add_argument("--generic-weight", type=float,
                         help="rank: λ in log p(d | word) − λ·log p(d | no word), which pushes down "
                              "outputs that fit any word (default 0.5; 1: pointwise mutual information)")
@@ -101,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rank: ν, the weight of the cosine between the encoder's readings of the word "
                              "and of d's own English word (its states averaged): does the model read them "
                              "alike? (default 64; 0: not compared)")
+    parser.add_argument("--gloss-weight", type=float,
+                        help="rank: ρ, the weight of the cosine between the word and d's nearest English "
+                             "gloss, in word vectors learnt from the dictionary's glosses (lend is near "
+                             "borrow): does d mean nearly what the word means? (default 40; 0: not asked)")
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
     parser.add_argument("--plot-attention", metavar="OUT.png",
                         help="draw where the decoder looked in the source while writing the first word's "
@@ -108,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "Transformer); needs matplotlib")
     parser.add_argument("--explain", action="store_true",
                         help="after each word's answers, show how they were chosen. rank: every candidate it "
-                             "considered, best first, where it came from, its four scores and what became of "
+                             "considered, best first, where it came from, its five scores and what became of "
                              "it (kept, rank, correct answer, …); sample and greedy: every output step by "
                              "step, the likeliest pieces with their probabilities (raw, tempered, after "
                              "top-k/top-p), the piece drawn and the running log p; beam: the live and ended "
@@ -133,9 +140,10 @@ def main(argv: list[str] | None = None) -> None:
                             temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                             beam_size=args.beam_size, length_penalty=args.length_penalty,
                             max_attempts=args.max_attempts, seed=args.seed, rank_samples=args.rank_samples,
-                            rank_lexicon=args.rank_lexicon, generic_weight=args.generic_weight,
+                            rank_lexicon=args.rank_lexicon, rank_meaning=args.rank_meaning,
+                            generic_weight=args.generic_weight,
                             reverse_weight=args.reverse_weight, reverse_keys=args.reverse_keys,
-                            closeness_weight=args.closeness_weight).decode
+                            closeness_weight=args.closeness_weight, gloss_weight=args.gloss_weight).decode
     check_decode_settings(decode)
     exclude = {answer for cell in args.exclude for answer in split_answers(cell)}
     check_answers_known(model, quiz, exclude)
@@ -185,15 +193,15 @@ def ranking_table(word: str, candidates: list, decode) -> list[str]:
     """The candidates ranking weighed for `word`, best first, as a table a student can read."""
     lines = [f"\n{word}: {len(candidates)} candidates, best first; score = log p(d | word) − "
              f"{decode.generic_weight:g}·log p(d | no word) + {decode.reverse_weight:g}·log p(answer | d's "
-             f"input) + {decode.closeness_weight:g}·cos(readings)",
+             f"input) + {decode.closeness_weight:g}·cos(readings) + {decode.gloss_weight:g}·cos(glosses)",
              f"  {'#':>3}  {padded('candidate', 12)}  {padded('from', 23)}  "
-             f"{'p(d|word)':>9}  {'p(d|none)':>9}  {'p(ans|d)':>8}  {'cos':>5}  "
+             f"{'p(d|word)':>9}  {'p(d|none)':>9}  {'p(ans|d)':>8}  {'cos':>5}  {'gloss':>5}  "
              f"{'score':>7}  what became of it   (p: log-probabilities)"]
     number = lambda value, width: f"{value:{width}.2f}" if value is not None else " " * width
     for place, c in enumerate(candidates, 1):
         lines.append(f"  {place:>3}  {padded(c.text, 12)}  {padded(c.origin, 23)}  {number(c.forward, 9)}  "
                      f"{number(c.generic, 9)}  {number(c.reverse, 8)}  {number(c.closeness, 5)}  "
-                     f"{number(c.score, 7)}  {c.verdict}")
+                     f"{number(c.gloss, 5)}  {number(c.score, 7)}  {c.verdict}")
     return lines
 
 

@@ -184,8 +184,10 @@ def print_samples(summary: TrainSummary) -> None:
         return
     words = valid_words[:: len(valid_words) // count][:count]  # spread over the list, not just its start
     print("sample distractors for validation words:")
-    results = distractors_for(trained, words, trained.config.decode, lexicon=load_lexicon("auto"),
-                              known_words=load_known_words("auto"), candidates=load_candidate_lexicon("auto"))
+    lexicon = load_lexicon("auto")
+    results = distractors_for(trained, words, trained.config.decode, lexicon=lexicon,
+                              known_words=load_known_words("auto"),
+                              candidates=load_candidate_lexicon("auto", lexicon))
     for word, found in zip(words, results):
         correct = "|".join(trained.answers.get(word_key(word), [])) or "?"
         print(f"  {word} (correct: {correct}) → {', '.join(found)}")

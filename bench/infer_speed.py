@@ -67,8 +67,8 @@ def one_at_a_time_rate(model: DistractorModel, words: list[str], n: int, method:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     trained, model_s = timed(lambda: load_trained(args.model))
-    lists, lists_s = timed(lambda: (load_lexicon("auto"), load_known_words("auto"),
-                                    load_candidate_lexicon("auto")))
+    lists, lists_s = timed(lambda: (glossary := load_lexicon("auto"), load_known_words("auto"),
+                                    load_candidate_lexicon("auto", glossary)))
     model = DistractorModel(trained, *lists)
     words = list(targets_by_word(read_test_split(Path(args.model))))[: args.words]
     print(f"{args.model}: loading {model_s:.1f} s (model) + {lists_s:.1f} s (JMdict lists); "

@@ -73,5 +73,6 @@ def load_model(folder: str | Path, lexicon: str = "auto", known_words: str = "au
                candidates: str = "auto") -> DistractorModel:
     """A model folder written by train.py, ready to answer. Each list is 'auto' (the bundled one), 'none'
     or a path, as infer.py's --lexicon, --known-words and --candidates."""
-    return DistractorModel(load_trained(folder), load_lexicon(lexicon), load_known_words(known_words),
-                           load_candidate_lexicon(candidates))
+    glossary = load_lexicon(lexicon)
+    return DistractorModel(load_trained(folder), glossary, load_known_words(known_words),
+                           load_candidate_lexicon(candidates, glossary))

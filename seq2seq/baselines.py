@@ -2,11 +2,13 @@
 
     random     common words of the answer's part of speech and script, drawn at random
     kanji      common words of the answer's part of speech that share a kanji with an answer, at random
+    gloss      common words of the word's part of speech whose glosses are nearest the word in meaning
+               (the gloss space that ranking asks; the only baseline that needs torch, for its SVD)
     corpus     the word's own mined distractors from the training CSV: the teacher's level
     retrieval  the distractors of the training word spelled most like the test word
 
 Each returns, like `pipeline.distractors_for`, a list of up to `n` distinct candidates per word, none of
-them in that word's `rejected` set (its known correct forms). None needs torch.
+them in that word's `rejected` set (its known correct forms).
 """
 from __future__ import annotations
 
@@ -109,6 +111,15 @@ def kanji_baseline(words: list[str], correct: list[frozenset[str]], rejected: li
         pool = sorted(lexicon.kanji_neighbours(answers, wanted_pos))
         results.append(draw(pool, word_rng(word, seed), n, banned | answers))
     return results
+
+
+def gloss_baseline(words: list[str], correct: list[frozenset[str]], rejected: list[frozenset[str]],
+                   lexicon: CandidateLexicon, n: int) -> list[list[str]]:
+    """The n common words nearest each word in the gloss space, of its part of speech: what ranking's
+    meaning proposals and gloss term know without the model (`CandidateLexicon.near_in_meaning`)."""
+    return [[form for form in lexicon.near_in_meaning(word, answers, n + len(banned))
+             if form not in banned][:n]
+            for word, answers, banned in zip(words, correct, rejected)]
 
 
 # --- the word's own mined distractors ---------------------------------------------------------------------

@@ -15,12 +15,15 @@ The lexicon only proposes: a candidate the model finds unlikely is never chosen.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable
 
 from seq2seq.data import normalize_text
+from seq2seq.gloss_space import GlossSpace
 from seq2seq.lexicon import load_pos_table, normalize_gloss, read_table
+from seq2seq.meaning import glosses_by_form
 from seq2seq.metrics import char_class
 
 REPEAT_MARK = "々"  # repeats the kanji before it: 人々; no kanji of its own
@@ -40,18 +43,24 @@ class CandidateLexicon:
     by_kanji: dict[str, list[str]]  # kanji → the headwords written with it, sorted
     # headword → the English keys it translates, sorted (borrow, hire, rent)
     keys_by_form: dict[str, list[str]]
+    # headword → what it means in English: its JMdict glosses, or its keys when no glossary was given
+    glosses: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_pos_tables(cls, pos_by_form: dict[str, frozenset[str]], pos_by_word: dict[str, frozenset[str]],
-                        keys_by_form: dict[str, list[str]] | None = None) -> "CandidateLexicon":
+                        keys_by_form: dict[str, list[str]] | None = None,
+                        glossary: dict[str, frozenset[str]] | None = None) -> "CandidateLexicon":
+        """`glossary`: gloss → the forms it glosses (the rejection index), for the headwords' glosses."""
         by_kanji: dict[str, list[str]] = {}
         for form in sorted(pos_by_form):
             for kanji in kanji_in(form):
                 by_kanji.setdefault(kanji, []).append(form)
-        return cls(pos_by_form, pos_by_word, by_kanji, keys_by_form or {})
+        keys_by_form = keys_by_form or {}
+        glosses = glosses_by_form(glossary, pos_by_form) if glossary else keys_by_form
+        return cls(pos_by_form, pos_by_word, by_kanji, keys_by_form, glosses)
 
     @classmethod
-    def load(cls, path: str | Path) -> "CandidateLexicon":
+    def load(cls, path: str | Path, glossary: dict[str, frozenset[str]] | None = None) -> "CandidateLexicon":
         """From a lexicon table such as data/lexicon.csv.gz (English, Japanese, pos columns)."""
         frame = read_table(path, ("English", "Japanese"))
         keys_by_form: dict[str, set[str]] = {}
@@ -59,7 +68,13 @@ class CandidateLexicon:
                                      frame["Japanese"].map(normalize_text)):
             keys_by_form.setdefault(japanese, set()).add(english)
         return cls.from_pos_tables(load_pos_table(path), load_pos_table(path, key="English"),
-                                   {form: sorted(keys) for form, keys in keys_by_form.items()})
+                                   {form: sorted(keys) for form, keys in keys_by_form.items()}, glossary)
+
+    @cached_property
+    def gloss_space(self) -> GlossSpace:
+        """English words as vectors, learnt from the headwords' glosses; built (about a second) when
+        ranking first asks, so sampling never pays for it."""
+        return GlossSpace.build(self.glosses)
 
     def wanted_pos(self, word: str, answers: Iterable[str]) -> frozenset[str]:
         """The English word's parts of speech if the lexicon knows it, else its answers'; empty: any."""
@@ -87,6 +102,16 @@ class CandidateLexicon:
             return -len(kanji_in(form) & answer_kanji), min(abs(len(form) - n) for n in lengths), form
 
         return sorted(self.kanji_neighbours(answers, self.wanted_pos(word, answers)), key=closeness)[:limit]
+
+    def near_in_meaning(self, word: str, answers: Iterable[str], limit: int) -> list[str]:
+        """Up to `limit` headwords whose glosses are nearest the word in meaning (`gloss_space`), of the
+        word's part of speech, the answers left out."""
+        if limit <= 0:
+            return []
+        answers = set(answers)
+        pos = self.wanted_pos(word, answers)
+        return self.gloss_space.nearest(
+            word, limit, lambda form: form not in answers and (not pos or bool(self.pos_by_form[form] & pos)))
 
     def neighbour_words(self, word: str, answers: Iterable[str], limit: int) -> list[str]:
         """Up to `limit` other English keys translated by one of the word's answers: borrow → hire, rent.

@@ -38,6 +38,7 @@ from seq2seq.batching import encode_source, pad
 from seq2seq.config import DecodeConfig
 from seq2seq.data import normalize_text
 from seq2seq.errors import UserError
+from seq2seq.gloss_space import GlossQuestion
 from seq2seq.models.base import Memory, Seq2SeqModel, select_batch
 from seq2seq.trace import BeamRecorder, StepRecorder, TracedOutput, WordTrace
 from tokenizer import Tokenizer
@@ -474,21 +475,23 @@ def distinct_outputs(
     model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]],
     n: int, config: DecodeConfig,
     max_source_len: int | None = None, known_words: frozenset[str] | None = None,
-    proposals: list[list[str]] | None = None, neighbour_sources: list[list[str]] | None = None,
+    proposals: list[list[tuple[str, str]]] | None = None,
+    neighbour_sources: list[list[str]] | None = None,
     reverse: "ReverseQuestion | None" = None, explain: list | None = None,
+    meanings: GlossQuestion | None = None,
 ) -> list[list[Distractor]]:
     """Up to `n` distinct outputs per source, best first, none in that source's `excluded` set (and, given
     `known_words`, each one of them).
 
     Sampling draws different outputs, 1.5·n more per unfinished word each round, for at most
     `config.max_attempts` rounds, so it always ends; a word whose model cannot produce n distinct allowed
-    answers gets fewer. Ranking
-    scores `config.rank_samples` samples per word, `config.neighbour_samples` for each of its
-    `neighbour_sources` (inputs of related words) and the word's `proposals` (candidates from elsewhere,
-    e.g. the lexicon), all by how likely the model finds them for this word, and (given `reverse`) by how
-    likely it finds this word's answer for them, and keeps the n best. Given `explain`, one entry per word is
-    appended there: for ranking, every candidate with its scores and what became of it (`RankedCandidate`s);
-    for the other methods, the decoding step by step (`trace.WordTrace`).
+    answers gets fewer. Ranking scores `config.rank_samples` samples per word, `config.neighbour_samples`
+    for each of its `neighbour_sources` (inputs of related words) and the word's `proposals` (candidates
+    from elsewhere, e.g. the lexicon, each as (text, where it came from)), all by how likely the model finds
+    them for this word, (given `reverse`) by how likely it finds this word's answer for them, and (given
+    `meanings`) by how near their glosses are to the word, and keeps the n best. Given `explain`, one entry
+    per word is appended there: for ranking, every candidate with its scores and what became of it
+    (`RankedCandidate`s); for the other methods, the decoding step by step (`trace.WordTrace`).
     Each output carries its score: ranking's, or for the other methods log p(d | word) per piece, scored
     once the outputs are found (`Distractor`).
     """
@@ -508,7 +511,7 @@ def distinct_outputs(
             found = _candidates(model, tokenizer, memory, chunk, config, generator, max_source_len,
                                 proposals, neighbour_sources)
             _rank_until_full(model, tokenizer, src, memory, chunk, found, answers, config, top_up, reverse,
-                             max_source_len, explain)
+                             max_source_len, explain, meanings)
         elif config.method == "sample":
             _sample_rounds(model, tokenizer, memory, chunk, answers, config, generator, traces)
         elif config.method in ("greedy", "beam"):
@@ -658,12 +661,17 @@ def sequence_log_probs(model: Seq2SeqModel, tokenizer: Tokenizer, src: torch.Ten
 
 
 def check_rank_settings(config: DecodeConfig) -> None:
+    for option, value in (("--rank-lexicon", config.rank_lexicon), ("--rank-meaning", config.rank_meaning)):
+        if value < 0:
+            raise UserError(f"{option} must be at least 0 (got {value}); 0 means none")
     if config.generic_weight < 0:
         raise UserError(f"generic weight must be at least 0 (got {config.generic_weight})")
     if config.reverse_weight < 0:
         raise UserError(f"reverse weight must be at least 0 (got {config.reverse_weight})")
     if config.closeness_weight < 0:
         raise UserError(f"closeness weight must be at least 0 (got {config.closeness_weight})")
+    if config.gloss_weight < 0:
+        raise UserError(f"gloss weight must be at least 0 (got {config.gloss_weight})")
     if config.reverse_keys < 1:
         raise UserError(f"reverse keys must be at least 1 (got {config.reverse_keys})")
 
@@ -682,11 +690,12 @@ def _sampled_texts(model, tokenizer, memory: Memory, owners: list[int], count: i
 
 
 # where candidates come from
-SAMPLE, RELATED, LEXICON = "sample", "related word's sample", "lexicon, shares a kanji"
+SAMPLE, RELATED = "sample", "related word's sample"
+SHARES_KANJI, NEAR_IN_MEANING = "lexicon, shares a kanji", "lexicon, near in meaning"
 
 
 def _candidates(model, tokenizer, memory: Memory, chunk: range, config, generator, max_source_len: int | None,
-                proposals: list[list[str]] | None,
+                proposals: list[list[tuple[str, str]]] | None,
                 neighbour_sources: list[list[str]] | None) -> list[list[tuple[str, str]]]:
     """Each word's candidates as (text, origin): its own samples, samples for its related words' sources,
     and its proposals."""
@@ -703,13 +712,14 @@ def _candidates(model, tokenizer, memory: Memory, chunk: range, config, generato
                                                       config.neighbour_samples, len(chunk),
                                                       config, generator)):
             mine.extend((text, RELATED) for text in theirs)
-    return [mine + [(text, LEXICON) for text in (proposals[i] if proposals else [])]
+    return [mine + (proposals[i] if proposals else [])
             for mine, i in zip(found, chunk)]
 
 
 def _rank_until_full(model, tokenizer, src: torch.Tensor, memory: Memory, chunk: range,
                      found: list[list[tuple[str, str]]], answers: AnswerSets, config, generator, reverse,
-                     max_source_len: int | None, explain: list[list["RankedCandidate"]] | None) -> None:
+                     max_source_len: int | None, explain: list[list["RankedCandidate"]] | None,
+                     meanings: GlossQuestion | None = None) -> None:
     """Rank each word's candidates. A word left with fewer than n allowed ones (a well-fitted model repeats
     itself, and an answer without kanji has no look-alikes) draws fresh samples, `config.rank_samples`
     more each round and at temperature 1 or above, so that they reach beyond the words already seen, and
@@ -730,7 +740,8 @@ def _rank_until_full(model, tokenizer, src: torch.Tensor, memory: Memory, chunk:
         explained = [] if explain is not None else None
         _rank(model, tokenizer, src[torch.tensor(waiting, device=src.device)],
               [chunk[offset] for offset in waiting],
-              [found[offset] for offset in waiting], answers, config, reverse, max_source_len, explained)
+              [found[offset] for offset in waiting], answers, config, reverse, max_source_len, explained,
+              meanings)
         for offset, table in zip(waiting, explained or []):
             tables[offset] = table
         waiting = [offset for offset in waiting if not answers.is_full(chunk[offset])]
@@ -747,28 +758,33 @@ class RankedCandidate:
     before scoring)."""
 
     text: str
-    origin: str  # SAMPLE, RELATED or LEXICON (the first, when several gave it)
+    origin: str  # SAMPLE, RELATED, SHARES_KANJI or NEAR_IN_MEANING (the first, when several gave it)
     verdict: str  # "kept", or why not: "rank" (enough better ones), "correct answer", "not a real word", …
     forward: float | None = None  # log p(d | word)
     generic: float | None = None  # log p(d | no word)
     reverse: float | None = None  # log p(answer | d's own input)
     closeness: float | None = None  # cosine of the encoder's readings of the word and of d's own input
-    score: float | None = None  # forward − λ·generic + μ·reverse + ν·closeness
+    gloss: float | None = None  # cosine of the word and d's nearest gloss, in the dictionary's word vectors
+    score: float | None = None  # forward − λ·generic + μ·reverse + ν·closeness + ρ·gloss
 
 
 def _rank(model, tokenizer, src: torch.Tensor, chunk: Sequence[int], candidates: list[list[tuple[str, str]]],
           answers: AnswerSets, config, reverse: "ReverseQuestion | None" = None,
           max_source_len: int | None = None,
-          explain: list[list[RankedCandidate]] | None = None) -> None:
+          explain: list[list[RankedCandidate]] | None = None,
+          meanings: GlossQuestion | None = None) -> None:
     """Score every allowed candidate of each word and offer them best first; with `explain`, append each
     word's candidates there, best first, the refused ones last.
 
-    score = log p(d | word) − λ·log p(d | empty source) + μ·log p(answer | d) + ν·closeness(word, d),
-    λ = config.generic_weight, μ = config.reverse_weight, ν = config.closeness_weight. The second term is
-    what the model expects when it knows nothing of the word (the training's empty sources taught it): a
-    word likely everywhere (どこ, ある) loses what it gains from being generic. The third asks the
-    question the other way round, and the fourth compares how the encoder reads the two
-    (`ReverseQuestion`).
+    score = log p(d | word) − λ·log p(d | empty source) + μ·log p(answer | d) + ν·closeness(word, d)
+            + ρ·gloss(word, d),
+    λ = config.generic_weight, μ = config.reverse_weight, ν = config.closeness_weight,
+    ρ = config.gloss_weight. The second term is what the model expects when it knows nothing of the word
+    (the training's empty sources taught it): a word likely everywhere (どこ, ある) loses what it gains from
+    being generic. The third asks the question the other way round, and the fourth compares how the
+    encoder reads the two (`ReverseQuestion`). The fifth asks the dictionary whether d's glosses mean what
+    the word means (`gloss_space.GlossQuestion`): the model's own sense of meaning comes from a few minutes
+    of near misses, the dictionary's from every headword's glosses.
     """
     origins = [{} for _ in chunk]  # per word: normalised text → where it first came from
     for seen, pairs in zip(origins, candidates):
@@ -793,12 +809,16 @@ def _rank(model, tokenizer, src: torch.Tensor, chunk: Sequence[int], candidates:
     if reverse is not None and config.closeness_weight:
         closeness = reverse.closeness(model, tokenizer, src, owner, flat, max_source_len)
         scores = scores + config.closeness_weight * closeness
+    gloss = None
+    if meanings is not None and config.gloss_weight:
+        gloss = gloss_closeness(meanings, [chunk[offset] for offset in owner.tolist()], flat)
+        scores = scores + config.gloss_weight * gloss
     owners, totals = owner.tolist(), scores.tolist()
     ranked = sorted(range(len(flat)), key=lambda k: (owners[k], -totals[k], flat[k]))
     verdicts = [answers.offer(chunk[owners[k]], flat[k], totals[k]) for k in ranked]
     if explain is not None:
         terms = [None if term is None else term.tolist()
-                 for term in (forward, generic, asked_back, closeness)]
+                 for term in (forward, generic, asked_back, closeness, gloss)]
         explain.extend(_explained(chunk, answers, origins, flat, owners, ranked, verdicts, terms, totals))
 
 
@@ -806,7 +826,7 @@ def _explained(chunk: Sequence[int], answers: AnswerSets, origins: list[dict[str
                owners: list[int], ranked: list[int], verdicts: list[str], terms: list[list[float] | None],
                totals: list[float]) -> list[list[RankedCandidate]]:
     """Each word's candidates as ranking weighed them, best first, then those refused before scoring.
-    `terms` holds the forward, generic, reverse and closeness scores of every candidate
+    `terms` holds the forward, generic, reverse, closeness and gloss scores of every candidate
     (None: not computed)."""
     explained = [[] for _ in chunk]
     for k, verdict in zip(ranked, verdicts):
@@ -885,6 +905,14 @@ class ReverseQuestion:
         word_rows = word_of.to(src.device)[torch.tensor(owner, device=src.device)]  # (rows,)
         cosines = (words[word_rows] * inputs[[row_of[text] for text in sources]]).sum(-1)  # (rows,)
         return best_per_candidate(owner, cosines.cpu(), len(candidates))
+
+
+def gloss_closeness(meanings: GlossQuestion, word_of: list[int], candidates: list[str]) -> torch.Tensor:
+    """(candidates,): each candidate's gloss closeness to its word (`GlossQuestion`); one the dictionary
+    cannot place gets the lowest score beside it, as in `best_per_candidate`."""
+    found = meanings.closeness(word_of, candidates)
+    known = [k for k, value in enumerate(found) if value is not None]
+    return best_per_candidate(known, torch.tensor([found[k] for k in known]), len(candidates))
 
 
 def best_per_candidate(owner: list[int], values: torch.Tensor, count: int) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Did the distractors get better? Models and baselines answer the same words and are scored alike.
 
     evaluation CSV ─► EvalSet: words, correct answers, rejected forms, the data's own distractors
-    model folders  ─► pipeline.distractors_for, as infer.py does ───────────┐
-    baselines      ─► random, kanji, corpus, retrieval (seq2seq.baselines) ─┴► candidates per system
+    model folders  ─► pipeline.distractors_for, as infer.py does ──────────────────┐
+    baselines      ─► random, kanji, gloss, corpus, retrieval (seq2seq.baselines) ─┴► candidates per system
     candidates     ─► metrics.score, meaning from their English glosses (seq2seq.meaning)
                    ─► evaluation.md, summary.json, per_word.csv, per_candidate.csv
 
@@ -20,7 +20,8 @@ from typing import Callable
 
 import pandas as pd
 
-from seq2seq.baselines import corpus_baseline, kanji_baseline, random_baseline, retrieval_baseline
+from seq2seq.baselines import (corpus_baseline, gloss_baseline, kanji_baseline, random_baseline,
+                               retrieval_baseline)
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.compare import (describe_arch, greedy_outputs, is_translation_mode, read_test_split,
                              targets_by_word)
@@ -39,7 +40,7 @@ from seq2seq.training_fit import Fit, training_data, training_fit
 # headwords with their POS: random and kanji baselines' pool
 BUNDLED_LEXICON_TABLE = BUNDLED_DATA / "lexicon.csv.gz"
 BUNDLED_TRAIN_DATA = BUNDLED_DATA / "distractors.csv.gz"  # the corpus and retrieval baselines' pairs
-BASELINES = ("random", "kanji", "corpus", "retrieval")  # all by default: together they take seconds
+BASELINES = ("random", "kanji", "gloss", "corpus", "retrieval")  # all by default: together they take seconds
 TABLE, SUMMARY, PER_WORD, PER_CANDIDATE = "evaluation.md", "summary.json", "per_word.csv", "per_candidate.csv"
 
 COLUMNS = {  # summary key → table heading, in table order: near misses first among the quality columns
@@ -103,10 +104,11 @@ class Evaluation:
 def load_resources(embedder: Callable[[], Embed | None] = load_embedder) -> Resources:
     """The bundled rejection index, form list and POS tables, as infer.py and the baselines use them, and
     the embedder `embedder()` gives: the MiniLM model when it is installed (a note on stderr when not)."""
-    candidates = CandidateLexicon.load(BUNDLED_LEXICON_TABLE) if BUNDLED_LEXICON_TABLE.is_file() else None
+    glossary = load_lexicon("auto")
+    candidates = (CandidateLexicon.load(BUNDLED_LEXICON_TABLE, glossary) if BUNDLED_LEXICON_TABLE.is_file()
+                  else None)
     pos_table, word_pos = (candidates.pos_by_form, candidates.pos_by_word) if candidates else (None, None)
-    return Resources(load_lexicon("auto"), load_known_words("auto"), pos_table, word_pos, embedder(),
-                     candidates)
+    return Resources(glossary, load_known_words("auto"), pos_table, word_pos, embedder(), candidates)
 
 
 # --- what to evaluate on ------------------------------------------------------------------------------------
@@ -202,6 +204,9 @@ def run_baseline(name: str, eval_set: EvalSet, n: int, seed: int, train_pairs: p
         baseline = random_baseline if name == "random" else kanji_baseline
         candidates = baseline(eval_set.words, eval_set.correct, eval_set.rejected, resources.pos_table, n,
                               seed, eval_set.answer_pos)
+    elif name == "gloss":
+        candidates = gloss_baseline(eval_set.words, eval_set.correct, eval_set.rejected, resources.candidates,
+                                    n)
     elif name == "corpus":
         candidates = corpus_baseline(eval_set.words, eval_set.rejected, train_pairs, n)
     else:
@@ -381,8 +386,9 @@ def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int =
     train_pairs = read_train_pairs(train_data) if {"corpus", "retrieval"} & set(baselines) else None
     fit_data = [training_data(folder) for folder in folders] if fit_words else [None] * len(folders)
     resources = resources or load_resources()
-    if {"random", "kanji"} & set(baselines) and resources.pos_table is None:
-        raise UserError(f"{BUNDLED_LEXICON_TABLE}: not found; the random and kanji baselines draw "
+    if {"random", "kanji"} & set(baselines) and resources.pos_table is None \
+            or "gloss" in baselines and resources.candidates is None:
+        raise UserError(f"{BUNDLED_LEXICON_TABLE}: not found; the random, kanji and gloss baselines draw "
                         "their words from it (see data/README.md), or leave them out with "
                         "--baselines corpus,retrieval")
     eval_set = read_eval_set(path, resources)

@@ -23,9 +23,10 @@ from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_
 from seq2seq.data import (DataError, check_template, correct_answers_by_word, lacks_japanese,
                           load_pairs, load_words, normalize_text, resolved_template, rows_of_kinds,
                           source_text, split_by_word, wanted_kinds, word_key)
-from seq2seq.decoding import Distractor, ReverseQuestion, distinct_outputs
+from seq2seq.decoding import NEAR_IN_MEANING, SHARES_KANJI, Distractor, ReverseQuestion, distinct_outputs
 from seq2seq.errors import UserError
 from seq2seq.distributed import Distributed
+from seq2seq.gloss_space import GlossQuestion
 from seq2seq.lexicon import load_forms, load_rejection_index, normalize_gloss
 from seq2seq.model_folder import (ANSWERS, CONFIG, LAST_CHECKPOINT, VOCABULARY, WEIGHTS, TrainedModel,
                                   check_folder_can_be_written, load_answers, save_setup)
@@ -326,14 +327,15 @@ def load_known_words(setting: str) -> frozenset[str] | None:
     return load_forms(setting)
 
 
-def load_candidate_lexicon(setting: str) -> CandidateLexicon | None:
+def load_candidate_lexicon(setting: str,
+                           glossary: dict[str, frozenset[str]] | None = None) -> CandidateLexicon | None:
     """'auto': the bundled JMdict lexicon if it is there; 'none': rank the model's samples alone;
-    else a path."""
+    else a path. `glossary` (the rejection index) gives its headwords' glosses."""
     if setting == "none":
         return None
     if setting == "auto":
-        return CandidateLexicon.load(BUNDLED_LEXICON) if BUNDLED_LEXICON.is_file() else None
-    return CandidateLexicon.load(setting)
+        return CandidateLexicon.load(BUNDLED_LEXICON, glossary) if BUNDLED_LEXICON.is_file() else None
+    return CandidateLexicon.load(setting, glossary)
 
 
 def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfig,
@@ -361,9 +363,12 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
     excluded = [known_answers(trained, word, lexicon) | given[i] | own[i] for i, word in enumerate(words)]
     answers = [answers_read(trained, word, own[i], given[i], lexicon) for i, word in enumerate(words)]
     inputs = encoder_inputs(trained, words, answers)
-    proposals = neighbours = reverse = None
+    proposals = neighbours = reverse = meanings = None
     if decode.method == "rank" and candidates is not None:
-        proposals = [candidates.sharing_kanji(word, shown, decode.rank_lexicon)
+        proposals = [[(form, SHARES_KANJI)
+                      for form in candidates.sharing_kanji(word, shown, decode.rank_lexicon)]
+                     + [(form, NEAR_IN_MEANING)
+                        for form in candidates.near_in_meaning(word, shown, decode.rank_meaning)]
                      for word, shown in zip(words, answers)]
         neighbours = [neighbour_inputs(trained,
                                        candidates.neighbour_words(word, shown, decode.rank_neighbours),
@@ -371,11 +376,12 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
                       for word, shown in zip(words, answers)]
         reverse = ReverseQuestion(answers,
                                   candidate_inputs(trained, candidates, lexicon, decode.reverse_keys))
+        meanings = GlossQuestion(words, candidates.gloss_space) if decode.gloss_weight else None
     if not trained.config.train.empty_source_share:
         decode = replace(decode, generic_weight=0.0)
     return distinct_outputs(trained.model, trained.tokenizer, inputs, excluded, decode.n, decode,
                             trained.config.model.max_len, known_words, proposals, neighbours, reverse,
-                            explain)
+                            explain, meanings)
 
 
 def candidate_inputs(trained: TrainedModel, candidates: CandidateLexicon,

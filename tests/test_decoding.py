@@ -8,10 +8,11 @@ import torch
 from torch import nn
 
 from seq2seq.config import DecodeConfig
-from seq2seq.decoding import (Distractor, ReverseQuestion, beam_search, distinct_outputs, generate,
-                              greedy_pick, pair_log_probs, sample_distinct, sampling_pick, sequence_log_probs,
-                              source_ids, top_k_filter, top_p_filter)
+from seq2seq.decoding import (SHARES_KANJI, Distractor, ReverseQuestion, beam_search, distinct_outputs,
+                              generate, greedy_pick, pair_log_probs, sample_distinct, sampling_pick,
+                              sequence_log_probs, source_ids, top_k_filter, top_p_filter)
 from seq2seq.errors import UserError
+from seq2seq.gloss_space import GlossQuestion
 from seq2seq.models.base import Memory, Seq2SeqModel
 
 PAD, UNK, BOS, EOS, A, B, C, D = range(8)
@@ -235,11 +236,17 @@ def table_model():
     return SourceTableModel(TABLE)
 
 
-def rank(weight, excluded=frozenset(), n=2, reverse=None, reverse_weight=0.0, closeness_weight=0.0):
+def kanji_proposals(*texts):
+    return [(text, SHARES_KANJI) for text in texts]
+
+
+def rank(weight, excluded=frozenset(), n=2, reverse=None, reverse_weight=0.0, closeness_weight=0.0,
+         meanings=None, gloss_weight=0.0):
     config = DecodeConfig(method="rank", rank_samples=1, generic_weight=weight, reverse_weight=reverse_weight,
-                          closeness_weight=closeness_weight, seed=0)
+                          closeness_weight=closeness_weight, gloss_weight=gloss_weight, seed=0)
     return distinct_outputs(table_model(), LetterTokenizer(), ["word"], [set(excluded)], n=n, config=config,
-                            proposals=[["b", "ad", "ac"]], reverse=reverse)[0]
+                            proposals=[kanji_proposals("b", "ad", "ac")], reverse=reverse,
+                            meanings=meanings)[0]
 
 
 def test_sequence_log_probs_are_the_table_products():
@@ -335,6 +342,23 @@ def test_rank_adds_the_closeness_with_its_weight():
     assert rank(weight=0.0, n=3, reverse=REVERSE, closeness_weight=0.0) == ["b", "ac", "ad"]
 
 
+class HandSetSpace:
+    """A gloss space whose closeness to any word is set by hand: ac 1, ad 0; b is not in it."""
+
+    def closeness(self, word, candidates):
+        return [{"ac": 1.0, "ad": 0.0}.get(candidate) for candidate in candidates]
+
+
+MEANINGS = GlossQuestion(["word"], HandSetSpace())
+
+
+def test_rank_adds_the_gloss_closeness_with_its_weight():
+    # ρ = 1: ac log .3 + 1 = −0.20 beats b log .4 + 0 (unknown: the lowest beside it) = −0.92 and
+    # ad log .3 + 0 = −1.20
+    assert rank(weight=0.0, n=3, meanings=MEANINGS, gloss_weight=1.0) == ["ac", "b", "ad"]
+    assert rank(weight=0.0, n=3, meanings=MEANINGS, gloss_weight=0.0) == ["b", "ac", "ad"]  # 0: not asked
+
+
 def test_pair_log_probs_match_scoring_each_pair_alone():
     model, tokenizer = table_model(), LetterTokenizer()
     sources, targets = ["x", "", "x", ""], ["b", "ac", "ad", "b"]
@@ -355,6 +379,12 @@ def test_rank_settings_are_checked():
     with pytest.raises(UserError, match="closeness weight must be at least 0"):
         distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
                          config=DecodeConfig(method="rank", closeness_weight=-1.0))
+    with pytest.raises(UserError, match="--rank-meaning must be at least 0"):
+        distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
+                         config=DecodeConfig(method="rank", rank_meaning=-1))
+    with pytest.raises(UserError, match="gloss weight must be at least 0"):
+        distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
+                         config=DecodeConfig(method="rank", gloss_weight=-1.0))
     with pytest.raises(UserError, match="reverse keys must be at least 1"):
         distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
                          config=DecodeConfig(method="rank", reverse_keys=0))
@@ -375,12 +405,15 @@ def test_samples_of_related_words_join_the_candidates():
 
 def test_explain_gives_every_candidate_its_scores_and_what_became_of_it():
     """What `infer.py --explain` prints is the ranking's own numbers: the kept ones are the answers, in
-    order, and each score is forward − λ·generic + μ·reverse + ν·closeness of the table's probabilities."""
+    order, and each score is forward − λ·generic + μ·reverse + ν·closeness + ρ·gloss of the table's
+    probabilities."""
     config = DecodeConfig(method="rank", rank_samples=1, generic_weight=1.0, reverse_weight=1.0,
-                          closeness_weight=2.0, seed=0)
+                          closeness_weight=2.0, gloss_weight=3.0, seed=0)
     explained = []
     found = distinct_outputs(table_model(), LetterTokenizer(), ["word"], [{"ad"}], n=1, config=config,
-                             proposals=[["b", "ad", "ac", "ac"]], reverse=REVERSE, explain=explained)[0]
+                             proposals=[kanji_proposals("b", "ad", "ac", "ac")], reverse=REVERSE,
+                             explain=explained,
+                             meanings=MEANINGS)[0]
     (rows,) = explained
     by_text = {row.text: row for row in rows}
     assert sorted(by_text) == ["ac", "ad", "b"]  # each candidate once
@@ -392,7 +425,9 @@ def test_explain_gives_every_candidate_its_scores_and_what_became_of_it():
     assert by_text["ac"].closeness == 1.0  # ac reads x, a word, as the word itself is read
     # no input of its own: the lowest beside it, that of ac, the only other one scored
     assert b.closeness == 1.0
-    assert b.score == pytest.approx(b.forward - b.generic + b.reverse + 2.0 * b.closeness)
+    # b is not in the gloss space: the lowest beside it, ac's 1 (ad was refused before scoring)
+    assert (by_text["ac"].gloss, b.gloss) == (1.0, 1.0)
+    assert b.score == pytest.approx(b.forward - b.generic + b.reverse + 2.0 * b.closeness + 3.0 * b.gloss)
     scored = [row.score for row in rows if row.score is not None]
     assert scored == sorted(scored, reverse=True)  # best first
     # no related words were given
