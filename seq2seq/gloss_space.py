@@ -13,7 +13,11 @@ that share only the company they keep (borrow and lend both sit beside "rent" an
 prefers candidates whose own glosses point where the word points: near in meaning, as a near miss must be.
 
 The vectors are made from the bundled JMdict lists when ranking first needs them: no pretrained network,
-about a second of work, the same vectors every time (a seeded randomised SVD).
+about a second of work, the same vectors every run (a seeded randomised SVD over the headwords in
+spelling order). They are one good space among many: the singular values fall slowly (the 100th is 0.99
+of the 95th), so which 100 directions are kept depends on the random start, and another seed moves
+cosines by about 0.05. Ranking gained as much from each of the five starts it was measured with
+(docs/RESULTS.md, tenth session).
 """
 from __future__ import annotations
 
@@ -138,14 +142,14 @@ class GlossSpace:
 
 
 def ppmi_table(glosses: dict[str, list[str]], row_of: dict[str, int]) -> torch.Tensor:
-    """(words, headwords), sparse: max(0, log p(word, headword) / (p(word)·p(headword))) where the word is
-    in one of the headword's glosses, counted once per headword.
+    """(words, headwords by spelling), sparse: max(0, log p(word, headword) / (p(word)·p(headword))) where
+    the word is in one of the headword's glosses, counted once per headword.
 
     Positive PMI, not raw counts: "person" glosses thousands of headwords and would otherwise dominate
     every direction; PMI asks how much more often two things meet than chance would have them meet.
     """
     rows, columns = [], []
-    for column, form in enumerate(glosses):
+    for column, form in enumerate(sorted(glosses)):  # by spelling, whatever order the dict was filled in
         for word in sorted({word for gloss in glosses[form] for word in gloss_words(gloss)}):
             rows.append(row_of[word])
             columns.append(column)

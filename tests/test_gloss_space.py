@@ -49,6 +49,10 @@ def test_building_is_repeatable_and_leaves_the_global_random_state_alone():
     assert torch.equal(torch.random.get_rng_state(), before)
     assert torch.equal(first.vectors, GlossSpace.build(GLOSSARY, dims=4).vectors)
     assert first.vectors.norm(dim=1).tolist() == pytest.approx([1.0] * len(first.row_of))
+    # a dict filled in another order (the rejection index is read through sets, whose order changes with
+    # every process) gives the same space: the SVD's random start belongs to the headwords by spelling
+    backwards = dict(reversed(GLOSSARY.items()))
+    assert torch.equal(first.vectors, GlossSpace.build(backwards, dims=4).vectors)
 
 
 def test_what_the_space_does_not_know_is_none():
