@@ -14,10 +14,10 @@ prefers candidates whose own glosses point where the word points: near in meanin
 
 The vectors are made from the bundled JMdict lists when ranking first needs them: no pretrained network,
 about a second of work, the same vectors every run (a seeded randomised SVD over the headwords in
-spelling order). They are one good space among many: the singular values fall slowly (the 100th is 0.99
-of the 95th), so which 100 directions are kept depends on the random start, and another seed moves
-cosines by about 0.05. Ranking gained as much from each of the five starts it was measured with
-(docs/RESULTS.md, tenth session).
+spelling order). They are one good space among many: the singular values fall slowly (the 100th is
+within 3% of the 95th), so which 100 directions are kept depends on the random start, and another seed
+moves cosines by about 0.05. Ranking gained about as much with each start it was measured with (on the
+test words 0.393 and 0.397 near miss: docs/RESULTS.md, tenth session).
 """
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ from torch.nn.functional import normalize
 
 from seq2seq.lexicon import normalize_gloss
 
-DIMENSIONS = 100  # tried on 300 validation words: 200 was no better, 300 slower (docs/RESULTS.md)
-SVD_ITERATIONS = 4  # power iterations of torch.svd_lowrank: enough for the leading directions to settle
+DIMENSIONS = 100  # on 300 validation words 200 was no better (docs/RESULTS.md, tenth session)
+SVD_ITERATIONS = 4  # power iterations of torch.svd_lowrank; more cost time and still leave the last of the
+# slowly falling directions to the random start
 # Words that carry grammar, not meaning: "to lend (money) to someone" is about lend and money.
 STOP_WORDS = frozenset("a an the to of be is it in on at by for from with as or and that this one one's "
                        "someone something oneself up out into".split())
