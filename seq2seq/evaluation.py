@@ -386,8 +386,8 @@ def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int =
     train_pairs = read_train_pairs(train_data) if {"corpus", "retrieval"} & set(baselines) else None
     fit_data = [training_data(folder) for folder in folders] if fit_words else [None] * len(folders)
     resources = resources or load_resources()
-    if {"random", "kanji"} & set(baselines) and resources.pos_table is None \
-            or "gloss" in baselines and resources.candidates is None:
+    if (({"random", "kanji"} & set(baselines) and resources.pos_table is None)
+            or ("gloss" in baselines and resources.candidates is None)):
         raise UserError(f"{BUNDLED_LEXICON_TABLE}: not found; the random, kanji and gloss baselines draw "
                         "their words from it (see data/README.md), or leave them out with "
                         "--baselines corpus,retrieval")

@@ -87,7 +87,7 @@ class GlossSpace:
         for form in sorted(glosses):
             readable = 0
             for gloss in glosses[form]:
-                rows = [self.row_of[word] for word in gloss_words(gloss) if word in self.row_of]
+                rows = self.known_rows(gloss)
                 gloss_of += [placed + readable] * len(rows)
                 word_of += rows
                 readable += bool(rows)
@@ -103,10 +103,13 @@ class GlossSpace:
         self.gloss_vectors = normalize(torch.sparse.mm(weights, self.vectors), dim=1)  # (glosses, dims)
         self.first_gloss = torch.cumsum(torch.tensor([0, *counts]), dim=0)  # (forms + 1,)
 
+    def known_rows(self, text: str) -> list[int]:
+        """The rows in `vectors` of the text's meaning-carrying words that the space knows."""
+        return [self.row_of[word] for word in gloss_words(text) if word in self.row_of]
+
     def text_vector(self, text: str) -> torch.Tensor | None:
         """(dims,): the IDF-weighted sum of the text's known words, of length 1; None if none is known."""
-        rows = torch.tensor([self.row_of[word] for word in gloss_words(text) if word in self.row_of],
-                            dtype=torch.long)
+        rows = torch.tensor(self.known_rows(text), dtype=torch.long)
         if not len(rows):
             return None
         return normalize((self.vectors[rows] * self.idf[rows, None]).sum(dim=0), dim=0)  # (dims,)

@@ -369,25 +369,18 @@ def test_pair_log_probs_match_scoring_each_pair_alone():
     assert together.exp().tolist() == pytest.approx([0.4, 0.1, 0.3, 0.8])
 
 
-def test_rank_settings_are_checked():
-    with pytest.raises(UserError, match="--rank-samples must be at least 1"):
+@pytest.mark.parametrize("setting, message", [
+    ({"rank_samples": 0}, "--rank-samples must be at least 1"),
+    ({"reverse_weight": -1.0}, "reverse weight must be at least 0"),
+    ({"closeness_weight": -1.0}, "closeness weight must be at least 0"),
+    ({"rank_meaning": -1}, "--rank-meaning must be at least 0"),
+    ({"gloss_weight": -1.0}, "gloss weight must be at least 0"),
+    ({"reverse_keys": 0}, "reverse keys must be at least 1"),
+])
+def test_rank_settings_are_checked(setting, message):
+    with pytest.raises(UserError, match=message):
         distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
-                         config=DecodeConfig(method="rank", rank_samples=0))
-    with pytest.raises(UserError, match="reverse weight must be at least 0"):
-        distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
-                         config=DecodeConfig(method="rank", reverse_weight=-1.0))
-    with pytest.raises(UserError, match="closeness weight must be at least 0"):
-        distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
-                         config=DecodeConfig(method="rank", closeness_weight=-1.0))
-    with pytest.raises(UserError, match="--rank-meaning must be at least 0"):
-        distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
-                         config=DecodeConfig(method="rank", rank_meaning=-1))
-    with pytest.raises(UserError, match="gloss weight must be at least 0"):
-        distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
-                         config=DecodeConfig(method="rank", gloss_weight=-1.0))
-    with pytest.raises(UserError, match="reverse keys must be at least 1"):
-        distinct_outputs(SourceTableModel(TABLE), LetterTokenizer(), ["word"], [set()], n=1,
-                         config=DecodeConfig(method="rank", reverse_keys=0))
+                         config=DecodeConfig(method="rank", **setting))
 
 
 def test_samples_of_related_words_join_the_candidates():
