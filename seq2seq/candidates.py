@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable
 
 from seq2seq.data import normalize_text
-from seq2seq.gloss_space import GlossSpace
+from seq2seq.gloss_space import GlossSpace, GlossVectors
 from seq2seq.lexicon import load_pos_table, normalize_gloss, read_table
 from seq2seq.meaning import glosses_by_form
 from seq2seq.metrics import char_class
@@ -45,6 +45,7 @@ class CandidateLexicon:
     keys_by_form: dict[str, list[str]]
     # headword → what it means in English: its JMdict glosses, or its keys when no glossary was given
     glosses: dict[str, list[str]] = field(default_factory=dict)
+    tuned_spaces: dict[GlossVectors, GlossSpace] = field(default_factory=dict)  # filled by space_for
 
     @classmethod
     def from_pos_tables(cls, pos_by_form: dict[str, frozenset[str]], pos_by_word: dict[str, frozenset[str]],
@@ -76,6 +77,14 @@ class CandidateLexicon:
         ranking first asks, so sampling never pays for it."""
         return GlossSpace.build(self.glosses)
 
+    def space_for(self, tuned: GlossVectors | None) -> GlossSpace:
+        """The gloss space with a model's tuned word vectors (placed once per GlossVectors), or untuned."""
+        if tuned is None:
+            return self.gloss_space
+        if tuned not in self.tuned_spaces:
+            self.tuned_spaces[tuned] = self.gloss_space.with_vectors(tuned)
+        return self.tuned_spaces[tuned]
+
     def wanted_pos(self, word: str, answers: Iterable[str]) -> frozenset[str]:
         """The English word's parts of speech if the lexicon knows it, else its answers'; empty: any."""
         known = self.pos_by_word.get(normalize_gloss(word))
@@ -103,14 +112,15 @@ class CandidateLexicon:
 
         return sorted(self.kanji_neighbours(answers, self.wanted_pos(word, answers)), key=closeness)[:limit]
 
-    def near_in_meaning(self, word: str, answers: Iterable[str], limit: int) -> list[str]:
-        """Up to `limit` headwords whose glosses are nearest the word in meaning (`gloss_space`), of the
-        word's part of speech, the answers left out."""
+    def near_in_meaning(self, word: str, answers: Iterable[str], limit: int,
+                        space: GlossSpace | None = None) -> list[str]:
+        """Up to `limit` headwords whose glosses are nearest the word in meaning (in `space`; by default the
+        untuned `gloss_space`), of the word's part of speech, the answers left out."""
         if limit <= 0:
             return []
         answers = set(answers)
         pos = self.wanted_pos(word, answers)
-        return self.gloss_space.nearest(
+        return (space or self.gloss_space).nearest(
             word, limit, lambda form: form not in answers and (not pos or bool(self.pos_by_form[form] & pos)))
 
     def neighbour_words(self, word: str, answers: Iterable[str], limit: int) -> list[str]:

@@ -123,6 +123,8 @@ class TrainConfig:
     seed: int = 1  # seeds the split, the initial weights, the batch order and dropout
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
     samples_at_end: int = 5  # validation words whose distractors are printed after training
+    gloss_epochs: int = 8  # after training, passes over the training pairs that tune the gloss space ranking
+    # reads (seq2seq/gloss_tuning.py; about a minute); 0 = rank with the untuned space
 
 
 @dataclass

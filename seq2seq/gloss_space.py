@@ -22,12 +22,13 @@ test words 0.393 and 0.397 near miss: docs/RESULTS.md, tenth session).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
 from torch.nn.functional import normalize
 
+from seq2seq.errors import UserError
 from seq2seq.lexicon import normalize_gloss
 
 DIMENSIONS = 100  # on 300 validation words 200 was no better (docs/RESULTS.md, tenth session)
@@ -58,6 +59,8 @@ class GlossSpace:
     gloss_vectors: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0))
     # (forms + 1,): the glosses of forms[i] are rows first_gloss[i] to first_gloss[i + 1] - 1
     first_gloss: torch.Tensor = field(default_factory=lambda: torch.zeros(1, dtype=torch.long))
+    # (glosses, words), sparse: each gloss's words with their IDF, so gloss_vectors = this @ vectors
+    gloss_words: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0).to_sparse())
 
     @classmethod
     def build(cls, glosses: dict[str, list[str]], dims: int = DIMENSIONS, seed: int = 0) -> "GlossSpace":
@@ -98,10 +101,21 @@ class GlossSpace:
                 placed += readable
         word_of = torch.tensor(word_of, dtype=torch.long)
         pairs = torch.stack([torch.tensor(gloss_of, dtype=torch.long), word_of])  # (2, pairs)
-        weights = torch.sparse_coo_tensor(pairs, self.idf[word_of], (placed, len(self.row_of)),
-                                          check_invariants=True)  # (glosses, words)
-        self.gloss_vectors = normalize(torch.sparse.mm(weights, self.vectors), dim=1)  # (glosses, dims)
+        self.gloss_words = torch.sparse_coo_tensor(pairs, self.idf[word_of], (placed, len(self.row_of)),
+                                                   check_invariants=True).coalesce()  # (glosses, words)
+        vectors = torch.sparse.mm(self.gloss_words, self.vectors)  # (glosses, dims)
+        self.gloss_vectors = normalize(vectors, dim=1)
         self.first_gloss = torch.cumsum(torch.tensor([0, *counts]), dim=0)  # (forms + 1,)
+
+    def with_vectors(self, tuned: "GlossVectors") -> "GlossSpace":
+        """The same space with other word vectors (`seq2seq.gloss_tuning`), every gloss placed again."""
+        if tuned.words != sorted(self.row_of):
+            raise UserError(f"{tuned.source}: its word vectors were tuned on another lexicon "
+                            f"({len(tuned.words)} words; this one has {len(self.row_of)}); rank with the "
+                            f"lexicon the model was trained with, or delete {tuned.source} to use the "
+                            "untuned space")
+        return replace(self, vectors=tuned.vectors,
+                       gloss_vectors=normalize(torch.sparse.mm(self.gloss_words, tuned.vectors), dim=1))
 
     def known_rows(self, text: str) -> list[int]:
         """The rows in `vectors` of the text's meaning-carrying words that the space knows."""
@@ -143,6 +157,15 @@ class GlossSpace:
                 if len(found) == limit:
                     break
         return found
+
+
+@dataclass(eq=False)  # compared and hashed by identity: CandidateLexicon keeps one placed space per instance
+class GlossVectors:
+    """Word vectors tuned for one model (`seq2seq.gloss_tuning`), as its folder keeps them."""
+
+    words: list[str]  # the space's words, sorted: row i of `vectors` is words[i]
+    vectors: torch.Tensor  # (words, dims)
+    source: str = "gloss vectors"  # where they were read from, for messages
 
 
 def ppmi_table(glosses: dict[str, list[str]], row_of: dict[str, int]) -> torch.Tensor:

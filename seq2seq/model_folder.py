@@ -10,6 +10,8 @@
                    (seq2seq/checkpoint.py)
     epoch{N}.pt    with train.keep_epochs, the weights after each epoch, to study quality against
                    training time
+    gloss_vectors.pt  the gloss space's word vectors, tuned on the training pairs after training
+                   (seq2seq/gloss_tuning.py); ranking reads the untuned space where it is missing
     train.log      what the run said; tensorboard/ its event files, when tensorboard is installed
 
 Every file is written to a temporary name and then renamed, so a crash mid-write leaves the previous
@@ -34,6 +36,7 @@ import torch
 from seq2seq.config import Config, config_to_json, load_json, read_json
 from seq2seq.data import pairs_to_csv
 from seq2seq.errors import UserError
+from seq2seq.gloss_space import GlossVectors
 from seq2seq.models import build_model
 from seq2seq.models.base import Seq2SeqModel
 from tokenizer import Tokenizer
@@ -41,7 +44,9 @@ from tokenizer import Tokenizer
 CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS = ("config.json", "model.pt", "spm.model", "answers.json",
                                                  "metrics.csv")
 TEST_SPLIT, LAST_CHECKPOINT, TRAIN_LOG, TENSORBOARD = "test.csv", "last.pt", "train.log", "tensorboard"
-MODEL_FILES = (CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS, TEST_SPLIT, LAST_CHECKPOINT, TRAIN_LOG)
+GLOSS_VECTORS = "gloss_vectors.pt"
+MODEL_FILES = (CONFIG, WEIGHTS, VOCABULARY, ANSWERS, METRICS, TEST_SPLIT, LAST_CHECKPOINT, TRAIN_LOG,
+               GLOSS_VECTORS)
 EPOCH_WEIGHTS = "epoch{epoch}.pt"  # the weights after one epoch, kept with train.keep_epochs
 
 
@@ -53,6 +58,7 @@ class TrainedModel:
     tokenizer: Tokenizer
     config: Config
     answers: dict[str, list[str]]  # word key → known correct answers
+    gloss_vectors: GlossVectors | None = None  # the folder's tuned gloss space, if it has one
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -127,7 +133,27 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu",
     except UserError as err:
         raise UserError(f"{folder / CONFIG}: {err}") from None
     load_weights(model, folder / weights)
-    return TrainedModel(model.to(device).eval(), tokenizer, config, load_answers(folder / ANSWERS))
+    return TrainedModel(model.to(device).eval(), tokenizer, config, load_answers(folder / ANSWERS),
+                        load_gloss_vectors(folder / GLOSS_VECTORS))
+
+
+def save_gloss_vectors(folder: Path, tuned: GlossVectors) -> None:
+    buffer = io.BytesIO()
+    torch.save({"words": tuned.words, "vectors": tuned.vectors}, buffer)
+    write_atomic(folder / GLOSS_VECTORS, buffer.getvalue())
+
+
+def load_gloss_vectors(path: Path) -> GlossVectors | None:
+    """gloss_vectors.pt, checked: a list of words and one vector for each; None when the folder has none."""
+    if not path.is_file():
+        return None
+    fix = "delete it to rank with the untuned space, or tune again: python -m seq2seq.gloss_tuning FOLDER"
+    saved = load_tensors(path, fix)
+    words, vectors = (saved.get("words"), saved.get("vectors")) if isinstance(saved, dict) else (None, None)
+    if not (isinstance(words, list) and all(isinstance(word, str) for word in words)
+            and isinstance(vectors, torch.Tensor) and vectors.dim() == 2 and len(vectors) == len(words)):
+        raise UserError(f"{path}: not the word list and vectors train.py writes; {fix}")
+    return GlossVectors(words, vectors.float(), str(path))
 
 
 def load_weights(model: Seq2SeqModel, path: Path) -> None:

@@ -19,17 +19,18 @@ import torch
 from seq2seq.batching import Example, encode_pairs, encode_source, make_batches, with_empty_sources
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.checkpoint import load_checkpoint
-from seq2seq.config import Config, DecodeConfig, load_json, resolve_model, with_overrides
+from seq2seq.config import Config, DecodeConfig, TrainConfig, load_json, resolve_model, with_overrides
 from seq2seq.data import (DataError, check_template, correct_answers_by_word, lacks_japanese,
                           load_pairs, load_words, normalize_text, resolved_template, rows_of_kinds,
                           source_text, split_by_word, wanted_kinds, word_key)
 from seq2seq.decoding import NEAR_IN_MEANING, SHARES_KANJI, Distractor, ReverseQuestion, distinct_outputs
 from seq2seq.errors import UserError
 from seq2seq.distributed import Distributed
-from seq2seq.gloss_space import GlossQuestion
+from seq2seq.gloss_space import GlossQuestion, GlossVectors
+from seq2seq.gloss_tuning import tune_gloss_space
 from seq2seq.lexicon import load_forms, load_rejection_index, normalize_gloss
 from seq2seq.model_folder import (ANSWERS, CONFIG, LAST_CHECKPOINT, VOCABULARY, WEIGHTS, TrainedModel,
-                                  check_folder_can_be_written, load_answers, save_setup)
+                                  check_folder_can_be_written, load_answers, save_gloss_vectors, save_setup)
 from seq2seq.models import build_model, num_parameters
 from seq2seq.run_log import RunLog
 from seq2seq.trainer import FitResult, Trainer, check_train_config, choose_device, choose_precision
@@ -233,6 +234,9 @@ def run_training(trainer: Trainer, examples: dict[str, list], config: Config, to
 
     valid_batches = make_batches(examples["valid"], tokenizer, train.batch_size, max_tokens=train.max_tokens)
     fit = trainer.fit(epoch_batches, valid_batches)
+    tuned = None
+    if fit.status != "interrupted" and trainer.dist.is_main:
+        tuned = tune_meanings(config, splits["train"], trainer.folder, trainer.log)
     trainer.log.close()
     trainer.dist.barrier()  # rank 0 has written the best weights
     trainer.dist.close()
@@ -240,8 +244,24 @@ def run_training(trainer: Trainer, examples: dict[str, list], config: Config, to
     if trainer.folder is not None and (trainer.folder / WEIGHTS).is_file():
         model.load_state_dict(torch.load(trainer.folder / WEIGHTS, map_location=trainer.device,
                                          weights_only=True))
-    return TrainSummary(fit, splits, TrainedModel(model.eval(), tokenizer, config, answers),
+    return TrainSummary(fit, splits, TrainedModel(model.eval(), tokenizer, config, answers, tuned),
                         trainer.dist.is_main)
+
+
+def tune_meanings(config: Config, train_pairs: pd.DataFrame, folder: Path | None, log) -> GlossVectors | None:
+    """The gloss space of the bundled lexicon tuned on the training pairs (`gloss_tuning`), saved in `folder`
+    when there is one; None with train.gloss_epochs 0 or without the bundled lexicon."""
+    if not config.train.gloss_epochs:
+        return None
+    candidates = load_candidate_lexicon("auto", load_lexicon("auto"))
+    if candidates is None:
+        log("gloss space: no bundled lexicon, so nothing to tune; ranking needs one anyway")
+        return None
+    tuned = tune_gloss_space(candidates.gloss_space, list(train_pairs["source"]), list(train_pairs["target"]),
+                             config.train.gloss_epochs, config.train.seed, log)
+    if tuned is not None and folder is not None:
+        save_gloss_vectors(folder, tuned)
+    return tuned
 
 
 def read_and_split(config: Config, data_path: str | Path,
@@ -365,10 +385,11 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
     inputs = encoder_inputs(trained, words, answers)
     proposals = neighbours = reverse = meanings = None
     if decode.method == "rank" and candidates is not None:
+        space = candidates.space_for(trained.gloss_vectors)  # the model's tuned one, if it has one
         proposals = [[(form, SHARES_KANJI)
                       for form in candidates.sharing_kanji(word, shown, decode.rank_lexicon)]
                      + [(form, NEAR_IN_MEANING)
-                        for form in candidates.near_in_meaning(word, shown, decode.rank_meaning)]
+                        for form in candidates.near_in_meaning(word, shown, decode.rank_meaning, space)]
                      for word, shown in zip(words, answers)]
         neighbours = [neighbour_inputs(trained,
                                        candidates.neighbour_words(word, shown, decode.rank_neighbours),
@@ -376,12 +397,29 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
                       for word, shown in zip(words, answers)]
         reverse = ReverseQuestion(answers,
                                   candidate_inputs(trained, candidates, lexicon, decode.reverse_keys))
-        meanings = GlossQuestion(words, candidates.gloss_space) if decode.gloss_weight else None
+        meanings = GlossQuestion(words, space) if decode.gloss_weight else None
     if not trained.config.train.empty_source_share:
         decode = replace(decode, generic_weight=0.0)
     return distinct_outputs(trained.model, trained.tokenizer, inputs, excluded, decode.n, decode,
                             trained.config.model.max_len, known_words, proposals, neighbours, reverse,
                             explain, meanings)
+
+
+def retune_folder(folder: str | Path, data_path: str | Path | None, epochs: int | None) -> None:
+    """Tune the gloss space of a trained model folder on its own training split, and save it there."""
+    folder = Path(folder)
+    if not (folder / CONFIG).is_file():
+        raise UserError(f"{folder}: no {CONFIG}; pass a model folder written by train.py")
+    config = load_json(folder / CONFIG)
+    if data_path is None:
+        data_path = trained_on(load_checkpoint(folder / LAST_CHECKPOINT), folder / LAST_CHECKPOINT)["data"]
+    epochs = epochs if epochs is not None else (config.train.gloss_epochs or TrainConfig.gloss_epochs)
+    config = with_overrides(config, "train", gloss_epochs=epochs)
+    check_train_config(config.train)
+    log = RunLog()
+    _, _, splits, _ = read_and_split(config, data_path, log)
+    if tune_meanings(config, splits["train"], folder, log) is not None:
+        log(f"gloss space: tuned vectors saved in {folder}")
 
 
 def candidate_inputs(trained: TrainedModel, candidates: CandidateLexicon,

@@ -81,7 +81,7 @@ def autocast(device: torch.device, dtype: torch.dtype):
 def check_train_config(config: TrainConfig) -> None:
     """Refuse settings the loop cannot honour, naming the setting."""
     at_least = {"epochs": 1, "batch_size": 1, "accum": 1, "max_tokens": 0, "patience": 0, "warmup_steps": 0,
-                "checkpoint_every": 0, "plateau_patience": 1}
+                "checkpoint_every": 0, "plateau_patience": 1, "gloss_epochs": 0}
     for name, lowest in at_least.items():
         if getattr(config, name) < lowest:
             raise ConfigError(f"train setting '{name}' must be at least {lowest}, "

@@ -9,10 +9,11 @@ import torch
 from seq2seq.config import DecodeConfig
 from seq2seq.data import DataError, load_pairs
 from seq2seq.errors import UserError
-from seq2seq.model_folder import load_model
+from seq2seq.model_folder import GLOSS_VECTORS, load_model
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.pipeline import (answers_shown, candidate_inputs, distractors_for, encoder_inputs,
-                              read_and_split, train_from_csv, translation_examples)
+                              load_candidate_lexicon, load_lexicon, read_and_split, retune_folder,
+                              train_from_csv, translation_examples)
 from seq2seq.run_log import RunLog, best_row
 from tests.conftest import PAIRS, tiny_config
 
@@ -312,3 +313,20 @@ def test_a_kind_is_checked_on_the_whole_file_not_on_each_split(tmp_path):
     config = replace(config, data=replace(config.data, kinds="semantic,homophone"))
     splits = read_and_split(config, data, RunLog(echo=False))[2]
     assert sum(map(len, splits.values())) == len(PAIRS)
+
+
+def test_training_tunes_the_gloss_space_and_the_folder_keeps_it(tmp_path, pairs_csv):
+    folder = tmp_path / "run"
+    log = RunLog(echo=False)
+    summary = train_from_csv(tiny_config(epochs=1, gloss_epochs=2), pairs_csv, folder, progress=False,
+                             log=log)
+    said = (folder / "train.log").read_text(encoding="utf-8")
+    assert "gloss space: epoch 1/2" in said and "gloss space: epoch 2/2" in said
+    loaded = load_model(folder).gloss_vectors
+    assert torch.equal(loaded.vectors, summary.trained.gloss_vectors.vectors)
+    lexicon = load_candidate_lexicon("auto", load_lexicon("auto"))
+    assert loaded.words == sorted(lexicon.gloss_space.row_of)  # the bundled lexicon's space, tuned
+    assert not torch.equal(loaded.vectors, lexicon.gloss_space.vectors)
+    (folder / GLOSS_VECTORS).unlink()  # tuned again from the command line, on the same split: the same
+    retune_folder(folder, pairs_csv, epochs=2)
+    assert torch.equal(load_model(folder).gloss_vectors.vectors, loaded.vectors)

@@ -1,0 +1,99 @@
+"""Tuning the gloss space on training pairs (seq2seq/gloss_tuning.py), and keeping it in the model folder."""
+import pytest
+import torch
+
+from seq2seq.candidates import CandidateLexicon
+from seq2seq.errors import UserError
+from seq2seq.gloss_space import GlossSpace, GlossVectors
+from seq2seq.gloss_tuning import best_gloss_cosines, glosses_by_form, tune_gloss_space, tuning_pairs
+from seq2seq.model_folder import GLOSS_VECTORS, load_gloss_vectors, save_gloss_vectors
+from tests.test_gloss_space import GLOSSARY
+
+
+def space() -> GlossSpace:
+    return GlossSpace.build(GLOSSARY, dims=4)
+
+
+def test_each_forms_glosses_are_gathered_padded_and_masked():
+    built = space()
+    rows, present = glosses_by_form(built)  # (forms, most glosses)
+    assert rows.shape == present.shape == (len(built.forms), 3)  # 貸す has the most glosses: 3
+    lend = built.form_row["貸す"]
+    assert rows[lend].tolist() == list(range(built.first_gloss[lend], built.first_gloss[lend] + 3))
+    dog = built.form_row["犬"]
+    assert present[dog].tolist() == [True, False, False] and rows[dog, 1:].tolist() == [0, 0]
+
+
+def test_the_batch_scores_equal_the_spaces_own_closeness():
+    built = space()
+    rows, present = glosses_by_form(built)
+    forms = ["借りる", "貸す", "子犬", "犬"]
+    picked = torch.tensor([built.form_row[form] for form in forms])
+    words = torch.stack([built.text_vector("borrow"), built.text_vector("puppy")])  # (2, dims)
+    scores = best_gloss_cosines(words, built.gloss_vectors, rows[picked], present[picked])  # (2, 4)
+    assert scores[0].tolist() == pytest.approx(built.closeness("borrow", forms), abs=1e-6)
+    assert scores[1].tolist() == pytest.approx(built.closeness("puppy", forms), abs=1e-6)
+
+
+def test_only_pairs_the_space_can_read_are_kept():
+    built = space()
+    queries, targets = tuning_pairs(built, ["lend", "zebra", "lend", "dog"], ["借りる", "犬", "馬", "子猫"])
+    assert targets.tolist() == [built.form_row["借りる"], built.form_row["子猫"]]  # zebra: unknown; 馬: no glosses
+    dense = queries.to_dense()  # (pairs, words): each word's own words, weighted by their IDF
+    assert dense[0, built.row_of["lend"]] == pytest.approx(float(built.idf[built.row_of["lend"]]))
+    assert dense.count_nonzero() == 2
+
+
+def test_tuning_moves_words_the_pairs_never_name():
+    """The pairs say puppy's near miss is 借りる ("borrow", "have a loan"). Tuning pulls puppy towards those
+    glosses, and the words of those glosses towards puppy: borrow, in no pair, comes nearer the puppy
+    headword 子犬, which it had nothing to do with before."""
+    built = space()
+    messages = []
+    tuned = tune_gloss_space(built, ["puppy", "kitten", "lend"] * 20, ["借りる", "子猫", "借金"] * 20, epochs=30,
+                             seed=0, log=messages.append)
+    placed = built.with_vectors(tuned)
+    before, after = built.closeness("borrow", ["子犬"])[0], placed.closeness("borrow", ["子犬"])[0]
+    assert after > before + 0.2
+    assert placed.closeness("puppy", ["借りる"])[0] > built.closeness("puppy", ["借りる"])[0] + 0.2
+    losses = [float(message.split(", loss ")[1].split()[0]) for message in messages]
+    assert len(losses) == 30 and losses[-1] < losses[0]
+    assert torch.equal(tuned.vectors, tune_gloss_space(built, ["puppy", "kitten", "lend"] * 20,
+                                                       ["借りる", "子猫", "借金"] * 20, epochs=30, seed=0,
+                                                       log=lambda _: None).vectors)  # the same every run
+
+
+def test_no_readable_pair_tunes_nothing_and_says_so():
+    messages = []
+    assert tune_gloss_space(space(), ["zebra"], ["縞馬"], epochs=2, seed=0, log=messages.append) is None
+    assert "untuned space" in messages[0]
+
+
+def test_untuned_vectors_place_every_gloss_where_it_was():
+    built = space()
+    same = built.with_vectors(GlossVectors(sorted(built.row_of), built.vectors))
+    assert torch.allclose(same.gloss_vectors, built.gloss_vectors)
+    with pytest.raises(UserError, match="tuned on another lexicon"):
+        built.with_vectors(GlossVectors(["borrow"], torch.zeros(1, 4), "x/gloss_vectors.pt"))
+
+
+def test_a_lexicon_places_each_models_vectors_once():
+    lexicon = CandidateLexicon.from_pos_tables({form: frozenset({"noun"}) for form in GLOSSARY}, {},
+                                               {form: glosses for form, glosses in GLOSSARY.items()})
+    assert lexicon.space_for(None) is lexicon.gloss_space
+    tuned = GlossVectors(sorted(lexicon.gloss_space.row_of), lexicon.gloss_space.vectors * 2)
+    assert lexicon.space_for(tuned) is lexicon.space_for(tuned) is not lexicon.gloss_space
+
+
+def test_the_folder_keeps_the_vectors_and_refuses_a_bad_file(tmp_path):
+    assert load_gloss_vectors(tmp_path / GLOSS_VECTORS) is None  # an older folder: the untuned space
+    vectors = GlossVectors(["borrow", "lend"], torch.randn(2, 4))
+    save_gloss_vectors(tmp_path, vectors)
+    loaded = load_gloss_vectors(tmp_path / GLOSS_VECTORS)
+    assert loaded.words == vectors.words and torch.equal(loaded.vectors, vectors.vectors)
+    torch.save({"words": ["borrow"], "vectors": torch.zeros(2, 4)}, tmp_path / GLOSS_VECTORS)
+    with pytest.raises(UserError, match="not the word list and vectors"):
+        load_gloss_vectors(tmp_path / GLOSS_VECTORS)
+    (tmp_path / GLOSS_VECTORS).write_bytes(b"not a zip")
+    with pytest.raises(UserError, match="damaged"):
+        load_gloss_vectors(tmp_path / GLOSS_VECTORS)
