@@ -1,4 +1,4 @@
-"""Score the distractors of trained models, and of four baselines, on the same held-out words.
+"""Score the distractors of trained models, and of baselines with no seq2seq model, on the same held-out words.
 
     python evaluate.py runs/default
     python evaluate.py runs/transformer runs/gru --n 5 --out runs/evaluation
@@ -16,7 +16,7 @@ import shlex
 import sys
 
 from seq2seq.cli import ArgumentParser, run_main
-from seq2seq.evaluation import BASELINES, BUNDLED_TRAIN_DATA, evaluate, parse_baselines
+from seq2seq.evaluation import BASELINES, BUNDLED_TRAIN_DATA, KNOWN_BASELINES, evaluate, parse_baselines
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -26,8 +26,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                        "default: the models' test.csv")
     parser.add_argument("--n", type=int, default=5, help="candidates per word (default 5)")
     parser.add_argument("--baselines", default=",".join(BASELINES),
-                        help=f"comma-separated: {', '.join(BASELINES)}, or none (default "
-                             f"{','.join(BASELINES)})")
+                        help=f"comma-separated: {', '.join(KNOWN_BASELINES)}, or none (default "
+                             f"{','.join(BASELINES)}; tuned: the gloss baseline in the first model's "
+                             "tuned gloss space)")
     parser.add_argument("--train-data", default=str(BUNDLED_TRAIN_DATA),
                         help="pairs the corpus and retrieval baselines look words up in (default the bundled "
                              "distractors)")

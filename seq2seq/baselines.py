@@ -4,6 +4,8 @@
     kanji      common words of the answer's part of speech that share a kanji with an answer, at random
     gloss      common words of the word's part of speech whose glosses are nearest the word in meaning
                (the gloss space that ranking asks; the only baseline that needs torch, for its SVD)
+    tuned      the same in the first model folder's tuned gloss space (seq2seq/gloss_tuning.py): what the
+               tuning learnt, without the model that ranks
     corpus     the word's own mined distractors from the training CSV: the teacher's level
     retrieval  the distractors of the training word spelled most like the test word
 
@@ -20,6 +22,7 @@ import pandas as pd
 
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.data import word_key
+from seq2seq.gloss_space import GlossSpace
 from seq2seq.metrics import script_of
 
 NGRAM = 3  # retrieval compares spellings by padded character trigrams: '<bo', 'bor', ..., 'ow>'
@@ -114,10 +117,11 @@ def kanji_baseline(words: list[str], correct: list[frozenset[str]], rejected: li
 
 
 def gloss_baseline(words: list[str], correct: list[frozenset[str]], rejected: list[frozenset[str]],
-                   lexicon: CandidateLexicon, n: int) -> list[list[str]]:
-    """The n common words nearest each word in the gloss space, of its part of speech: what ranking's
-    meaning proposals and gloss term know without the model (`CandidateLexicon.near_in_meaning`)."""
-    return [[form for form in lexicon.near_in_meaning(word, answers, n + len(banned))
+                   lexicon: CandidateLexicon, n: int, space: GlossSpace | None = None) -> list[list[str]]:
+    """The n common words nearest each word in the gloss space (`space`; by default the untuned one), of
+    its part of speech: what ranking's meaning proposals and gloss term know without the model
+    (`CandidateLexicon.near_in_meaning`)."""
+    return [[form for form in lexicon.near_in_meaning(word, answers, n + len(banned), space)
              if form not in banned][:n]
             for word, answers, banned in zip(words, correct, rejected)]
 

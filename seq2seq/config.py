@@ -142,8 +142,8 @@ class DecodeConfig:
     rank_samples: int = 30  # rank: different samples drawn per word and scored
     rank_lexicon: int = 100  # rank: most lexicon words sharing a kanji with the answer scored per word
     # (0 = none)
-    rank_meaning: int = 60  # rank: most lexicon words nearest the word in meaning (gloss_space) scored per
-    # word (0 = none)
+    rank_meaning: int = 60  # rank: most lexicon words nearest the word in meaning (the gloss space, tuned
+    # when the model folder has gloss_vectors.pt) scored per word (0 = none)
     rank_neighbours: int = 4  # rank: other words the answer translates (borrow → rent) whose samples are
     # scored too
     neighbour_samples: int = 8  # rank: samples drawn for each of those words
@@ -156,7 +156,7 @@ class DecodeConfig:
     closeness_weight: float = 64.0  # rank: ν, the weight of the cosine between the encoder's readings of the
     # word and of d's own input (decoding.readings); 0 = not compared
     gloss_weight: float = 40.0  # rank: ρ, the weight of the cosine between the word and d's glosses in the
-    # dictionary's own word vectors (gloss_space.GlossSpace); 0 = not asked
+    # dictionary's own word vectors (gloss_space.GlossSpace, gloss_tuning); 0 = not asked
     seed: int = 0  # seeds sampling, so a run can be repeated exactly
 
 

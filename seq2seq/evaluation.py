@@ -1,8 +1,8 @@
 """Did the distractors get better? Models and baselines answer the same words and are scored alike.
 
     evaluation CSV ─► EvalSet: words, correct answers, rejected forms, the data's own distractors
-    model folders  ─► pipeline.distractors_for, as infer.py does ──────────────────┐
-    baselines      ─► random, kanji, gloss, corpus, retrieval (seq2seq.baselines) ─┴► candidates per system
+    model folders  ─► pipeline.distractors_for, as infer.py does ─────────────────────────┐
+    baselines      ─► random, kanji, gloss, corpus, retrieval, tuned (seq2seq.baselines) ─┴► candidates
     candidates     ─► metrics.score, meaning from their English glosses (seq2seq.meaning)
                    ─► evaluation.md, summary.json, per_word.csv, per_candidate.csv
 
@@ -28,6 +28,7 @@ from seq2seq.compare import (describe_arch, greedy_outputs, is_translation_mode,
 from seq2seq.config import DecodeConfig, with_overrides
 from seq2seq.data import DataError, correct_answers_by_word, load_pairs, normalize_text, word_key
 from seq2seq.errors import UserError
+from seq2seq.gloss_space import GlossSpace
 from seq2seq.lexicon import normalize_gloss
 from seq2seq.meaning import Embed, MeaningScorer, load_embedder, meaning_scorer
 from seq2seq.metrics import (NEAR_THRESHOLD, Difference, Item, Scores, exact_match_rate, paired_difference,
@@ -40,7 +41,8 @@ from seq2seq.training_fit import Fit, training_data, training_fit
 # headwords with their POS: random and kanji baselines' pool
 BUNDLED_LEXICON_TABLE = BUNDLED_DATA / "lexicon.csv.gz"
 BUNDLED_TRAIN_DATA = BUNDLED_DATA / "distractors.csv.gz"  # the corpus and retrieval baselines' pairs
-BASELINES = ("random", "kanji", "gloss", "corpus", "retrieval")  # all by default: together they take seconds
+BASELINES = ("random", "kanji", "gloss", "corpus", "retrieval")  # the default: together they take seconds
+KNOWN_BASELINES = BASELINES + ("tuned",)  # tuned needs a model folder with tuned gloss vectors
 TABLE, SUMMARY, PER_WORD, PER_CANDIDATE = "evaluation.md", "summary.json", "per_word.csv", "per_candidate.csv"
 
 COLUMNS = {  # summary key → table heading, in table order: near misses first among the quality columns
@@ -118,8 +120,8 @@ def parse_baselines(text: str) -> list[str]:
     """'random,corpus' → ['random', 'corpus']; 'none' or '' → []; an unknown name is refused."""
     names = [name.strip() for name in text.split(",") if name.strip() and name.strip() != "none"]
     for name in names:
-        if name not in BASELINES:
-            raise UserError(f"--baselines: '{name}' is not known; use {', '.join(BASELINES)} or none")
+        if name not in KNOWN_BASELINES:
+            raise UserError(f"--baselines: '{name}' is not known; use {', '.join(KNOWN_BASELINES)} or none")
     return names
 
 
@@ -198,15 +200,24 @@ def run_model(system: System, name: str, trained: TrainedModel, eval_set: EvalSe
     return SystemResult(name, describe_arch(trained), candidates, exact)
 
 
+def tuned_space(models: list[TrainedModel], resources: Resources) -> GlossSpace:
+    """The tuned gloss space of the first model that has one, for the tuned baseline."""
+    tuned = next((trained.gloss_vectors for trained in models if trained.gloss_vectors is not None), None)
+    if tuned is None:
+        raise UserError("--baselines tuned: no model folder given has tuned gloss vectors (gloss_vectors.pt); "
+                        "tune one with python -m seq2seq.gloss_tuning FOLDER, or leave tuned out")
+    return resources.candidates.space_for(tuned)
+
+
 def run_baseline(name: str, eval_set: EvalSet, n: int, seed: int, train_pairs: pd.DataFrame | None,
-                 resources: Resources) -> SystemResult:
+                 resources: Resources, tuned: GlossSpace | None = None) -> SystemResult:
     if name in ("random", "kanji"):
         baseline = random_baseline if name == "random" else kanji_baseline
         candidates = baseline(eval_set.words, eval_set.correct, eval_set.rejected, resources.pos_table, n,
                               seed, eval_set.answer_pos)
-    elif name == "gloss":
+    elif name in ("gloss", "tuned"):
         candidates = gloss_baseline(eval_set.words, eval_set.correct, eval_set.rejected, resources.candidates,
-                                    n)
+                                    n, tuned if name == "tuned" else None)
     elif name == "corpus":
         candidates = corpus_baseline(eval_set.words, eval_set.rejected, train_pairs, n)
     else:
@@ -387,12 +398,13 @@ def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int =
     fit_data = [training_data(folder) for folder in folders] if fit_words else [None] * len(folders)
     resources = resources or load_resources()
     if (({"random", "kanji"} & set(baselines) and resources.pos_table is None)
-            or ("gloss" in baselines and resources.candidates is None)):
-        raise UserError(f"{BUNDLED_LEXICON_TABLE}: not found; the random, kanji and gloss baselines draw "
-                        "their words from it (see data/README.md), or leave them out with "
+            or ({"gloss", "tuned"} & set(baselines) and resources.candidates is None)):
+        raise UserError(f"{BUNDLED_LEXICON_TABLE}: not found; the random, kanji, gloss and tuned baselines "
+                        "draw their words from it (see data/README.md), or leave them out with "
                         "--baselines corpus,retrieval")
     eval_set = read_eval_set(path, resources)
     models = [load_model(system.folder, weights=system.weights) for system in systems]
+    tuned = tuned_space(models, resources) if "tuned" in baselines else None
     names = system_names([Path(str(spec)) for spec in folders_given])  # 'x', 'x@generic_weight=0'
     results = [run_model(system, name, trained, eval_set, n, seed, resources)
                for system, name, trained in zip(systems, names, models)]
@@ -401,7 +413,7 @@ def evaluate(folders: list[str | Path], data: str | Path | None = None, n: int =
             result.fit = training_fit(system.folder, trained, data_path, fit_words, n, seed,
                                       resources.lexicon, resources.known_words, resources.candidates,
                                       system.decode)
-    results += [run_baseline(name, eval_set, n, seed, train_pairs, resources) for name in baselines]
+    results += [run_baseline(name, eval_set, n, seed, train_pairs, resources, tuned) for name in baselines]
     scorer = meaning_scorer_for(results, eval_set, resources)
     for result in results:
         result.scores = score(eval_set.items(result.candidates), n, resources.known_words,

@@ -14,14 +14,16 @@ import pytest
 import evaluate as evaluate_script
 from seq2seq import evaluation as evaluation_module
 from seq2seq.cli import run_main
+from seq2seq.baselines import gloss_baseline
 from seq2seq.compare import exact_match, read_test_split
 from seq2seq.config import DecodeConfig
 from seq2seq.data import load_pairs, split_by_word, word_key
 from seq2seq.evaluation import (PER_CANDIDATE, PER_WORD, SUMMARY, TABLE, Resources, differences, evaluate,
                                 System, load_resources, parse_system, read_eval_set)
+from seq2seq.errors import UserError
 from seq2seq.meaning import MODEL_MISSING, load_embedder
 from seq2seq.model_folder import LAST_CHECKPOINT, TEST_SPLIT, load_model
-from seq2seq.pipeline import distractors_for, train_from_csv
+from seq2seq.pipeline import distractors_for, retune_folder, train_from_csv
 from seq2seq.training_fit import training_data, training_fit
 from tests.conftest import PAIRS, ROOT, tiny_config, write_csv
 from tests.test_meaning import unit
@@ -286,3 +288,18 @@ def test_without_the_model_the_meaning_columns_say_na_after_one_note(tmp_path, m
     assert cells["near miss"] == cells["meaning (cos.)"] == "n/a" and cells["wrong"] == "1.000"
     summary = json.loads((tmp_path / SUMMARY).read_text(encoding="utf-8"))
     assert summary["differences"] == {} and summary["systems"][0]["near_miss"] is None
+
+
+def test_the_tuned_baseline_asks_the_first_tuned_models_space(runs, resources):
+    with pytest.raises(UserError, match="no model folder given has tuned gloss vectors"):
+        evaluate([runs / "distractor"], n=2, baselines=["tuned"], out=runs / "out_untuned", resources=resources)
+    folder = runs / "tuned"
+    shutil.copytree(runs / "distractor", folder)
+    retune_folder(folder, runs / "pairs.csv", epochs=1)
+    results = evaluate([runs / "distractor", folder], n=2, baselines=["tuned"], out=runs / "out_tuned",
+                       resources=resources).results
+    space = resources.candidates.space_for(load_model(folder).gloss_vectors)
+    eval_set = read_eval_set(folder / "test.csv", resources)
+    assert results[-1].name == "tuned baseline"
+    assert results[-1].candidates == gloss_baseline(eval_set.words, eval_set.correct, eval_set.rejected,
+                                                    resources.candidates, 2, space)
