@@ -1,6 +1,7 @@
 """train.py and infer.py as a user runs them: real processes, real files, exit codes and messages."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -236,3 +237,20 @@ def test_help_states_the_true_defaults():
             assert float(stated.group(1)) == float(getattr(DecodeConfig(), field)), action.option_strings
             checked += 1
     assert checked >= 10
+
+
+def test_a_folder_is_tuned_from_the_command_line_and_bad_input_is_one_line(model_dir, tmp_path):
+    def tune(*args):
+        return subprocess.run([sys.executable, "-m", "seq2seq.gloss_tuning", *map(str, args)],
+                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+    refused = tune(tmp_path / "nothing")
+    assert refused.returncode == 2 and "no config.json" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    folder = tmp_path / "run"
+    shutil.copytree(model_dir / "run", folder)
+    result = tune(folder, "--data", model_dir / "pairs.csv", "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    assert "gloss space: epoch 1/1" in result.stdout and (folder / "gloss_vectors.pt").is_file()
+    answered = run("infer.py", "--model", folder, "--word", "borrow", "--n", "2")
+    assert answered.returncode == 0 and len(answered.stdout.splitlines()) == 2  # ranked in the tuned space
