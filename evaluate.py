@@ -1,4 +1,5 @@
-"""Score the distractors of trained models, and of baselines with no seq2seq model, on the same held-out words.
+"""Score the distractors of trained models, and of baselines without the seq2seq model, on the same
+held-out words.
 
     python evaluate.py runs/default
     python evaluate.py runs/transformer runs/gru --n 5 --out runs/evaluation

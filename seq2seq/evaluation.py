@@ -204,8 +204,9 @@ def tuned_space(models: list[TrainedModel], resources: Resources) -> GlossSpace:
     """The tuned gloss space of the first model that has one, for the tuned baseline."""
     tuned = next((trained.gloss_vectors for trained in models if trained.gloss_vectors is not None), None)
     if tuned is None:
-        raise UserError("--baselines tuned: no model folder given has tuned gloss vectors (gloss_vectors.pt); "
-                        "tune one with python -m seq2seq.gloss_tuning FOLDER, or leave tuned out")
+        raise UserError("--baselines tuned: no model folder given has tuned gloss vectors "
+                        "(gloss_vectors.pt); tune one with python -m seq2seq.gloss_tuning FOLDER, or leave "
+                        "tuned out")
     return resources.candidates.space_for(tuned)
 
 

@@ -292,7 +292,8 @@ def test_without_the_model_the_meaning_columns_say_na_after_one_note(tmp_path, m
 
 def test_the_tuned_baseline_asks_the_first_tuned_models_space(runs, resources):
     with pytest.raises(UserError, match="no model folder given has tuned gloss vectors"):
-        evaluate([runs / "distractor"], n=2, baselines=["tuned"], out=runs / "out_untuned", resources=resources)
+        evaluate([runs / "distractor"], n=2, baselines=["tuned"], out=runs / "out_untuned",
+                 resources=resources)
     folder = runs / "tuned"
     shutil.copytree(runs / "distractor", folder)
     retune_folder(folder, runs / "pairs.csv", epochs=1)
