@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "scored per word (default 100)")
     parser.add_argument("--rank-meaning", type=int,
                         help="rank: most lexicon words nearest the word in meaning (in word vectors learnt "
-                             "from the dictionary's glosses) scored per word (default 60; 0: none)")
+                             "from the dictionary's glosses, tuned on the model's training pairs) scored "
+                             "per word (default 60; 0: none)")
     parser.add_argument("--generic-weight", type=float,
                         help="rank: λ in log p(d | word) − λ·log p(d | no word), which pushes down "
                              "outputs that fit any word (default 0.5; 1: pointwise mutual information)")
@@ -106,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "alike? (default 64; 0: not compared)")
     parser.add_argument("--gloss-weight", type=float,
                         help="rank: ρ, the weight of the cosine between the word and d's nearest English "
-                             "gloss, in word vectors learnt from the dictionary's glosses (lend is near "
-                             "borrow): does d mean nearly what the word means? (default 40; 0: not asked)")
+                             "gloss, in word vectors learnt from the dictionary's glosses and tuned on the "
+                             "model's training pairs (lend is near borrow): does d mean nearly what the "
+                             "word means? (default 40; 0: not asked)")
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
     parser.add_argument("--plot-attention", metavar="OUT.png",
                         help="draw where the decoder looked in the source while writing the first word's "
