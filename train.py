@@ -96,6 +96,8 @@ TRAIN_OPTIONS = [
     ("--patience", int, "stop after this many validations without improvement (0: never)"),
     ("--checkpoint-every", int, "also save the resumable last.pt every N steps"),
     ("--seed", int, "seed for the split, the weights, the batch order and dropout"),
+    ("--gloss-epochs", int, "after training, passes over the training pairs that tune the gloss space "
+                            "ranking reads (seq2seq/gloss_tuning.py); 0: rank with the untuned space"),
 ]
 DEFAULTS = Config()  # what --help states as each option's default (a --config file may change it)
 

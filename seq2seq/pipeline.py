@@ -145,7 +145,7 @@ def resume_training(folder: str | Path, changes: dict, data_path: str | Path | N
 
 # Training settings a resumed run may change: when to stop, where to run, how often to save.
 RESUME_CHANGES = ("epochs", "time_budget_minutes", "patience", "device", "precision", "checkpoint_every",
-                  "keep_epochs")
+                  "keep_epochs", "gloss_epochs")
 
 
 def trained_on(checkpoint: dict, path: Path) -> dict:

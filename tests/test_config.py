@@ -98,3 +98,11 @@ def test_a_folder_saved_before_a_setting_existed_keeps_what_it_did(tmp_path):
     train = load_json(path).train
     assert (train.empty_source_share, train.time_budget_minutes) == (0.0, 0.0)  # no empty sources, no budget
     assert load_json(path).data.kinds == ""  # rows of every kind
+
+
+def test_train_py_options_reach_the_training_settings():
+    import train
+
+    config = train.build_config(train.parse_args(["--gloss-epochs", "0", "--epochs", "2"]))
+    assert (config.train.gloss_epochs, config.train.epochs) == (0, 2)
+    assert train.build_config(train.parse_args([])).train.gloss_epochs == 8  # the default
