@@ -9,6 +9,7 @@ import torch
 from seq2seq.config import DecodeConfig
 from seq2seq.data import DataError, load_pairs
 from seq2seq.errors import UserError
+from seq2seq.gloss_space import GlossVectors
 from seq2seq.model_folder import GLOSS_VECTORS, load_model
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.pipeline import (answers_shown, candidate_inputs, distractors_for, encoder_inputs,
@@ -330,3 +331,20 @@ def test_training_tunes_the_gloss_space_and_the_folder_keeps_it(tmp_path, pairs_
     (folder / GLOSS_VECTORS).unlink()  # tuned again from the command line, on the same split: the same
     retune_folder(folder, pairs_csv, epochs=2)
     assert torch.equal(load_model(folder).gloss_vectors.vectors, loaded.vectors)
+
+
+def test_ranking_asks_the_models_tuned_gloss_space(trained):
+    _, summary, _ = trained
+    lexicon = small_lexicon()
+    untuned = lexicon.gloss_space
+    tuned = GlossVectors(sorted(untuned.row_of), torch.randn(untuned.vectors.shape,
+                                                              generator=torch.Generator().manual_seed(0)))
+    model = replace(summary.trained, gloss_vectors=tuned)
+    explain = []
+    distractors_for(model, ["lake"], DecodeConfig(n=2, method="rank", rank_samples=10, seed=0),
+                    candidates=lexicon, explain=explain)
+    scored = {c.text: c.gloss for c in explain[0] if c.gloss is not None}
+    space = lexicon.space_for(tuned)
+    for form in ("借りる", "貸金"):  # glossed in the lexicon, and proposed as near in meaning
+        assert scored[form] == pytest.approx(space.closeness("lake", [form])[0], abs=1e-6)
+        assert scored[form] != pytest.approx(untuned.closeness("lake", [form])[0], abs=1e-3)
