@@ -56,7 +56,7 @@ def tuning_pairs(space: GlossSpace, words: list[str],
     return weights.coalesce(), torch.tensor(target_rows, dtype=torch.long)
 
 
-def glosses_by_form(space: GlossSpace) -> tuple[torch.Tensor, torch.Tensor]:
+def padded_gloss_rows(space: GlossSpace) -> tuple[torch.Tensor, torch.Tensor]:
     """(forms, most glosses) row of each form's glosses in space.gloss_vectors, padded with 0, and the
     (forms, most glosses) mask of the real ones."""
     counts = space.first_gloss.diff()  # (forms,)
@@ -94,7 +94,7 @@ def tune_gloss_space(space: GlossSpace, words: list[str], targets: list[str], ep
         log("gloss space: no training pair has a target with glosses in the lexicon; ranking keeps the "
             "untuned space")
         return None
-    rows, present = glosses_by_form(space)
+    rows, present = padded_gloss_rows(space)
     vectors = space.vectors.clone().requires_grad_(True)  # (words, dims): all that is learnt
     optimizer = torch.optim.Adam([vectors], lr=LEARNING_RATE)
     order = torch.Generator().manual_seed(seed)

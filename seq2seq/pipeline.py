@@ -223,7 +223,7 @@ def translation_examples(train_pairs: pd.DataFrame, answers: dict[str, list[str]
 
 def run_training(trainer: Trainer, examples: dict[str, list], config: Config, tokenizer: Tokenizer,
                  answers: dict[str, list[str]], splits: dict[str, pd.DataFrame]) -> TrainSummary:
-    """Fit, then continue with the best weights, as a reload of the folder would."""
+    """Fit, tune the gloss space, then continue with the best weights, as a reload of the folder would."""
     train = config.train
 
     def epoch_batches(epoch: int) -> list:
@@ -234,12 +234,12 @@ def run_training(trainer: Trainer, examples: dict[str, list], config: Config, to
 
     valid_batches = make_batches(examples["valid"], tokenizer, train.batch_size, max_tokens=train.max_tokens)
     fit = trainer.fit(epoch_batches, valid_batches)
-    tuned = None
-    if fit.status != "interrupted" and trainer.dist.is_main:
-        tuned = tune_meanings(config, splits["train"], trainer.folder, trainer.log)
     trainer.log.close()
     trainer.dist.barrier()  # rank 0 has written the best weights
     trainer.dist.close()
+    tuned = None  # rank 0 alone tunes, after the barrier, so the other processes do not wait on it
+    if fit.status != "interrupted" and trainer.dist.is_main:
+        tuned = tune_meanings(config, splits["train"], trainer.folder, trainer.log)
     model = trainer.model
     if trainer.folder is not None and (trainer.folder / WEIGHTS).is_file():
         model.load_state_dict(torch.load(trainer.folder / WEIGHTS, map_location=trainer.device,
@@ -385,7 +385,8 @@ def distractors_for(trained: TrainedModel, words: list[str], decode: DecodeConfi
     inputs = encoder_inputs(trained, words, answers)
     proposals = neighbours = reverse = meanings = None
     if decode.method == "rank" and candidates is not None:
-        space = candidates.space_for(trained.gloss_vectors)  # the model's tuned one, if it has one
+        wanted = decode.rank_meaning or decode.gloss_weight  # else neither asks the gloss space
+        space = candidates.space_for(trained.gloss_vectors) if wanted else None  # the model's tuned one
         proposals = [[(form, SHARES_KANJI)
                       for form in candidates.sharing_kanji(word, shown, decode.rank_lexicon)]
                      + [(form, NEAR_IN_MEANING)

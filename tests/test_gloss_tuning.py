@@ -5,7 +5,7 @@ import torch
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.errors import UserError
 from seq2seq.gloss_space import GlossSpace, GlossVectors
-from seq2seq.gloss_tuning import best_gloss_cosines, glosses_by_form, tune_gloss_space, tuning_pairs
+from seq2seq.gloss_tuning import best_gloss_cosines, padded_gloss_rows, tune_gloss_space, tuning_pairs
 from seq2seq.model_folder import GLOSS_VECTORS, load_gloss_vectors, save_gloss_vectors
 from tests.test_gloss_space import GLOSSARY
 
@@ -16,7 +16,7 @@ def space() -> GlossSpace:
 
 def test_each_forms_glosses_are_gathered_padded_and_masked():
     built = space()
-    rows, present = glosses_by_form(built)  # (forms, most glosses)
+    rows, present = padded_gloss_rows(built)  # (forms, most glosses)
     assert rows.shape == present.shape == (len(built.forms), 3)  # 貸す has the most glosses: 3
     lend = built.form_row["貸す"]
     assert rows[lend].tolist() == list(range(built.first_gloss[lend], built.first_gloss[lend] + 3))
@@ -26,7 +26,7 @@ def test_each_forms_glosses_are_gathered_padded_and_masked():
 
 def test_the_batch_scores_equal_the_spaces_own_closeness():
     built = space()
-    rows, present = glosses_by_form(built)
+    rows, present = padded_gloss_rows(built)
     forms = ["借りる", "貸す", "子犬", "犬"]
     picked = torch.tensor([built.form_row[form] for form in forms])
     words = torch.stack([built.text_vector("borrow"), built.text_vector("puppy")])  # (2, dims)
