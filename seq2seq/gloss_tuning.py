@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import NamedTuple
 
 import torch
-from torch.nn.functional import cross_entropy, normalize
+from torch.nn.functional import cross_entropy, embedding_bag, normalize
 
 from seq2seq.cli import ArgumentParser, run_main
 from seq2seq.data import normalize_text
@@ -36,24 +37,50 @@ BATCH_SIZE = 512  # pairs a step; each is scored against every target of its bat
 LEARNING_RATE = 3e-3  # Adam; 1e-3 learnt too slowly in 8 epochs, 1e-2 no better than 3e-3
 
 
-def tuning_pairs(space: GlossSpace, words: list[str],
-                 targets: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The pairs the space can read, as (pairs, space words) sparse IDF weights of each word's own words,
-    and (pairs,) the row of each target in space.forms. Pairs whose word has no known word, or whose
-    target has no readable gloss, are dropped."""
-    pair_of, word_rows, target_rows = [], [], []
+class WordBags(NamedTuple):
+    """Rows of weighted English words, packed one after another (compressed sparse rows): the words of row
+    i are words[starts[i]:starts[i + 1]], each with its weight (its IDF). A row's vector is the weighted sum
+    of its words' vectors, as `GlossSpace.text_vector` makes it."""
+
+    starts: torch.Tensor  # (rows + 1,)
+    words: torch.Tensor  # (entries,): rows in the space's word vectors
+    weights: torch.Tensor  # (entries,)
+
+    @classmethod
+    def from_sparse(cls, table: torch.Tensor) -> "WordBags":
+        """From a sparse (rows, words) table of weights, such as GlossSpace.gloss_words."""
+        table = table.coalesce()  # entries sorted by row, then word
+        rows, words = table.indices()
+        starts = torch.zeros(table.shape[0] + 1, dtype=torch.long)
+        starts[1:] = torch.cumsum(torch.bincount(rows, minlength=table.shape[0]), dim=0)
+        return cls(starts, words, table.values())
+
+    def sums(self, vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """(len(rows), dims): the weighted sum of the word vectors (words, dims) of each of the rows, and
+        only of those: a step reads the few thousand glosses of its batch, not all 65,000."""
+        lengths = self.starts[rows + 1] - self.starts[rows]  # (len(rows),)
+        offsets = torch.cumsum(lengths, dim=0) - lengths  # where each row's words begin in `entries`
+        shift = torch.repeat_interleave(self.starts[rows] - offsets, lengths)  # packed place → own place
+        entries = torch.arange(int(lengths.sum())) + shift  # (the rows' words,)
+        return embedding_bag(self.words[entries], vectors, offsets, mode="sum",
+                             per_sample_weights=self.weights[entries])
+
+
+def tuning_pairs(space: GlossSpace, words: list[str], targets: list[str]) -> tuple[WordBags, torch.Tensor]:
+    """The pairs the space can read: each pair's word as the IDF-weighted bag of its own words, and (pairs,)
+    the row of each target in space.forms. Pairs whose word has no known word, or whose target has no
+    readable gloss, are dropped."""
+    lengths, word_rows, target_rows = [], [], []
     for word, target in zip(words, targets):
         rows = space.known_rows(word)
         form = space.form_row.get(normalize_text(target))
         if rows and form is not None:
-            pair_of += [len(target_rows)] * len(rows)
+            lengths.append(len(rows))
             word_rows += rows
             target_rows.append(form)
     word_rows = torch.tensor(word_rows, dtype=torch.long)
-    weights = torch.sparse_coo_tensor(torch.stack([torch.tensor(pair_of, dtype=torch.long), word_rows]),
-                                      space.idf[word_rows], (len(target_rows), len(space.row_of)),
-                                      check_invariants=True)
-    return weights.coalesce(), torch.tensor(target_rows, dtype=torch.long)
+    starts = torch.cumsum(torch.tensor([0, *lengths], dtype=torch.long), dim=0)
+    return WordBags(starts, word_rows, space.idf[word_rows]), torch.tensor(target_rows, dtype=torch.long)
 
 
 def padded_gloss_rows(space: GlossSpace) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,19 +96,22 @@ def padded_gloss_rows(space: GlossSpace) -> tuple[torch.Tensor, torch.Tensor]:
 def best_gloss_cosines(words: torch.Tensor, glosses: torch.Tensor, rows: torch.Tensor,
                        present: torch.Tensor) -> torch.Tensor:
     """(words, forms): the best cosine between each word (words, dims) and one of each form's glosses,
-    the forms given by their `rows` and `present` (forms, most glosses) into glosses (all glosses, dims)."""
+    the forms given by their `rows` and `present` (forms, most glosses) into glosses (some glosses, dims)."""
     cosines = torch.einsum("wd,fgd->wfg", words, glosses[rows])  # (words, forms, most glosses)
     return cosines.masked_fill(~present[None], -2.0).amax(dim=-1)  # below any cosine: never the best
 
 
-def batch_loss(vectors: torch.Tensor, gloss_words: torch.Tensor, queries: torch.Tensor, answers: torch.Tensor,
-               rows: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-    """How surely each pair's word picks its own target out of the batch's targets by best gloss cosine:
-    cross-entropy over the batch's distinct targets, the others serving as negatives."""
-    forms, own = torch.unique(answers, return_inverse=True)  # the batch's distinct targets, and each pair's
-    words = normalize(torch.sparse.mm(queries, vectors), dim=1)  # (pairs, dims)
-    glosses = normalize(torch.sparse.mm(gloss_words, vectors), dim=1)  # (all glosses, dims)
-    scores = best_gloss_cosines(words, glosses, rows[forms], present[forms])  # (pairs, batch's targets)
+def batch_loss(vectors: torch.Tensor, glosses: WordBags, queries: WordBags, batch: torch.Tensor,
+               answers: torch.Tensor, rows: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """How surely each pair of the batch picks its own target out of the batch's targets by best gloss
+    cosine: cross-entropy over the batch's distinct targets, the others serving as negatives."""
+    forms, own = torch.unique(answers[batch], return_inverse=True)  # the batch's targets, and each pair's
+    rows, present = rows[forms], present[forms]  # (batch's targets, most glosses)
+    needed = rows[present]  # the glosses of the batch's targets, the only ones placed this step
+    local = torch.zeros_like(rows).masked_scatter_(present, torch.arange(len(needed)))  # rows in `placed`
+    words = normalize(queries.sums(vectors, batch), dim=1)  # (batch, dims)
+    placed = normalize(glosses.sums(vectors, needed), dim=1)  # (needed glosses, dims)
+    scores = best_gloss_cosines(words, placed, local, present)  # (batch, batch's targets)
     return cross_entropy(scores / TEMPERATURE, own)
 
 
@@ -95,6 +125,7 @@ def tune_gloss_space(space: GlossSpace, words: list[str], targets: list[str], ep
             "untuned space")
         return None
     rows, present = padded_gloss_rows(space)
+    glosses = WordBags.from_sparse(space.gloss_words)
     vectors = space.vectors.clone().requires_grad_(True)  # (words, dims): all that is learnt
     optimizer = torch.optim.Adam([vectors], lr=LEARNING_RATE)
     order = torch.Generator().manual_seed(seed)
@@ -102,8 +133,7 @@ def tune_gloss_space(space: GlossSpace, words: list[str], targets: list[str], ep
     for epoch in range(1, epochs + 1):
         total = 0.0
         for batch in torch.randperm(len(answers), generator=order).split(BATCH_SIZE):
-            loss = batch_loss(vectors, space.gloss_words, queries.index_select(0, batch), answers[batch],
-                              rows, present)
+            loss = batch_loss(vectors, glosses, queries, batch, answers, rows, present)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

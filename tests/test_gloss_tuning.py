@@ -5,7 +5,8 @@ import torch
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.errors import UserError
 from seq2seq.gloss_space import GlossSpace, GlossVectors
-from seq2seq.gloss_tuning import best_gloss_cosines, padded_gloss_rows, tune_gloss_space, tuning_pairs
+from seq2seq.gloss_tuning import (WordBags, best_gloss_cosines, padded_gloss_rows, tune_gloss_space,
+                                  tuning_pairs)
 from seq2seq.model_folder import GLOSS_VECTORS, load_gloss_vectors, save_gloss_vectors
 from tests.test_gloss_space import GLOSSARY
 
@@ -39,9 +40,19 @@ def test_only_pairs_the_space_can_read_are_kept():
     built = space()
     queries, targets = tuning_pairs(built, ["lend", "zebra", "lend", "dog"], ["借りる", "犬", "馬", "子猫"])
     assert targets.tolist() == [built.form_row["借りる"], built.form_row["子猫"]]  # zebra: unknown; 馬: no glosses
-    dense = queries.to_dense()  # (pairs, words): each word's own words, weighted by their IDF
-    assert dense[0, built.row_of["lend"]] == pytest.approx(float(built.idf[built.row_of["lend"]]))
-    assert dense.count_nonzero() == 2
+    assert queries.starts.tolist() == [0, 1, 2]  # each kept word is a bag of one word: its own
+    assert queries.words.tolist() == [built.row_of["lend"], built.row_of["dog"]]
+    idf = [float(built.idf[built.row_of[word]]) for word in ("lend", "dog")]
+    assert queries.weights.tolist() == pytest.approx(idf)
+
+
+def test_word_bags_sum_the_vectors_of_the_chosen_rows_only():
+    built = space()
+    glosses = WordBags.from_sparse(built.gloss_words)
+    chosen = torch.tensor([4, 0, 4])  # any rows, in any order, repeated
+    expected = torch.sparse.mm(built.gloss_words, built.vectors)[chosen]  # every gloss placed, then chosen
+    assert torch.allclose(glosses.sums(built.vectors, chosen), expected, atol=1e-6)
+    assert glosses.sums(built.vectors, torch.tensor([], dtype=torch.long)).shape == (0, 4)
 
 
 def test_tuning_moves_words_the_pairs_never_name():
