@@ -40,6 +40,15 @@ STOP_WORDS = frozenset("a an the to of be is it in on at by for from with as or 
 _WORD = re.compile(r"[a-z]+")
 
 
+def unit_parts(vectors: torch.Tensor, members: int) -> torch.Tensor:
+    """(..., members·dims): each member's slice of the last dimension scaled to length 1/√members. The dot
+    product of two such vectors is then the mean of the members' cosines: an ensemble of spaces (tuned
+    from different seeds, `seq2seq.gloss_tuning`) answers in one product, as one space does (members 1:
+    the plain unit vector)."""
+    parts = vectors.unflatten(-1, (members, -1))  # (..., members, dims)
+    return (normalize(parts, dim=-1) / members ** 0.5).flatten(-2)
+
+
 def gloss_words(gloss: str) -> list[str]:
     """The words of a gloss that carry its meaning: 'to lend (money) to someone' → ['lend']."""
     return [word for word in _WORD.findall(normalize_gloss(gloss)) if word not in STOP_WORDS]
@@ -47,10 +56,10 @@ def gloss_words(gloss: str) -> list[str]:
 
 @dataclass
 class GlossSpace:
-    """A unit vector for each English word of the headwords' glosses, and one for each gloss."""
+    """A vector for each English word of the headwords' glosses, and a unit vector for each gloss."""
 
     row_of: dict[str, int]  # English word → its row in `vectors`
-    vectors: torch.Tensor  # (words, dims), each row of length 1
+    vectors: torch.Tensor  # (words, members·dims): untuned, one member and each row of length 1
     idf: torch.Tensor  # (words,): log(1 + headwords / those the word glosses); rare words weigh more
     # the headwords with at least one gloss the space can read, by spelling, and each one's place in it
     forms: list[str] = field(default_factory=list)
@@ -61,6 +70,7 @@ class GlossSpace:
     first_gloss: torch.Tensor = field(default_factory=lambda: torch.zeros(1, dtype=torch.long))
     # (glosses, words), sparse: each gloss's words with their IDF, so gloss_vectors = this @ vectors
     gloss_words: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0).to_sparse())
+    members: int = 1  # spaces side by side in `vectors` (seq2seq.gloss_tuning): cosines are their mean
 
     @classmethod
     def build(cls, glosses: dict[str, list[str]], dims: int = DIMENSIONS, seed: int = 0) -> "GlossSpace":
@@ -104,29 +114,32 @@ class GlossSpace:
         self.gloss_words = torch.sparse_coo_tensor(pairs, self.idf[word_of], (placed, len(self.row_of)),
                                                    check_invariants=True).coalesce()  # (glosses, words)
         vectors = torch.sparse.mm(self.gloss_words, self.vectors)  # (glosses, dims)
-        self.gloss_vectors = normalize(vectors, dim=1)
+        self.gloss_vectors = unit_parts(vectors, self.members)
         self.first_gloss = torch.cumsum(torch.tensor([0, *counts]), dim=0)  # (forms + 1,)
 
     def with_vectors(self, tuned: "GlossVectors") -> "GlossSpace":
-        """The same space with other word vectors (`seq2seq.gloss_tuning`), every gloss placed again."""
+        """The same space with other word vectors (`seq2seq.gloss_tuning`: one set or several side by side),
+        every gloss placed again."""
         if tuned.words != sorted(self.row_of):
             raise UserError(f"{tuned.source}: its word vectors were tuned on another lexicon "
                             f"({len(tuned.words)} words; this one has {len(self.row_of)}); rank with the "
                             f"lexicon the model was trained with, or delete {tuned.source} to use the "
                             "untuned space")
-        return replace(self, vectors=tuned.vectors,
-                       gloss_vectors=normalize(torch.sparse.mm(self.gloss_words, tuned.vectors), dim=1))
+        placed = torch.sparse.mm(self.gloss_words, tuned.vectors)  # (glosses, members·dims)
+        return replace(self, vectors=tuned.vectors, members=tuned.members,
+                       gloss_vectors=unit_parts(placed, tuned.members))
 
     def known_rows(self, text: str) -> list[int]:
         """The rows in `vectors` of the text's meaning-carrying words that the space knows."""
         return [self.row_of[word] for word in gloss_words(text) if word in self.row_of]
 
     def text_vector(self, text: str) -> torch.Tensor | None:
-        """(dims,): the IDF-weighted sum of the text's known words, of length 1; None if none is known."""
+        """(members·dims,): the IDF-weighted sum of the text's known words, each member's part of length
+        1/√members; None if none is known."""
         rows = torch.tensor(self.known_rows(text), dtype=torch.long)
         if not len(rows):
             return None
-        return normalize((self.vectors[rows] * self.idf[rows, None]).sum(dim=0), dim=0)  # (dims,)
+        return unit_parts((self.vectors[rows] * self.idf[rows, None]).sum(dim=0), self.members)
 
     def closeness(self, word: str, candidates: list[str]) -> list[float | None]:
         """For each candidate, the best cosine between the word and one of the candidate's glosses; None
@@ -164,8 +177,9 @@ class GlossVectors:
     """Word vectors tuned for one model (`seq2seq.gloss_tuning`), as its folder keeps them."""
 
     words: list[str]  # the space's words, sorted: row i of `vectors` is words[i]
-    vectors: torch.Tensor  # (words, dims)
+    vectors: torch.Tensor  # (words, members·dims): the members' vectors side by side
     source: str = "gloss vectors"  # where they were read from, for messages
+    members: int = 1  # tuned from this many seeds; closeness is the mean of their cosines
 
 
 def ppmi_table(glosses: dict[str, list[str]], row_of: dict[str, int]) -> torch.Tensor:

@@ -35,6 +35,9 @@ TEMPERATURE = 0.1  # τ: cosines live in [-1, 1]; dividing by 0.1 lets the softm
 # validation words 0.05 did a little worse and 0.2 a little better, neither clearly)
 BATCH_SIZE = 512  # pairs a step; each is scored against every target of its batch
 LEARNING_RATE = 3e-3  # Adam; 1e-3 learnt too slowly in 8 epochs, 1e-2 no better than 3e-3
+MEMBERS = 2  # tunings, each with its own order of batches, whose cosines ranking averages: on 824
+# validation words two scored 0.569 near miss where one scored 0.543 to 0.561 by its seed, and a third
+# added nothing (docs/RESULTS.md, twelfth session)
 
 
 class WordBags(NamedTuple):
@@ -116,9 +119,9 @@ def batch_loss(vectors: torch.Tensor, glosses: WordBags, queries: WordBags, batc
 
 
 def tune_gloss_space(space: GlossSpace, words: list[str], targets: list[str], epochs: int, seed: int,
-                     log=print) -> GlossVectors | None:
-    """Word vectors tuned so that each word's best gloss cosine picks its own target out of its batch;
-    None when no pair can be read (a corpus whose targets the lexicon does not know)."""
+                     log=print, members: int = MEMBERS) -> GlossVectors | None:
+    """`members` sets of word vectors, each tuned (`tune_member`) with its own seed (seed, seed + 1, …),
+    side by side; None when no pair can be read (a corpus whose targets the lexicon does not know)."""
     queries, answers = tuning_pairs(space, words, targets)
     if not len(answers):
         log("gloss space: no training pair has a target with glosses in the lexicon; ranking keeps the "
@@ -126,10 +129,25 @@ def tune_gloss_space(space: GlossSpace, words: list[str], targets: list[str], ep
         return None
     rows, present = padded_gloss_rows(space)
     glosses = WordBags.from_sparse(space.gloss_words)
-    vectors = space.vectors.clone().requires_grad_(True)  # (words, dims): all that is learnt
+    started = time.perf_counter()
+    tuned = []
+    for member in range(members):
+        def member_log(epoch: int, loss: float) -> None:
+            log(f"gloss space: member {member + 1}/{members}, epoch {epoch}/{epochs}, loss {loss:.3f} on "
+                f"{len(answers):,} pairs ({time.perf_counter() - started:.0f} s)")
+        tuned.append(tune_member(space.vectors, glosses, queries, answers, rows, present, epochs,
+                                 seed + member, member_log))
+    return GlossVectors(sorted(space.row_of), torch.cat(tuned, dim=1),  # the space's rows, by spelling
+                        members=members)
+
+
+def tune_member(start: torch.Tensor, glosses: WordBags, queries: WordBags, answers: torch.Tensor,
+                rows: torch.Tensor, present: torch.Tensor, epochs: int, seed: int, log) -> torch.Tensor:
+    """(words, dims): the word vectors `start` tuned so that each pair's word picks its own target out of
+    its batch by best gloss cosine; the seed orders the batches. `log(epoch, mean loss)` after each epoch."""
+    vectors = start.clone().requires_grad_(True)  # (words, dims): all that is learnt
     optimizer = torch.optim.Adam([vectors], lr=LEARNING_RATE)
     order = torch.Generator().manual_seed(seed)
-    started = time.perf_counter()
     for epoch in range(1, epochs + 1):
         total = 0.0
         for batch in torch.randperm(len(answers), generator=order).split(BATCH_SIZE):
@@ -138,9 +156,8 @@ def tune_gloss_space(space: GlossSpace, words: list[str], targets: list[str], ep
             loss.backward()
             optimizer.step()
             total += loss.item() * len(batch)
-        log(f"gloss space: epoch {epoch}/{epochs}, loss {total / len(answers):.3f} on {len(answers):,} pairs "
-            f"({time.perf_counter() - started:.0f} s)")
-    return GlossVectors(sorted(space.row_of), vectors.detach())  # the space's rows are its words by spelling
+        log(epoch, total / len(answers))
+    return vectors.detach()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -139,7 +139,7 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu",
 
 def save_gloss_vectors(folder: Path, tuned: GlossVectors) -> None:
     buffer = io.BytesIO()
-    torch.save({"words": tuned.words, "vectors": tuned.vectors}, buffer)
+    torch.save({"words": tuned.words, "vectors": tuned.vectors, "members": tuned.members}, buffer)
     write_atomic(folder / GLOSS_VECTORS, buffer.getvalue())
 
 
@@ -149,11 +149,14 @@ def load_gloss_vectors(path: Path) -> GlossVectors | None:
         return None
     fix = "delete it to rank with the untuned space, or tune again: python -m seq2seq.gloss_tuning FOLDER"
     saved = load_tensors(path, fix)
-    words, vectors = (saved.get("words"), saved.get("vectors")) if isinstance(saved, dict) else (None, None)
-    if not (isinstance(words, list) and all(isinstance(word, str) for word in words)
-            and isinstance(vectors, torch.Tensor) and vectors.dim() == 2 and len(vectors) == len(words)):
+    if not isinstance(saved, dict):
         raise UserError(f"{path}: not the word list and vectors train.py writes; {fix}")
-    return GlossVectors(words, vectors.float(), str(path))
+    words, vectors, members = saved.get("words"), saved.get("vectors"), saved.get("members", 1)  # older: 1
+    if not (isinstance(words, list) and all(isinstance(word, str) for word in words)
+            and isinstance(vectors, torch.Tensor) and vectors.dim() == 2 and len(vectors) == len(words)
+            and isinstance(members, int) and members >= 1 and vectors.shape[1] % members == 0):
+        raise UserError(f"{path}: not the word list and vectors train.py writes; {fix}")
+    return GlossVectors(words, vectors.float(), str(path), members)
 
 
 def load_weights(model: Seq2SeqModel, path: Path) -> None:

@@ -62,7 +62,7 @@ def test_tuning_moves_words_the_pairs_never_name():
     built = space()
     messages = []
     tuned = tune_gloss_space(built, ["puppy", "kitten", "lend"] * 20, ["借りる", "子猫", "借金"] * 20, epochs=30,
-                             seed=0, log=messages.append)
+                             seed=0, log=messages.append, members=1)
     placed = built.with_vectors(tuned)
     before, after = built.closeness("borrow", ["子犬"])[0], placed.closeness("borrow", ["子犬"])[0]
     assert after > before + 0.2
@@ -71,7 +71,24 @@ def test_tuning_moves_words_the_pairs_never_name():
     assert len(losses) == 30 and losses[-1] < losses[0]
     assert torch.equal(tuned.vectors, tune_gloss_space(built, ["puppy", "kitten", "lend"] * 20,
                                                        ["借りる", "子猫", "借金"] * 20, epochs=30, seed=0,
-                                                       log=lambda _: None).vectors)  # the same every run
+                                                       log=lambda _: None, members=1).vectors)  # every run
+
+
+def test_members_are_tuned_with_their_own_seeds_and_ranking_averages_their_cosines():
+    built = space()
+    pairs = (["puppy", "kitten", "lend"] * 20, ["借りる", "子猫", "借金"] * 20)
+    messages = []
+    both = tune_gloss_space(built, *pairs, epochs=3, seed=5, log=messages.append, members=2)
+    assert both.members == 2 and [message.split(",")[0] for message in messages[::3]] == [
+        "gloss space: member 1/2", "gloss space: member 2/2"]
+    alone = [tune_gloss_space(built, *pairs, epochs=3, seed=seed, log=lambda _: None, members=1)
+             for seed in (5, 6)]
+    assert torch.equal(both.vectors, torch.cat([member.vectors for member in alone], dim=1))
+    forms = built.forms  # every headword of the glossary
+    mean = torch.tensor([built.with_vectors(member).closeness("borrow", forms) for member in alone]).mean(0)
+    assert built.with_vectors(both).closeness("borrow", forms) == pytest.approx(mean.tolist(), abs=1e-6)
+    nearest = [forms[i] for i in mean.argsort(descending=True)[:4]]
+    assert built.with_vectors(both).nearest("borrow", 4) == nearest
 
 
 def test_no_readable_pair_tunes_nothing_and_says_so():
@@ -102,6 +119,13 @@ def test_the_folder_keeps_the_vectors_and_refuses_a_bad_file(tmp_path):
     save_gloss_vectors(tmp_path, vectors)
     loaded = load_gloss_vectors(tmp_path / GLOSS_VECTORS)
     assert loaded.words == vectors.words and torch.equal(loaded.vectors, vectors.vectors)
+    save_gloss_vectors(tmp_path, GlossVectors(["borrow", "lend"], torch.randn(2, 4), members=2))
+    assert load_gloss_vectors(tmp_path / GLOSS_VECTORS).members == 2
+    torch.save({"words": ["borrow"], "vectors": torch.zeros(1, 4)}, tmp_path / GLOSS_VECTORS)
+    assert load_gloss_vectors(tmp_path / GLOSS_VECTORS).members == 1  # written before members: one set
+    torch.save({"words": ["borrow"], "vectors": torch.zeros(1, 4), "members": 3}, tmp_path / GLOSS_VECTORS)
+    with pytest.raises(UserError, match="not the word list and vectors"):  # 4 columns are not 3 members
+        load_gloss_vectors(tmp_path / GLOSS_VECTORS)
     torch.save({"words": ["borrow"], "vectors": torch.zeros(2, 4)}, tmp_path / GLOSS_VECTORS)
     with pytest.raises(UserError, match="not the word list and vectors"):
         load_gloss_vectors(tmp_path / GLOSS_VECTORS)

@@ -322,12 +322,15 @@ def test_training_tunes_the_gloss_space_and_the_folder_keeps_it(tmp_path, pairs_
     summary = train_from_csv(tiny_config(epochs=1, gloss_epochs=2), pairs_csv, folder, progress=False,
                              log=log)
     said = (folder / "train.log").read_text(encoding="utf-8")
-    assert "gloss space: epoch 1/2" in said and "gloss space: epoch 2/2" in said
+    assert "gloss space: member 1/2, epoch 1/2" in said and "gloss space: member 2/2, epoch 2/2" in said
     loaded = load_model(folder).gloss_vectors
     assert torch.equal(loaded.vectors, summary.trained.gloss_vectors.vectors)
     lexicon = load_candidate_lexicon("auto", load_lexicon("auto"))
     assert loaded.words == sorted(lexicon.gloss_space.row_of)  # the bundled lexicon's space, tuned
-    assert not torch.equal(loaded.vectors, lexicon.gloss_space.vectors)
+    untuned = lexicon.gloss_space.vectors  # (words, dims); the tuned file holds two members side by side
+    assert loaded.members == 2 and loaded.vectors.shape == (len(untuned), 2 * untuned.shape[1])
+    first, second = loaded.vectors.chunk(2, dim=1)
+    assert not torch.equal(first, untuned) and not torch.equal(first, second)  # moved, each its own way
     (folder / GLOSS_VECTORS).unlink()  # tuned again from the command line, on the same split: the same
     retune_folder(folder, pairs_csv, epochs=2)
     assert torch.equal(load_model(folder).gloss_vectors.vectors, loaded.vectors)
