@@ -15,8 +15,10 @@ on, ranking's near misses rose from 0.397 with the untuned space to 0.554 (docs/
 session).
 
 A small dual encoder, both sides one bag of word vectors, trained with the batch's other targets as
-negatives (as dense retrieval models are); it takes about a minute and a half on 2 cores after training
-on the bundled corpus.
+negatives (as dense retrieval models are). It is tuned MEMBERS times, each with its own order of
+batches, and ranking averages the members' cosines: one tuning is a little lucky or unlucky with its
+order, and the mean of two is steadier and better than either. Both take about 75 s on 2 cores after
+training on the bundled corpus: a step places only its batch's glosses (`WordBags`).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from seq2seq.data import normalize_text
 from seq2seq.gloss_space import GlossSpace, GlossVectors
 
 TEMPERATURE = 0.1  # τ: cosines live in [-1, 1]; dividing by 0.1 lets the softmax be sure (on the
-# validation words 0.05 did a little worse and 0.2 a little better, neither clearly)
+# validation words 0.05 and 0.2 did no better)
 BATCH_SIZE = 512  # pairs a step; each is scored against every target of its batch
 LEARNING_RATE = 3e-3  # Adam; 1e-3 learnt too slowly in 8 epochs, 1e-2 no better than 3e-3
 MEMBERS = 2  # tunings, each with its own order of batches, whose cosines ranking averages: on 824
