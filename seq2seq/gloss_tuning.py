@@ -11,8 +11,8 @@ Why: the space knows which English words gloss the same headwords, not which hea
 call near misses of which words; the corpus knows the second, for its training words. And tuning
 reaches words the model never trained on: "borrow" is a word of 借りる's glosses, so each step that pulls
 lend towards 借りる's glosses moves borrow's vector too, towards lend. On 836 words the model never trained
-on, ranking's near misses rose from 0.397 with the untuned space to 0.554 (docs/RESULTS.md, eleventh
-session).
+on, ranking's near misses rose from 0.397 with the untuned space to 0.554 with one tuning, and to 0.565
+with two (docs/RESULTS.md, eleventh and twelfth sessions).
 
 A small dual encoder, both sides one bag of word vectors, trained with the batch's other targets as
 negatives (as dense retrieval models are). It is tuned MEMBERS times, each with its own order of
