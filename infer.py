@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rank: ρ, the weight of the cosine between the word and d's nearest English "
                              "gloss, in word vectors learnt from the dictionary's glosses and tuned on the "
                              "model's training pairs (lend is near borrow): does d mean nearly what the "
-                             "word means? (default 40; 0: not asked)")
+                             "word means? (default 120; 0: not asked)")
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
     parser.add_argument("--plot-attention", metavar="OUT.png",
                         help="draw where the decoder looked in the source while writing the first word's "

@@ -155,7 +155,7 @@ class DecodeConfig:
     # the best counts
     closeness_weight: float = 64.0  # rank: ν, the weight of the cosine between the encoder's readings of the
     # word and of d's own input (decoding.readings); 0 = not compared
-    gloss_weight: float = 40.0  # rank: ρ, the weight of the cosine between the word and d's glosses in the
+    gloss_weight: float = 120.0  # rank: ρ, the weight of the cosine between the word and d's glosses in the
     # dictionary's own word vectors (gloss_space.GlossSpace, gloss_tuning); 0 = not asked
     seed: int = 0  # seeds sampling, so a run can be repeated exactly
 
