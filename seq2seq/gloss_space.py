@@ -113,8 +113,7 @@ class GlossSpace:
         pairs = torch.stack([torch.tensor(gloss_of, dtype=torch.long), word_of])  # (2, pairs)
         self.gloss_words = torch.sparse_coo_tensor(pairs, self.idf[word_of], (placed, len(self.row_of)),
                                                    check_invariants=True).coalesce()  # (glosses, words)
-        vectors = torch.sparse.mm(self.gloss_words, self.vectors)  # (glosses, dims)
-        self.gloss_vectors = unit_parts(vectors, self.members)
+        self.gloss_vectors = self.placed_glosses()
         self.first_gloss = torch.cumsum(torch.tensor([0, *counts]), dim=0)  # (forms + 1,)
 
     def with_vectors(self, tuned: "GlossVectors") -> "GlossSpace":
@@ -125,9 +124,13 @@ class GlossSpace:
                             f"({len(tuned.words)} words; this one has {len(self.row_of)}); rank with the "
                             f"lexicon the model was trained with, or delete {tuned.source} to use the "
                             "untuned space")
-        placed = torch.sparse.mm(self.gloss_words, tuned.vectors)  # (glosses, members·dims)
-        return replace(self, vectors=tuned.vectors, members=tuned.members,
-                       gloss_vectors=unit_parts(placed, tuned.members))
+        space = replace(self, vectors=tuned.vectors, members=tuned.members)
+        space.gloss_vectors = space.placed_glosses()
+        return space
+
+    def placed_glosses(self) -> torch.Tensor:
+        """(glosses, members·dims): every gloss as `text_vector` places it, all in one product."""
+        return unit_parts(torch.sparse.mm(self.gloss_words, self.vectors), self.members)
 
     def known_rows(self, text: str) -> list[int]:
         """The rows in `vectors` of the text's meaning-carrying words that the space knows."""
