@@ -71,6 +71,11 @@ class GlossSpace:
     # (glosses, words), sparse: each gloss's words with their IDF, so gloss_vectors = this @ vectors
     gloss_words: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0).to_sparse())
     members: int = 1  # spaces side by side in `vectors` (seq2seq.gloss_tuning): cosines are their mean
+    # (words, headwords), sparse: the positive PMI table the untuned vectors were factored from, and
+    # (headwords, dims) its right singular vectors over √S: table @ headword_vectors ≈ U·√S, the word vectors
+    # before their rows are scaled to length 1 (tuning can move words through their headwords: gloss_tuning)
+    table: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0).to_sparse())
+    headword_vectors: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0))
 
     @classmethod
     def build(cls, glosses: dict[str, list[str]], dims: int = DIMENSIONS, seed: int = 0) -> "GlossSpace":
@@ -84,11 +89,12 @@ class GlossSpace:
         table = ppmi_table(glosses, row_of)  # (words, headwords)
         with torch.random.fork_rng(devices=[]):  # svd_lowrank starts from random vectors: seeded, the same
             torch.manual_seed(seed)  # vectors every run, and the caller's random state left as it was
-            left, singular, _ = torch.svd_lowrank(table, q=min(dims, *table.shape), niter=SVD_ITERATIONS)
+            left, singular, right = torch.svd_lowrank(table, q=min(dims, *table.shape), niter=SVD_ITERATIONS)
         vectors = normalize(left * singular.sqrt(), dim=1)  # (words, dims): the rows of U·√S
         headwords_with = torch.bincount(table.indices()[0], minlength=len(words)).float()  # (words,)
         idf = torch.log1p(len(glosses) / headwords_with)  # never 0: a word in every gloss still counts
-        space = cls(row_of, vectors, idf)
+        space = cls(row_of, vectors, idf, table=table,  # a tiny glossary has directions of singular value 0
+                    headword_vectors=right / singular.sqrt().clamp(min=1e-6))
         space.place_glosses(glosses)
         return space
 

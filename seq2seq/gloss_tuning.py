@@ -5,20 +5,25 @@ taught which meanings the corpus calls near.
     each training pair (lend, 借りる): the word's vector, and the vectors of 借りる's glosses
     score(word, d) = the best cosine between the word and one of d's glosses
     loss: which of the batch's targets is this word's own? cross-entropy over score / τ
-    what is learnt: the word vectors; a gloss moves with the words it is made of
+    what is learnt: the word vectors (or the headword vectors they are made of); a gloss moves with the
+    words it is made of
 
 Why: the space knows which English words gloss the same headwords, not which headwords a quiz would
 call near misses of which words; the corpus knows the second, for its training words. And tuning
 reaches words the model never trained on: "borrow" is a word of 借りる's glosses, so each step that pulls
 lend towards 借りる's glosses moves borrow's vector too, towards lend. On 836 words the model never trained
-on, ranking's near misses rose from 0.397 with the untuned space to 0.554 with one tuning, and to 0.565
-with two (docs/RESULTS.md, eleventh and twelfth sessions).
+on, ranking's near misses rose from 0.397 with the untuned space to 0.554 with one tuning (docs/RESULTS.md,
+eleventh session).
 
 A small dual encoder, both sides one bag of word vectors, trained with the batch's other targets as
-negatives (as dense retrieval models are). It is tuned MEMBERS times, each with its own order of
-batches, and ranking averages the members' cosines: one tuning is a little lucky or unlucky with its
-order, and the mean of two is steadier and better than either. Both take about 75 s on 2 cores after
-training on the bundled corpus: a step places only its batch's glosses (`WordBags`).
+negatives (as dense retrieval models are). It is tuned twice, once for each kind of member, with its own
+order of batches, and ranking averages the members' cosines:
+    WordMember       every word's vector its own parameter: fits the training words closely
+    HeadwordMember   a word's vector is its row of the PMI table times learnt headword vectors: what the
+                     pairs teach reaches every word that glosses the same headwords
+The words ranking is asked about are mostly not training words, and one kind of member each scored
+better on them than two of either (docs/RESULTS.md, thirteenth session). Both take about 75 s on 2 cores
+after training on the bundled corpus: a step places only its batch's glosses (`WordBags`).
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import time
 from typing import NamedTuple
 
 import torch
+from torch import nn
 from torch.nn.functional import cross_entropy, embedding_bag, normalize
 
 from seq2seq.cli import ArgumentParser, run_main
@@ -37,9 +43,6 @@ TEMPERATURE = 0.1  # τ: cosines live in [-1, 1]; dividing by 0.1 lets the softm
 # validation words 0.05 and 0.2 did no better)
 BATCH_SIZE = 512  # pairs a step; each is scored against every target of its batch
 LEARNING_RATE = 3e-3  # Adam; 1e-3 learnt too slowly in 8 epochs, 1e-2 no better than 3e-3
-MEMBERS = 2  # tunings, each with its own order of batches, whose cosines ranking averages: on 824
-# validation words two scored 0.569 near miss where one scored 0.543 to 0.561 by its seed, and a third
-# added nothing (docs/RESULTS.md, twelfth session)
 
 
 class WordBags(NamedTuple):
@@ -120,10 +123,52 @@ def batch_loss(vectors: torch.Tensor, glosses: WordBags, queries: WordBags, batc
     return cross_entropy(scores / TEMPERATURE, own)
 
 
+class WordMember(nn.Module):
+    """Each word's vector is its own parameter, started where the untuned space has it. Free to fit every
+    training word closely; a word in no pair moves only as one of the words of its targets' glosses."""
+
+    def __init__(self, space: GlossSpace):
+        super().__init__()
+        self.vectors = nn.Parameter(space.vectors.clone())  # (words, dims)
+
+    def forward(self) -> torch.Tensor:
+        return self.vectors  # (words, dims)
+
+
+class HeadwordMember(nn.Module):
+    """A word's vector is its row of the PMI table times learnt headword vectors, started where the
+    untuned space's factors have them, each row scaled to length 1.
+
+    Why: most words ranking is asked about were never a training pair's word, and a WordMember moves
+    them little (on the validation words, the less a word's vector was moved by the tuning, the fewer near
+    misses). Here a step that moves 借りる's vector moves every word that glosses 借りる, training word or
+    not, so what the pairs teach spreads through the dictionary. It fits the training pairs less
+    closely, and the two kinds err differently: one of each scored better than two of either kind
+    (docs/RESULTS.md, thirteenth session)."""
+
+    def __init__(self, space: GlossSpace):
+        super().__init__()
+        start = torch.sparse.mm(space.table, space.headword_vectors)  # (words, dims)
+        scale = 1 / start.norm(dim=1).clamp(min=1e-12)  # (words,)
+        rows = space.table.indices()[0]
+        self.table = torch.sparse_coo_tensor(space.table.indices(), space.table.values() * scale[rows],
+                                             space.table.shape, check_invariants=True).coalesce()
+        # (words, headwords): a word's vector is its row of this times `headwords`
+        self.headwords = nn.Parameter(space.headword_vectors.clone())  # (headwords, dims)
+
+    def forward(self) -> torch.Tensor:
+        return torch.sparse.mm(self.table, self.headwords)  # (words, dims)
+
+
+MEMBER_KINDS = (WordMember, HeadwordMember)  # one of each: on 824 validation words 0.586 and 0.593 near
+# miss by seed, where two WordMembers scored 0.562 and four members (two of each) 0.597
+
+
 def tune_gloss_space(space: GlossSpace, words: list[str], targets: list[str], epochs: int, seed: int,
-                     log=print, members: int = MEMBERS) -> GlossVectors | None:
-    """`members` sets of word vectors, each tuned (`tune_member`) with its own seed (seed, seed + 1, …),
-    side by side; None when no pair can be read (a corpus whose targets the lexicon does not know)."""
+                     log=print, kinds: tuple[type[nn.Module], ...] = MEMBER_KINDS) -> GlossVectors | None:
+    """One set of word vectors per kind of member, each tuned (`tune_member`) with its own seed (seed,
+    seed + 1, …), side by side; None when no pair can be read (a corpus whose targets the lexicon does
+    not know)."""
     queries, answers = tuning_pairs(space, words, targets)
     if not len(answers):
         log("gloss space: no training pair has a target with glosses in the lexicon; ranking keeps the "
@@ -133,33 +178,33 @@ def tune_gloss_space(space: GlossSpace, words: list[str], targets: list[str], ep
     glosses = WordBags.from_sparse(space.gloss_words)
     started = time.perf_counter()
     tuned = []
-    for member in range(members):
+    for number, kind in enumerate(kinds):
         def member_log(epoch: int, loss: float) -> None:
-            log(f"gloss space: member {member + 1}/{members}, epoch {epoch}/{epochs}, loss {loss:.3f} on "
-                f"{len(answers):,} pairs ({time.perf_counter() - started:.0f} s)")
-        tuned.append(tune_member(space.vectors, glosses, queries, answers, rows, present, epochs,
-                                 seed + member, member_log))
+            log(f"gloss space: member {number + 1}/{len(kinds)} ({kind.__name__}), epoch {epoch}/{epochs}, "
+                f"loss {loss:.3f} on {len(answers):,} pairs ({time.perf_counter() - started:.0f} s)")
+        tuned.append(tune_member(kind(space), glosses, queries, answers, rows, present, epochs,
+                                 seed + number, member_log))
     return GlossVectors(sorted(space.row_of), torch.cat(tuned, dim=1),  # the space's rows, by spelling
-                        members=members)
+                        members=len(kinds))
 
 
-def tune_member(start: torch.Tensor, glosses: WordBags, queries: WordBags, answers: torch.Tensor,
+def tune_member(member: nn.Module, glosses: WordBags, queries: WordBags, answers: torch.Tensor,
                 rows: torch.Tensor, present: torch.Tensor, epochs: int, seed: int, log) -> torch.Tensor:
-    """(words, dims): the word vectors `start` tuned so that each pair's word picks its own target out of
-    its batch by best gloss cosine; the seed orders the batches. `log(epoch, mean loss)` after each epoch."""
-    vectors = start.clone().requires_grad_(True)  # (words, dims): all that is learnt
-    optimizer = torch.optim.Adam([vectors], lr=LEARNING_RATE)
+    """(words, dims): the word vectors `member()` tuned so that each pair's word picks its own target out
+    of its batch by best gloss cosine; the seed orders the batches. `log(epoch, mean loss)` after each
+    epoch."""
+    optimizer = torch.optim.Adam(member.parameters(), lr=LEARNING_RATE)
     order = torch.Generator().manual_seed(seed)
     for epoch in range(1, epochs + 1):
         total = 0.0
         for batch in torch.randperm(len(answers), generator=order).split(BATCH_SIZE):
-            loss = batch_loss(vectors, glosses, queries, batch, answers, rows, present)
+            loss = batch_loss(member(), glosses, queries, batch, answers, rows, present)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             total += loss.item() * len(batch)
         log(epoch, total / len(answers))
-    return vectors.detach()
+    return member().detach()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -251,6 +251,7 @@ def test_a_folder_is_tuned_from_the_command_line_and_bad_input_is_one_line(model
     shutil.copytree(model_dir / "run", folder)
     result = tune(folder, "--data", model_dir / "pairs.csv", "--epochs", "1")
     assert result.returncode == 0, result.stderr
-    assert "gloss space: member 2/2, epoch 1/1" in result.stdout and (folder / "gloss_vectors.pt").is_file()
+    assert "gloss space: member 2/2 (HeadwordMember), epoch 1/1" in result.stdout
+    assert (folder / "gloss_vectors.pt").is_file()
     answered = run("infer.py", "--model", folder, "--word", "borrow", "--n", "2")
     assert answered.returncode == 0 and len(answered.stdout.splitlines()) == 2  # ranked in the tuned space
