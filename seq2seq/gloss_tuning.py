@@ -21,8 +21,9 @@ order of batches, and ranking averages the members' cosines:
     WordMember       every word's vector its own parameter: fits the training words closely
     HeadwordMember   a word's vector is its row of the PMI table times learnt headword vectors: what the
                      pairs teach reaches every word that glosses the same headwords
-The words ranking is asked about are mostly not training words, and one kind of member each scored
-better on them than two of either (docs/RESULTS.md, thirteenth session). Both take about 75 s on 2 cores
+On words the model never trained on, one member of each kind scored clearly better than two
+WordMembers, and a little better than two HeadwordMembers (docs/RESULTS.md, thirteenth session): the two
+kinds err differently. Both take about 75 s on 2 cores
 after training on the bundled corpus: a step places only its batch's glosses (`WordBags`).
 """
 from __future__ import annotations
@@ -140,11 +141,11 @@ class HeadwordMember(nn.Module):
     untuned space's factors have them, each row scaled to length 1.
 
     Why: most words ranking is asked about were never a training pair's word, and a WordMember moves
-    them little (on the validation words, the less a word's vector was moved by the tuning, the fewer near
-    misses). Here a step that moves 借りる's vector moves every word that glosses 借りる, training word or
-    not, so what the pairs teach spreads through the dictionary. It fits the training pairs less
-    closely, and the two kinds err differently: one of each scored better than two of either kind
-    (docs/RESULTS.md, thirteenth session)."""
+    them only as words of the targets' glosses (on the validation words, the fewer such moves a word's
+    vector had, the fewer its near misses). Here a step that moves 借りる's vector moves every word that
+    glosses 借りる, training word or not. Alone it scored about as a WordMember does, on the rarely moved
+    words too; but it fits the training pairs less closely and errs differently, and one member of each
+    kind scored better than two WordMembers (docs/RESULTS.md, thirteenth session)."""
 
     def __init__(self, space: GlossSpace):
         super().__init__()
@@ -160,8 +161,8 @@ class HeadwordMember(nn.Module):
         return torch.sparse.mm(self.table, self.headwords)  # (words, dims)
 
 
-MEMBER_KINDS = (WordMember, HeadwordMember)  # one of each: on 824 validation words 0.586 and 0.593 near
-# miss by seed, where two WordMembers scored 0.562 and four members (two of each) 0.597
+MEMBER_KINDS = (WordMember, HeadwordMember)  # one of each: on 824 validation words 0.582 to 0.593 near
+# miss by seed, where two WordMembers scored 0.562, two HeadwordMembers 0.578, two of each 0.597
 
 
 def tune_gloss_space(space: GlossSpace, words: list[str], targets: list[str], epochs: int, seed: int,

@@ -326,6 +326,7 @@ def test_training_tunes_the_gloss_space_and_the_folder_keeps_it(tmp_path, pairs_
     assert "gloss space: member 2/2 (HeadwordMember), epoch 2/2" in said
     loaded = load_model(folder).gloss_vectors
     assert torch.equal(loaded.vectors, summary.trained.gloss_vectors.vectors)
+    assert not loaded.vectors.requires_grad  # numbers, not a graph: ranking never trains them
     lexicon = load_candidate_lexicon("auto", load_lexicon("auto"))
     assert loaded.words == sorted(lexicon.gloss_space.row_of)  # the bundled lexicon's space, tuned
     untuned = lexicon.gloss_space.vectors  # (words, dims); the tuned file holds two members side by side
