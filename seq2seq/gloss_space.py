@@ -43,8 +43,8 @@ _WORD = re.compile(r"[a-z]+")
 def unit_parts(vectors: torch.Tensor, members: int) -> torch.Tensor:
     """(..., members·dims): each member's slice of the last dimension scaled to length 1/√members. The dot
     product of two such vectors is then the mean of the members' cosines: an ensemble of spaces (tuned
-    from different seeds, `seq2seq.gloss_tuning`) answers in one product, as one space does (members 1:
-    the plain unit vector)."""
+    in different ways and from different seeds, `seq2seq.gloss_tuning`) answers in one product, as one
+    space does (members 1: the plain unit vector)."""
     parts = vectors.unflatten(-1, (members, -1))  # (..., members, dims)
     return (normalize(parts, dim=-1) / members ** 0.5).flatten(-2)
 
