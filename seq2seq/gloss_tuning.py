@@ -23,7 +23,8 @@ order of batches, and ranking averages the members' cosines:
                      pairs teach reaches every word that glosses the same headwords
 On words the model never trained on, one member of each kind scored clearly better than two
 WordMembers, and a little better than two HeadwordMembers (docs/RESULTS.md, thirteenth session): the two
-kinds err differently. Both take about 75 s on 2 cores
+kinds err differently. (Two WordMembers from two different SVD starts did as well: what pays is members
+that differ by more than the order of their batches.) Both take about 75 s on 2 cores
 after training on the bundled corpus: a step places only its batch's glosses (`WordBags`).
 """
 from __future__ import annotations
