@@ -93,8 +93,9 @@ class GlossSpace:
         vectors = normalize(left * singular.sqrt(), dim=1)  # (words, dims): the rows of U·√S
         headwords_with = torch.bincount(table.indices()[0], minlength=len(words)).float()  # (words,)
         idf = torch.log1p(len(glosses) / headwords_with)  # never 0: a word in every gloss still counts
-        space = cls(row_of, vectors, idf, table=table,  # a tiny glossary has directions of singular value 0
-                    headword_vectors=right / singular.sqrt().clamp(min=1e-6))
+        headword_vectors = right / singular.sqrt().clamp(min=1e-6)  # (headwords, dims); a tiny glossary has
+        # directions of singular value 0
+        space = cls(row_of, vectors, idf, table=table, headword_vectors=headword_vectors)
         space.place_glosses(glosses)
         return space
 

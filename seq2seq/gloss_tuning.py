@@ -24,7 +24,7 @@ order of batches, and ranking averages the members' cosines:
 On words the model never trained on, one member of each kind scored clearly better than two
 WordMembers, and a little better than two HeadwordMembers (docs/RESULTS.md, thirteenth session): the two
 kinds err differently. (Two WordMembers from two different SVD starts did as well: what pays is members
-that differ by more than the order of their batches.) Both take about 75 s on 2 cores
+that differ by more than the order of their batches.) Both take about 80 s on 2 cores
 after training on the bundled corpus: a step places only its batch's glosses (`WordBags`).
 """
 from __future__ import annotations

@@ -12,6 +12,10 @@ from seq2seq.model_folder import GLOSS_VECTORS, load_gloss_vectors, save_gloss_v
 from tests.test_gloss_space import GLOSSARY
 
 
+# each word with its near miss: puppy → 借りる ("borrow", "have a loan"), …
+PAIRS = (["puppy", "kitten", "lend"] * 20, ["借りる", "子猫", "借金"] * 20)
+
+
 def space() -> GlossSpace:
     return GlossSpace.build(GLOSSARY, dims=4)
 
@@ -62,27 +66,24 @@ def test_tuning_moves_words_the_pairs_never_name():
     headword 子犬, which it had nothing to do with before."""
     built = space()
     messages = []
-    tuned = tune_gloss_space(built, ["puppy", "kitten", "lend"] * 20, ["借りる", "子猫", "借金"] * 20, epochs=30,
-                             seed=0, log=messages.append, kinds=(WordMember,))
+    tuned = tune_gloss_space(built, *PAIRS, epochs=30, seed=0, log=messages.append, kinds=(WordMember,))
     placed = built.with_vectors(tuned)
     before, after = built.closeness("borrow", ["子犬"])[0], placed.closeness("borrow", ["子犬"])[0]
     assert after > before + 0.2
     assert placed.closeness("puppy", ["借りる"])[0] > built.closeness("puppy", ["借りる"])[0] + 0.2
     losses = [float(message.split(", loss ")[1].split()[0]) for message in messages]
     assert len(losses) == 30 and losses[-1] < losses[0]
-    again = tune_gloss_space(built, ["puppy", "kitten", "lend"] * 20, ["借りる", "子猫", "借金"] * 20, epochs=30,
-                             seed=0, log=lambda _: None, kinds=(WordMember,))
+    again = tune_gloss_space(built, *PAIRS, epochs=30, seed=0, log=lambda _: None, kinds=(WordMember,))
     assert torch.equal(tuned.vectors, again.vectors)  # the same every run
 
 
 def test_members_are_tuned_with_their_own_seeds_and_ranking_averages_their_cosines():
     built = space()
-    pairs = (["puppy", "kitten", "lend"] * 20, ["借りる", "子猫", "借金"] * 20)
     messages = []
-    both = tune_gloss_space(built, *pairs, epochs=3, seed=5, log=messages.append)  # one of each kind
+    both = tune_gloss_space(built, *PAIRS, epochs=3, seed=5, log=messages.append)  # one of each kind
     assert both.members == 2 and [message.split(",")[0] for message in messages[::3]] == [
         "gloss space: member 1/2 (WordMember)", "gloss space: member 2/2 (HeadwordMember)"]
-    alone = [tune_gloss_space(built, *pairs, epochs=3, seed=seed, log=lambda _: None, kinds=(kind,))
+    alone = [tune_gloss_space(built, *PAIRS, epochs=3, seed=seed, log=lambda _: None, kinds=(kind,))
              for seed, kind in ((5, WordMember), (6, HeadwordMember))]
     assert torch.equal(both.vectors, torch.cat([member.vectors for member in alone], dim=1))
     forms = built.forms  # every headword of the glossary
@@ -96,18 +97,17 @@ def test_a_headword_member_moves_words_that_no_pair_touches():
     """"dog" is no pair's word and in no target's gloss, so a WordMember leaves it where it was; it glosses
     子犬 ("young dog") as puppy does, so when puppy moves through 子犬, dog moves with it."""
     built = space()
-    pairs = (["puppy", "kitten", "lend"] * 20, ["借りる", "子猫", "借金"] * 20)
     start = HeadwordMember(built)()  # (words, dims)
     assert torch.allclose(start.norm(dim=1), torch.ones(len(built.row_of)), atol=1e-5)
     cosines = (normalize(start, dim=1) * built.vectors).sum(dim=1)  # where the untuned space has each word
     assert cosines.min() > 0.9
-    free, through = [tune_gloss_space(built, *pairs, epochs=30, seed=0, log=lambda _: None, kinds=(kind,))
+    free, through = [tune_gloss_space(built, *PAIRS, epochs=30, seed=0, log=lambda _: None, kinds=(kind,))
                      for kind in (WordMember, HeadwordMember)]
     dog = built.row_of["dog"]
     assert torch.equal(free.vectors[dog], built.vectors[dog])
     assert (through.vectors[dog] - start[dog]).norm() > 0.05
-    puppy = built.with_vectors(through)
-    assert puppy.closeness("dog", ["借りる"])[0] > built.closeness("dog", ["借りる"])[0] + 0.1
+    tuned = built.with_vectors(through)
+    assert tuned.closeness("dog", ["借りる"])[0] > built.closeness("dog", ["借りる"])[0] + 0.1
 
 
 def test_no_readable_pair_tunes_nothing_and_says_so():
