@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--length-penalty", type=float,
                         help="beam: hypotheses compete on log p / (pieces + 1)^this; 0 = plain log p, which "
                              "favours the shortest (default 1.0)")
-    parser.add_argument("--max-attempts", type=int, help="sampling rounds before giving up (default 20)")
+    parser.add_argument("--max-attempts", type=int,
+                        help="rounds before giving up on --n distinct outputs (default 5)")
     parser.add_argument("--rank-samples", type=int,
                         help="rank: samples drawn and scored per word (default 30)")
     parser.add_argument("--rank-lexicon", type=int,
@@ -213,7 +214,7 @@ def more_candidates(decode) -> str:
         return f"{decode.rank_samples} samples were ranked; try a higher --rank-samples or --temperature"
     if decode.method == "sample":
         return ("every output the sampling settings allow was drawn, or --max-attempts ran out; try a higher "
-                "--temperature, --top-k or --top-p, or --known-words none")
+                "--max-attempts, --temperature, --top-k or --top-p, or --known-words none")
     if decode.method == "beam":
         return "try a larger --beam-size, --method sample, or --known-words none"
     return "greedy search gives one output a word; use --method sample or rank for more"

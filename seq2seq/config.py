@@ -138,7 +138,8 @@ class DecodeConfig:
     length_penalty: float = 1.0  # beam: hypotheses compete on log p / (pieces + 1) ** length_penalty;
     # 0 = plain log p
     max_len: int = 24  # most pieces generated per output
-    max_attempts: int = 20  # sampling rounds before giving up on finding n distinct outputs
+    max_attempts: int = 5  # rounds before giving up on finding n distinct outputs (rounds 4 to 20
+    # added nothing on 1,000 quiz words; docs/BENCHMARKS.md)
     rank_samples: int = 30  # rank: different samples drawn per word and scored
     rank_lexicon: int = 100  # rank: most lexicon words sharing a kanji with the answer scored per word
     # (0 = none)

@@ -15,7 +15,8 @@ sample`):
     api.DistractorModel.distractors_many   the Python API: settings → DecodeConfig
     pipeline.distractors_for           what the encoder reads for each word (encoder_inputs: word ⟨sep⟩
                                        answers) and what must never be output (correct answers)
-    decoding.distinct_outputs          words in chunks of 64: encode once, then per method
+    decoding.distinct_outputs          words in chunks of 64 of about the same length: encode once,
+                                       then per method
     decoding._sample_rounds            rounds of draws without replacement, 1.5·n more per unfinished word
                                        each round, until n allowed ones are kept
     decoding.sample_distinct           a beam of k hypotheses per word, one piece a step, the k largest
@@ -45,6 +46,8 @@ from tokenizer import Tokenizer
 
 PickNext = Callable[[torch.Tensor], torch.Tensor]  # logits (batch, vocab) → next ids (batch,)
 WORDS_PER_CHUNK = 64  # source words encoded together; bounds memory when generating for a long list
+# hypotheses sampled together: 64 words' beams of 15 (n = 10); a round's larger beams take fewer words
+HYPOTHESES_PER_CHUNK = 960
 SCORE_BATCH = 256  # candidates scored in one teacher-forced pass when ranking (256 beat 512 by 1.27×)
 
 
@@ -89,13 +92,16 @@ def sampling_pick(temperature: float, top_k: int, top_p: float, generator: torch
 def drawing_probs(logits: torch.Tensor, temperature: float, top_k: int,
                   top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(ids, probs), each (batch, m): the pieces sampling draws among and their probabilities, after the
-    temperature, top-k and top-p. m is k when top-k limits the draw, else the whole vocabulary."""
-    scaled = logits.float() / temperature  # (batch, vocab)
-    if 0 < top_k < scaled.size(-1):  # only the k best can be drawn: filter and draw among them, far faster
-        best, ids = scaled.topk(top_k, dim=-1)  # (batch, k), best first
-        return ids, top_p_filter(best, top_p).softmax(dim=-1)
-    every = torch.arange(scaled.size(-1), device=scaled.device).expand_as(scaled)  # (batch, vocab)
-    return every, top_p_filter(scaled, top_p).softmax(dim=-1)
+    temperature, top-k and top-p. m is k when top-k limits the draw, else the whole vocabulary.
+
+    A logit and its log-probability differ by the same amount across a row, so either may be given.
+    """
+    logits = logits.float()  # (batch, vocab)
+    if 0 < top_k < logits.size(-1):  # only the k best can be drawn: filter and draw among them, far faster
+        best, ids = logits.topk(top_k, dim=-1)  # (batch, k), best first; the temperature keeps the order
+        return ids, top_p_filter(best / temperature, top_p).softmax(dim=-1)
+    every = torch.arange(logits.size(-1), device=logits.device).expand_as(logits)  # (batch, vocab)
+    return every, top_p_filter(logits / temperature, top_p).softmax(dim=-1)
 
 
 def check_sampling(temperature: float, top_k: int, top_p: float) -> None:
@@ -139,15 +145,40 @@ def forbid(logits: torch.Tensor, token_ids: Iterable[int]) -> torch.Tensor:
 # --- the decoding loops -------------------------------------------------------------------------------
 
 
-def source_ids(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str],
-               max_len: int | None = None) -> torch.Tensor:
-    """(batch, src_len) padded ids of the source strings; with `max_len`, a longer one is a clear error."""
+def source_pieces(tokenizer: Tokenizer, sources: list[str], max_len: int | None = None) -> list[list[int]]:
+    """Each source string's ids, EOS included; with `max_len`, a longer one is a clear error."""
     ids = [encode_source(tokenizer, text) for text in sources]
     for text, pieces in zip(sources, ids):
         if max_len is not None and len(pieces) > max_len:
             raise UserError(f"source '{text[:40]}' is {len(pieces)} pieces long; "
                             f"this model reads at most {max_len}")
+    return ids
+
+
+def source_ids(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str],
+               max_len: int | None = None) -> torch.Tensor:
+    """(batch, src_len) padded ids of the source strings; with `max_len`, a longer one is a clear error."""
+    ids = source_pieces(tokenizer, sources, max_len)
     return pad(ids, tokenizer.pad_id).to(next(model.parameters()).device)
+
+
+def padded_sources(model: Seq2SeqModel, tokenizer: Tokenizer, pieces: list[list[int]],
+                   chunk: Sequence[int]) -> torch.Tensor:
+    """(words, src_len) the source ids of the words at places `chunk`, padded to the longest of them."""
+    return pad([pieces[i] for i in chunk], tokenizer.pad_id).to(next(model.parameters()).device)
+
+
+def chunks_by_length(pieces: list[list[int]], size: int = WORDS_PER_CHUNK) -> list[list[int]]:
+    """The places of the sources, in chunks of `size` of about the same length, shortest first.
+
+    Why: a chunk's sources are padded to its longest, and the decoder attends over every position of it,
+    at every step of every hypothesis. A source is the word with its correct answers, so one word with a
+    dozen answers makes its chunk 50 pieces long where most sources are 9. Sorted by length, the chunks of a
+    1,000-word quiz file hold 3.7 times fewer positions (docs/BENCHMARKS.md). Padding never changes what a
+    word gets (the attention gives it weight 0), only how long it takes.
+    """
+    order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))  # stable: equal lengths keep their order
+    return [order[start : start + size] for start in range(0, len(order), size)]
 
 
 def encode_sources(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str],
@@ -271,11 +302,12 @@ def sample_distinct(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, k
     state = None
     for step in range(max_len):
         logits, state = model.decode_step(prev, select_batch(memory, live // k), state)  # (live, vocab)
-        allowed = forbid(logits, never_drawn(tokenizer))  # (live, vocab)
+        # the model's own log p, normalised over every piece, as teacher forcing scores it
+        log_p = logits.float().log_softmax(-1)  # (live, vocab)
+        allowed = forbid(log_p, never_drawn(tokenizer))  # (live, vocab) drawn from as the logits would be
         ids, probs = drawing_probs(allowed, temperature, top_k, top_p)  # (live, m) each
         child_log_q = slots.log_q.flatten()[live, None] + probs.log()  # (live, m)
-        # the model's own log p, normalised over every piece, as teacher forcing scores it
-        child_log_p = slots.log_p.flatten()[live, None] + logits.float().log_softmax(-1).gather(-1, ids)
+        child_log_p = slots.log_p.flatten()[live, None] + log_p.gather(-1, ids)  # (live, m)
         child_gumbel = conditioned_gumbels(child_log_q, slots.gumbel.flatten()[live], generator)  # (live, m)
         best, parent, child, is_child = _k_largest(slots, live, child_gumbel, k)  # (words, k) each
         row_of_slot = torch.full((words * k,), -1, dtype=torch.long, device=device)
@@ -503,26 +535,25 @@ def distinct_outputs(
     if config.method == "rank":
         check_rank_settings(config)
     traces = [WordTrace(config.method, _settings(config)) for _ in sources] if explain is not None else None
-    for start in range(0, len(sources), WORDS_PER_CHUNK):
-        chunk = range(start, min(start + WORDS_PER_CHUNK, len(sources)))
-        src = source_ids(model, tokenizer, [sources[i] for i in chunk], max_source_len)  # (words, src_len)
+    tables: list[list[RankedCandidate]] = [[] for _ in sources]  # ranking's, for `explain`
+    if config.method not in ("rank", "sample", "greedy", "beam"):
+        raise UserError(f"decoding method '{config.method}' is not known; use rank, sample, greedy or beam")
+    pieces = source_pieces(tokenizer, sources, max_source_len)
+    if config.method == "sample":  # its rounds take the words still short from every chunk together
+        _sample_rounds(model, tokenizer, pieces, answers, config, generator, traces)
+    for chunk in chunks_by_length(pieces) if config.method != "sample" else ():
+        src = padded_sources(model, tokenizer, pieces, chunk)  # (words, src_len)
         memory = model.encode(src, src != tokenizer.pad_id)
         if config.method == "rank":
             found = _candidates(model, tokenizer, memory, chunk, config, generator, max_source_len,
                                 proposals, neighbour_sources)
             _rank_until_full(model, tokenizer, src, memory, chunk, found, answers, config, top_up, reverse,
-                             max_source_len, explain, meanings)
-        elif config.method == "sample":
-            _sample_rounds(model, tokenizer, memory, chunk, answers, config, generator, traces)
-        elif config.method in ("greedy", "beam"):
-            _search_each(model, tokenizer, memory, chunk, answers, config, traces)
+                             max_source_len, tables if explain is not None else None, meanings)
         else:
-            raise UserError(f"decoding method '{config.method}' is not known; "
-                            "use rank, sample, greedy or beam")
-        if config.method in ("greedy", "beam"):  # sampling scores its outputs as it draws them
-            _score_found(model, tokenizer, src, chunk, answers)
-    if traces is not None and config.method != "rank":
-        explain.extend(traces)
+            _search_each(model, tokenizer, memory, chunk, answers, config, traces)
+            _score_found(model, tokenizer, src, chunk, answers)  # sampling scores its outputs as it draws
+    if explain is not None:
+        explain.extend(tables if config.method == "rank" else traces)
     return answers.best_first()
 
 
@@ -534,7 +565,7 @@ def _settings(config: DecodeConfig) -> str:
     return "the most likely piece at every step"
 
 
-def _score_found(model, tokenizer, src: torch.Tensor, chunk: range, answers: AnswerSets) -> None:
+def _score_found(model, tokenizer, src: torch.Tensor, chunk: Sequence[int], answers: AnswerSets) -> None:
     """log p(d | word) per piece (EOS included) for every answer found for the words of `chunk`, in one
     scoring pass."""
     owner = [offset for offset, i in enumerate(chunk) for _ in answers.found[i]]
@@ -550,39 +581,52 @@ def _score_found(model, tokenizer, src: torch.Tensor, chunk: range, answers: Ans
         answers.scores[i] = [next(scores) for _ in answers.found[i]]
 
 
-def _sample_rounds(model, tokenizer, memory: Memory, chunk: range, answers: AnswerSets, config, generator,
+def _sample_rounds(model, tokenizer, pieces: list[list[int]], answers: AnswerSets, config, generator,
                    traces: list[WordTrace] | None = None) -> None:
-    """Rounds of draws without replacement (`sample_distinct`) for every word of `chunk` that still needs
-    answers: 1.5·n different outputs per word in round 1, 3·n in round 2, and so on. Each round draws
-    afresh, so its larger beam reaches past the outputs found already; 1.5·n, since about a third of the
-    outputs are correct answers or not real words. A word whose sampling distribution allows fewer outputs
-    than its beam has given all it has, and drops out. `traces` (--explain) gets every output step by step.
+    """Rounds of draws without replacement (`sample_distinct`) for every word that still needs answers:
+    1.5·n different outputs per word in round 1, 3·n in round 2, and so on. Each round draws afresh, so
+    its larger beam reaches past the outputs found already; 1.5·n, since about a third of the outputs are
+    correct answers or not real words. A word whose sampling distribution allows fewer outputs than its
+    beam has given all it has, and drops out. `pieces` holds each word's source ids; `traces` (--explain)
+    gets every output step by step.
+
+    A round takes the words still short from the whole list together, in chunks of about
+    `HYPOTHESES_PER_CHUNK` hypotheses, so that the few words of each chunk fill a step's matrices together.
     """
     drawing = lambda logits: drawing_probs(logits, config.temperature, config.top_k, config.top_p)
-    spent: set[int] = set()  # words that gave every output their sampling distribution allows
+    spent: set[int] = set()  # words that have given all they have
     for round_number in range(1, config.max_attempts + 1):
-        waiting = [offset for offset, i in enumerate(chunk) if not answers.is_full(i) and offset not in spent]
+        waiting = [i for i in range(len(pieces)) if not answers.is_full(i) and i not in spent]
         if not waiting:
             return
         beam = (3 * answers.n + 1) // 2 * round_number
-        record = (StepRecorder(tokenizer, len(waiting) * beam, config.temperature, drawing)
-                  if traces is not None else None)
-        words = select_batch(memory, torch.tensor(waiting, device=memory.states.device))
-        drawn = sample_distinct(model, words, tokenizer, beam, config.max_len, config.temperature,
-                                config.top_k, config.top_p, generator, record)
-        for place, (offset, outputs) in enumerate(zip(waiting, drawn)):
-            if len(outputs) < beam:
-                spent.add(offset)
-            for slot, (ids, log_p) in enumerate(outputs):
-                text = tokenizer.decode(ids) if ids is not None else None
-                verdict = ("never ended" if text is None
-                           else answers.offer(chunk[offset], text, log_p / (len(ids) + 1)))
-                if traces is not None:
-                    _note_output(traces[chunk[offset]], text, verdict, record.steps[place * beam + slot],
-                                 round_number)
+        for places in chunks_by_length([pieces[i] for i in waiting], max(1, HYPOTHESES_PER_CHUNK // beam)):
+            chunk = [waiting[place] for place in places]
+            src = padded_sources(model, tokenizer, pieces, chunk)  # (words, src_len)
+            record = (StepRecorder(tokenizer, len(chunk) * beam, config.temperature, drawing)
+                      if traces is not None else None)
+            drawn = sample_distinct(model, model.encode(src, src != tokenizer.pad_id), tokenizer, beam,
+                                    config.max_len, config.temperature, config.top_k, config.top_p, generator,
+                                    record)
+            for offset, (i, outputs) in enumerate(zip(chunk, drawn)):
+                steps = record.steps[offset * beam : (offset + 1) * beam] if record is not None else None
+                _offer_drawn(tokenizer, answers, i, outputs, traces, steps, round_number)
+                if len(outputs) < beam:
+                    spent.add(i)
 
 
-def _search_each(model, tokenizer, memory: Memory, chunk: range, answers: AnswerSets, config,
+def _offer_drawn(tokenizer, answers: AnswerSets, i: int, outputs: list[tuple[list[int] | None, float]],
+                 traces: list[WordTrace] | None, steps: list | None, round_number: int) -> None:
+    """Offer word i the outputs drawn for it, scored by log p per piece (EOS included); with `traces`, note
+    each one with its `steps` and what became of it."""
+    for slot, (ids, log_p) in enumerate(outputs):
+        text = tokenizer.decode(ids) if ids is not None else None
+        verdict = "never ended" if text is None else answers.offer(i, text, log_p / (len(ids) + 1))
+        if traces is not None:
+            _note_output(traces[i], text, verdict, steps[slot], round_number)
+
+
+def _search_each(model, tokenizer, memory: Memory, chunk: Sequence[int], answers: AnswerSets, config,
                  traces: list[WordTrace] | None = None) -> None:
     """Greedy gives one answer per word; beam search gives its best distinct allowed beams. `traces`
     (--explain) gets greedy's steps, or beam search's hypotheses step by step."""
@@ -694,7 +738,8 @@ SAMPLE, RELATED = "sample", "related word's sample"
 SHARES_KANJI, NEAR_IN_MEANING = "lexicon, shares a kanji", "lexicon, near in meaning"
 
 
-def _candidates(model, tokenizer, memory: Memory, chunk: range, config, generator, max_source_len: int | None,
+def _candidates(model, tokenizer, memory: Memory, chunk: Sequence[int], config, generator,
+                max_source_len: int | None,
                 proposals: list[list[tuple[str, str]]] | None,
                 neighbour_sources: list[list[str]] | None) -> list[list[tuple[str, str]]]:
     """Each word's candidates as (text, origin): its own samples, samples for its related words' sources,
@@ -716,17 +761,16 @@ def _candidates(model, tokenizer, memory: Memory, chunk: range, config, generato
             for mine, i in zip(found, chunk)]
 
 
-def _rank_until_full(model, tokenizer, src: torch.Tensor, memory: Memory, chunk: range,
+def _rank_until_full(model, tokenizer, src: torch.Tensor, memory: Memory, chunk: Sequence[int],
                      found: list[list[tuple[str, str]]], answers: AnswerSets, config, generator, reverse,
                      max_source_len: int | None, explain: list[list["RankedCandidate"]] | None,
                      meanings: GlossQuestion | None = None) -> None:
     """Rank each word's candidates. A word left with fewer than n allowed ones (a well-fitted model repeats
     itself, and an answer without kanji has no look-alikes) draws fresh samples, `config.rank_samples`
     more each round and at temperature 1 or above, so that they reach beyond the words already seen, and
-    all its candidates are ranked again, for at most `config.max_attempts` rounds; `explain` gets each
-    word's last ranking."""
+    all its candidates are ranked again, for at most `config.max_attempts` rounds. `explain` (one entry
+    per word of the whole list) gets each word's last ranking in its place."""
     waiting = list(range(len(chunk)))  # offsets of the words still to rank
-    tables: list[list[RankedCandidate]] = [[] for _ in chunk]
     wider = replace(config, temperature=max(config.temperature, 1.0))
     for attempt in range(config.max_attempts):
         if attempt:  # the words still short: fresh samples beside their old candidates, all ranked again
@@ -743,12 +787,10 @@ def _rank_until_full(model, tokenizer, src: torch.Tensor, memory: Memory, chunk:
               [found[offset] for offset in waiting], answers, config, reverse, max_source_len, explained,
               meanings)
         for offset, table in zip(waiting, explained or []):
-            tables[offset] = table
+            explain[chunk[offset]] = table
         waiting = [offset for offset in waiting if not answers.is_full(chunk[offset])]
         if not waiting:
             break
-    if explain is not None:
-        explain.extend(tables)
 
 
 @dataclass

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from seq2seq import decoding
 from seq2seq.config import DecodeConfig
 from seq2seq.decoding import (SHARES_KANJI, Distractor, ReverseQuestion, beam_search, distinct_outputs,
                               generate, greedy_pick, pair_log_probs, sample_distinct, sampling_pick,
@@ -197,6 +198,40 @@ def test_sampled_outputs_come_best_first_with_their_log_prob_per_piece():
     # b: log .4 over 2 pieces (b, EOS) = −0.46; ac and ad: log .3 over 3 = −0.40
     assert [round(d.score, 2) for d in found] == [-0.40, -0.40, -0.46] and found[-1] == "b"
     assert isinstance(found[0], Distractor) and pickle.loads(pickle.dumps(found[0])).score == found[0].score
+
+
+def test_a_later_round_takes_the_short_words_of_every_chunk_together(monkeypatch):
+    """Round 1 draws for eight words in two chunks of four (beams of 3, n = 2). Words 3 and 4 exclude b and
+    ac, so one answer is all they can get: both draw again in round 2, in one chunk."""
+    monkeypatch.setattr(decoding, "HYPOTHESES_PER_CHUNK", 12)
+    chunks = []
+    original = decoding.sample_distinct
+    monkeypatch.setattr(decoding, "sample_distinct",
+                        lambda model, memory, tokenizer, k, *rest: chunks.append((memory.states.size(0), k))
+                        or original(model, memory, tokenizer, k, *rest))
+    excluded = [set()] * 3 + [{"b", "ac"}] * 2 + [set()] * 3
+    found = distinct_outputs(TableModel(TABLE), LetterTokenizer(), list("abcdabcd"), excluded, n=2,
+                             config=DecodeConfig(method="sample", max_attempts=5, seed=0))
+    assert [len(texts) for texts in found] == [2, 2, 2, 1, 1, 2, 2, 2]
+    assert chunks == [(4, 3), (4, 3), (2, 6)]  # then all three outputs drawn, fewer than 6: spent
+
+
+def test_chunks_hold_sources_of_about_the_same_length():
+    pieces = [[1] * length for length in (5, 1, 9, 1, 3, 2, 8)]
+    chunks = decoding.chunks_by_length(pieces, size=3)
+    assert chunks == [[1, 3, 5], [4, 0, 6], [2]]  # shortest first; equal lengths keep their order
+    assert [[len(pieces[i]) for i in chunk] for chunk in chunks] == [[1, 1, 2], [3, 5, 8], [9]]
+
+
+def test_ranking_explains_each_word_in_its_place_when_chunks_reorder_them():
+    """The longer source comes first in the list but is ranked after the shorter; its explanation is still
+    the first."""
+    explained = []
+    config = DecodeConfig(method="rank", rank_samples=1, generic_weight=0.0, seed=0)
+    distinct_outputs(table_model(), LetterTokenizer(), ["long word", "w"], [{"ac"}, {"b"}], n=1,
+                     config=config, proposals=[kanji_proposals("b", "ad", "ac")] * 2, explain=explained)
+    refused = [{row.text for row in rows if row.verdict == "correct answer"} for rows in explained]
+    assert refused == [{"ac"}, {"b"}]
 
 
 def test_known_words_restrict_the_outputs():
