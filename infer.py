@@ -20,13 +20,14 @@ import argparse
 import sys
 from dataclasses import asdict
 
-from seq2seq.api import DistractorModel, load_model
+from seq2seq.api import DistractorModel, with_lists
 from seq2seq.attention_maps import plot_word_attention
 from seq2seq.cli import ArgumentParser, run_main
 from seq2seq.config import with_overrides
 from seq2seq.data import split_answers
 from seq2seq.decoding import check_decode_settings
 from seq2seq.errors import UserError
+from seq2seq.model_folder import load_model as load_trained
 from seq2seq.pipeline import answers_shown
 from seq2seq.quiz import (FORMATS, QuizInput, check_file_can_be_written, formatted, from_words, load_quiz,
                           write_output)
@@ -138,8 +139,8 @@ def main(argv: list[str] | None = None) -> None:
         check_file_can_be_written(args.output, "--output")
     if args.plot_attention:
         check_file_can_be_written(args.plot_attention, "--plot-attention")
-    model = load_model(args.model, args.lexicon, args.known_words, args.candidates)
-    decode = with_overrides(model.trained.config, "decode", n=args.n, method=args.method,
+    trained = load_trained(args.model)
+    decode = with_overrides(trained.config, "decode", n=args.n, method=args.method,
                             temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                             beam_size=args.beam_size, length_penalty=args.length_penalty,
                             max_attempts=args.max_attempts, seed=args.seed, rank_samples=args.rank_samples,
@@ -148,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
                             reverse_weight=args.reverse_weight, reverse_keys=args.reverse_keys,
                             closeness_weight=args.closeness_weight, gloss_weight=args.gloss_weight).decode
     check_decode_settings(decode)
+    model = with_lists(trained, args.lexicon, args.known_words,
+                       args.candidates if decode.method == "rank" else "none")  # only ranking reads it
     exclude = {answer for cell in args.exclude for answer in split_answers(cell)}
     check_answers_known(model, quiz, exclude)
     explained = [] if args.explain else None

@@ -73,6 +73,14 @@ def load_model(folder: str | Path, lexicon: str = "auto", known_words: str = "au
                candidates: str = "auto") -> DistractorModel:
     """A model folder written by train.py, ready to answer. Each list is 'auto' (the bundled one), 'none'
     or a path, as infer.py's --lexicon, --known-words and --candidates."""
+    return with_lists(load_trained(folder), lexicon, known_words, candidates)
+
+
+def with_lists(trained: TrainedModel, lexicon: str = "auto", known_words: str = "auto",
+               candidates: str = "auto") -> DistractorModel:
+    """A loaded model with the lists it answers with, each given as `load_model` takes them. Only ranking
+    reads the candidate lexicon: infer.py passes 'none' for the other methods, a second and a half less
+    to load."""
     glossary = load_lexicon(lexicon)
-    return DistractorModel(load_trained(folder), glossary, load_known_words(known_words),
+    return DistractorModel(trained, glossary, load_known_words(known_words),
                            load_candidate_lexicon(candidates, glossary))

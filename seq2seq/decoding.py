@@ -503,6 +503,7 @@ class AnswerSets:
                 for texts, scores in zip(self.found, self.scores)]
 
 
+@torch.no_grad()
 def distinct_outputs(
     model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str], excluded: list[set[str]],
     n: int, config: DecodeConfig,
