@@ -44,6 +44,18 @@ def test_infer_prints_n_distinct_answers_without_the_correct_one(model_dir):
     assert not set(lines) & {"借りる", "貸す", "返す"}
 
 
+def test_only_ranking_reads_the_candidate_lexicon(model_dir):
+    """Loading it takes a second and a half that sampling would not use: a path that is not there is no
+    error for --method sample, and a one-line error for rank."""
+    missing = model_dir / "no-such-lexicon.csv"
+    sampled = run("infer.py", "--model", model_dir / "run", "--word", "borrow", *sampling(model_dir),
+                  "--candidates", missing)
+    assert sampled.returncode == 0, sampled.stderr
+    ranked = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--n", "2", "--lexicon", "none",
+                 "--known-words", "none", "--candidates", missing)
+    assert ranked.returncode == 2 and "no-such-lexicon.csv: file not found" in ranked.stderr
+
+
 def test_infer_csv_in_and_out(model_dir):
     words = write_csv(model_dir / "words.csv", ["English"], [("dog",), ("river",)])
     out = model_dir / "out.csv"
