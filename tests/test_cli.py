@@ -51,8 +51,8 @@ def test_only_ranking_reads_the_candidate_lexicon(model_dir):
     sampled = run("infer.py", "--model", model_dir / "run", "--word", "borrow", *sampling(model_dir),
                   "--candidates", missing)
     assert sampled.returncode == 0, sampled.stderr
-    ranked = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--n", "2", "--lexicon", "none",
-                 "--known-words", "none", "--candidates", missing)
+    ranked = run("infer.py", "--model", model_dir / "run", "--word", "borrow", "--n", "2",
+                 "--lexicon", "none", "--known-words", "none", "--candidates", missing)
     assert ranked.returncode == 2 and "no-such-lexicon.csv: file not found" in ranked.stderr
 
 
