@@ -15,10 +15,10 @@ sample`):
     api.DistractorModel.distractors_many   the Python API: settings → DecodeConfig
     pipeline.distractors_for           what the encoder reads for each word (encoder_inputs: word ⟨sep⟩
                                        answers) and what must never be output (correct answers)
-    decoding.distinct_outputs          words in chunks of 64 of about the same length: encode once,
-                                       then per method
+    decoding.distinct_outputs          words in chunks of about the same source length, per method
     decoding._sample_rounds            rounds of draws without replacement, 1.5·n more per unfinished word
-                                       each round, until n allowed ones are kept
+                                       each round, until n allowed ones are kept; each round takes the
+                                       words still short together, encoded afresh
     decoding.sample_distinct           a beam of k hypotheses per word, one piece a step, the k largest
                                        perturbed log-probabilities kept (Gumbel-top-k); a hypothesis that
                                        ends keeps its place, one that drops out leaves the batch
@@ -542,17 +542,18 @@ def distinct_outputs(
     pieces = source_pieces(tokenizer, sources, max_source_len)
     if config.method == "sample":  # its rounds take the words still short from every chunk together
         _sample_rounds(model, tokenizer, pieces, answers, config, generator, traces)
-    for chunk in chunks_by_length(pieces) if config.method != "sample" else ():
-        src = padded_sources(model, tokenizer, pieces, chunk)  # (words, src_len)
-        memory = model.encode(src, src != tokenizer.pad_id)
-        if config.method == "rank":
-            found = _candidates(model, tokenizer, memory, chunk, config, generator, max_source_len,
-                                proposals, neighbour_sources)
-            _rank_until_full(model, tokenizer, src, memory, chunk, found, answers, config, top_up, reverse,
-                             max_source_len, tables if explain is not None else None, meanings)
-        else:
-            _search_each(model, tokenizer, memory, chunk, answers, config, traces)
-            _score_found(model, tokenizer, src, chunk, answers)  # sampling scores its outputs as it draws
+    else:
+        for chunk in chunks_by_length(pieces):
+            src = padded_sources(model, tokenizer, pieces, chunk)  # (words, src_len)
+            memory = model.encode(src, src != tokenizer.pad_id)
+            if config.method == "rank":
+                found = _candidates(model, tokenizer, memory, chunk, config, generator, max_source_len,
+                                    proposals, neighbour_sources)
+                _rank_until_full(model, tokenizer, src, memory, chunk, found, answers, config, top_up,
+                                 reverse, max_source_len, tables if explain is not None else None, meanings)
+            else:
+                _search_each(model, tokenizer, memory, chunk, answers, config, traces)
+                _score_found(model, tokenizer, src, chunk, answers)  # sampling scores as it draws
     if explain is not None:
         explain.extend(tables if config.method == "rank" else traces)
     return answers.best_first()
