@@ -155,17 +155,16 @@ def source_pieces(tokenizer: Tokenizer, sources: list[str], max_len: int | None 
     return ids
 
 
-def source_ids(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str],
-               max_len: int | None = None) -> torch.Tensor:
-    """(batch, src_len) padded ids of the source strings; with `max_len`, a longer one is a clear error."""
-    ids = source_pieces(tokenizer, sources, max_len)
-    return pad(ids, tokenizer.pad_id).to(next(model.parameters()).device)
-
-
 def padded_sources(model: Seq2SeqModel, tokenizer: Tokenizer, pieces: list[list[int]],
                    chunk: Sequence[int]) -> torch.Tensor:
     """(words, src_len) the source ids of the words at places `chunk`, padded to the longest of them."""
     return pad([pieces[i] for i in chunk], tokenizer.pad_id).to(next(model.parameters()).device)
+
+
+def source_ids(model: Seq2SeqModel, tokenizer: Tokenizer, sources: list[str],
+               max_len: int | None = None) -> torch.Tensor:
+    """(batch, src_len) padded ids of the source strings; with `max_len`, a longer one is a clear error."""
+    return padded_sources(model, tokenizer, source_pieces(tokenizer, sources, max_len), range(len(sources)))
 
 
 def chunks_by_length(pieces: list[list[int]], size: int = WORDS_PER_CHUNK) -> list[list[int]]:
@@ -536,7 +535,7 @@ def distinct_outputs(
     if config.method == "rank":
         check_rank_settings(config)
     traces = [WordTrace(config.method, _settings(config)) for _ in sources] if explain is not None else None
-    tables: list[list[RankedCandidate]] = [[] for _ in sources]  # ranking's, for `explain`
+    tables = [[] for _ in sources] if explain is not None else None  # ranking's, for `explain`
     if config.method not in ("rank", "sample", "greedy", "beam"):
         raise UserError(f"decoding method '{config.method}' is not known; use rank, sample, greedy or beam")
     pieces = source_pieces(tokenizer, sources, max_source_len)
@@ -550,7 +549,7 @@ def distinct_outputs(
                 found = _candidates(model, tokenizer, memory, chunk, config, generator, max_source_len,
                                     proposals, neighbour_sources)
                 _rank_until_full(model, tokenizer, src, memory, chunk, found, answers, config, top_up,
-                                 reverse, max_source_len, tables if explain is not None else None, meanings)
+                                 reverse, max_source_len, tables, meanings)
             else:
                 _search_each(model, tokenizer, memory, chunk, answers, config, traces)
                 _score_found(model, tokenizer, src, chunk, answers)  # sampling scores as it draws
