@@ -18,14 +18,14 @@ eleventh session).
 A small dual encoder, both sides one bag of word vectors, trained with the batch's other targets as
 negatives (as dense retrieval models are). It is tuned twice, once for each kind of member, with its own
 order of batches, and ranking averages the members' cosines:
-    WordMember       every word's vector its own parameter: fits the training words closely
+    SubwordMember    a word's vector is its own parameter plus the mean of its character n-grams':
+                     fits the training words closely, and what they learn reaches words spelled alike
     HeadwordMember   a word's vector is its row of the PMI table times learnt headword vectors: what the
                      pairs teach reaches every word that glosses the same headwords
-On words the model never trained on, one member of each kind scored clearly better than two
-WordMembers, and a little better than two HeadwordMembers (docs/RESULTS.md, thirteenth session): the two
-kinds err differently. (Two WordMembers from two different SVD starts did as well: what pays is members
-that differ by more than the order of their batches.) Both take about 80 s on 2 cores
-after training on the bundled corpus: a step places only its batch's glosses (`WordBags`).
+On words the model never trained on, one member of each kind scored clearly better than two of one kind
+(docs/RESULTS.md, thirteenth and fifteenth sessions): the kinds err differently, and what pays is
+members that differ by more than the order of their batches. Both take about 100 s on 2 cores after
+training on the bundled corpus: a step places only its batch's glosses (`WordBags`).
 """
 from __future__ import annotations
 
@@ -125,28 +125,68 @@ def batch_loss(vectors: torch.Tensor, glosses: WordBags, queries: WordBags, batc
     return cross_entropy(scores / TEMPERATURE, own)
 
 
-class WordMember(nn.Module):
-    """Each word's vector is its own parameter, started where the untuned space has it. Free to fit every
-    training word closely; a word in no pair moves only as one of the words of its targets' glosses."""
+NGRAM_SIZES = (3, 4, 5)  # characters in an n-gram of a word, its ends marked: fastText's idea
+MIN_NGRAM_WORDS = 2  # an n-gram in one word only would be a second copy of that word's own vector
+
+
+def character_ngrams(word: str) -> set[str]:
+    """The word's n-grams of NGRAM_SIZES characters, its ends marked by < and >: lender → <le, len, end,
+    nde, der, er>, <len, lend, …, shared with lend, lends and lending; the marks tell the prefix len- from
+    the len inside silent."""
+    marked = f"<{word}>"
+    return {marked[i:i + size] for size in NGRAM_SIZES for i in range(len(marked) - size + 1)}
+
+
+def ngram_bags(words: list[str]) -> tuple[WordBags, int]:
+    """Each word (by row) as the bag of its n-grams that at least MIN_NGRAM_WORDS words of the list
+    share, each weighing 1 / the word's count of them, and how many such n-grams there are."""
+    ngrams_of = [character_ngrams(word) for word in words]
+    counts: dict[str, int] = {}
+    for ngrams in ngrams_of:
+        for ngram in ngrams:
+            counts[ngram] = counts.get(ngram, 0) + 1
+    shared = {ngram: i for i, ngram in enumerate(sorted(n for n, count in counts.items()
+                                                        if count >= MIN_NGRAM_WORDS))}
+    rows = [sorted(shared[ngram] for ngram in ngrams if ngram in shared) for ngrams in ngrams_of]
+    lengths = torch.tensor([len(row) for row in rows], dtype=torch.long)  # (words,)
+    starts = torch.cumsum(torch.cat([torch.zeros(1, dtype=torch.long), lengths]), dim=0)  # (words + 1,)
+    weights = torch.repeat_interleave(1 / lengths.clamp(min=1).float(), lengths)  # (entries,)
+    ids = torch.tensor([i for row in rows for i in row], dtype=torch.long)
+    return WordBags(starts, ids, weights), len(shared)
+
+
+class SubwordMember(nn.Module):
+    """A word's vector is its own vector plus the mean of its shared character n-grams' vectors
+    (`character_ngrams`), as fastText builds words. Its own starts where the untuned space has it and the
+    n-grams at 0, so tuning starts from the untuned space.
+
+    Why: most words ranking is asked about were never a training pair's word, and a vector of its own
+    moves only when the word is in a target's gloss. Through its n-grams a word moves with the words
+    spelled like it: bafflement with baffle and baffled, lender with lend. Alone it scored 0.566 near
+    miss on the validation words where a vector of its own alone scored 0.543; beside a HeadwordMember,
+    0.610 against 0.581 (docs/RESULTS.md, fifteenth session)."""
 
     def __init__(self, space: GlossSpace):
         super().__init__()
+        self.spelling, ngrams = ngram_bags(sorted(space.row_of, key=space.row_of.get))
         self.vectors = nn.Parameter(space.vectors.clone())  # (words, dims)
+        self.ngrams = nn.Parameter(torch.zeros(ngrams, space.vectors.shape[1]))  # (shared n-grams, dims)
 
     def forward(self) -> torch.Tensor:
-        return self.vectors  # (words, dims)
+        every_word = torch.arange(len(self.vectors))
+        return self.vectors + self.spelling.sums(self.ngrams, every_word)  # (words, dims)
 
 
 class HeadwordMember(nn.Module):
     """A word's vector is its row of the PMI table times learnt headword vectors, started where the
     untuned space's factors have them, each row scaled to length 1.
 
-    Why: most words ranking is asked about were never a training pair's word, and a WordMember moves
-    them only as words of the targets' glosses (on the validation words, the fewer such moves a word's
-    vector had, the fewer its near misses). Here a step that moves 借りる's vector moves every word that
-    glosses 借りる, training word or not. Alone it scored about as a WordMember does, on the rarely moved
-    words too; but it fits the training pairs less closely and errs differently, and one member of each
-    kind scored better than two WordMembers (docs/RESULTS.md, thirteenth session)."""
+    Why: most words ranking is asked about were never a training pair's word, and a vector of its own
+    moves only when the word is in a target's gloss (on the validation words, the fewer such moves a
+    word's vector had, the fewer its near misses). Here a step that moves 借りる's vector moves every word
+    that glosses 借りる, training word or not. Alone it scored about as a free vector per word does, on
+    the rarely moved words too; but it fits the training pairs less closely and errs differently, and one
+    member of each kind scored better than two of one kind (docs/RESULTS.md, thirteenth session)."""
 
     def __init__(self, space: GlossSpace):
         super().__init__()
@@ -162,8 +202,8 @@ class HeadwordMember(nn.Module):
         return torch.sparse.mm(self.table, self.headwords)  # (words, dims)
 
 
-MEMBER_KINDS = (WordMember, HeadwordMember)  # one of each: on 824 validation words 0.582 to 0.593 near
-# miss by seed, where two WordMembers scored 0.562, two HeadwordMembers 0.578, two of each 0.597
+MEMBER_KINDS = (SubwordMember, HeadwordMember)  # one of each: the nearest headwords scored 0.605 to 0.610
+# near miss on 824 validation words by seed, where a free vector per word beside a HeadwordMember scored 0.582
 
 
 def tune_gloss_space(space: GlossSpace, words: list[str], targets: list[str], epochs: int, seed: int,

@@ -6,8 +6,9 @@ from torch.nn.functional import normalize
 from seq2seq.candidates import CandidateLexicon
 from seq2seq.errors import UserError
 from seq2seq.gloss_space import GlossSpace, GlossVectors
-from seq2seq.gloss_tuning import (HeadwordMember, WordBags, WordMember, best_gloss_cosines, padded_gloss_rows,
-                                  tune_gloss_space, tuning_pairs)
+from seq2seq.gloss_tuning import (HeadwordMember, SubwordMember, WordBags, best_gloss_cosines,
+                                  character_ngrams, ngram_bags, padded_gloss_rows, tune_gloss_space,
+                                  tuning_pairs)
 from seq2seq.model_folder import GLOSS_VECTORS, load_gloss_vectors, save_gloss_vectors
 from tests.test_gloss_space import GLOSSARY
 
@@ -66,14 +67,14 @@ def test_tuning_moves_words_the_pairs_never_name():
     headword 子犬, which it had nothing to do with before."""
     built = space()
     messages = []
-    tuned = tune_gloss_space(built, *PAIRS, epochs=30, seed=0, log=messages.append, kinds=(WordMember,))
+    tuned = tune_gloss_space(built, *PAIRS, epochs=30, seed=0, log=messages.append, kinds=(SubwordMember,))
     placed = built.with_vectors(tuned)
     before, after = built.closeness("borrow", ["子犬"])[0], placed.closeness("borrow", ["子犬"])[0]
     assert after > before + 0.2
     assert placed.closeness("puppy", ["借りる"])[0] > built.closeness("puppy", ["借りる"])[0] + 0.2
     losses = [float(message.split(", loss ")[1].split()[0]) for message in messages]
     assert len(losses) == 30 and losses[-1] < losses[0]
-    again = tune_gloss_space(built, *PAIRS, epochs=30, seed=0, log=lambda _: None, kinds=(WordMember,))
+    again = tune_gloss_space(built, *PAIRS, epochs=30, seed=0, log=lambda _: None, kinds=(SubwordMember,))
     assert torch.equal(tuned.vectors, again.vectors)  # the same every run
 
 
@@ -82,9 +83,9 @@ def test_members_are_tuned_with_their_own_seeds_and_ranking_averages_their_cosin
     messages = []
     both = tune_gloss_space(built, *PAIRS, epochs=3, seed=5, log=messages.append)  # one of each kind
     assert both.members == 2 and [message.split(",")[0] for message in messages[::3]] == [
-        "gloss space: member 1/2 (WordMember)", "gloss space: member 2/2 (HeadwordMember)"]
+        "gloss space: member 1/2 (SubwordMember)", "gloss space: member 2/2 (HeadwordMember)"]
     alone = [tune_gloss_space(built, *PAIRS, epochs=3, seed=seed, log=lambda _: None, kinds=(kind,))
-             for seed, kind in ((5, WordMember), (6, HeadwordMember))]
+             for seed, kind in ((5, SubwordMember), (6, HeadwordMember))]
     assert torch.equal(both.vectors, torch.cat([member.vectors for member in alone], dim=1))
     forms = built.forms  # every headword of the glossary
     mean = torch.tensor([built.with_vectors(member).closeness("borrow", forms) for member in alone]).mean(0)
@@ -94,20 +95,47 @@ def test_members_are_tuned_with_their_own_seeds_and_ranking_averages_their_cosin
 
 
 def test_a_headword_member_moves_words_that_no_pair_touches():
-    """"dog" is no pair's word and in no target's gloss, so a WordMember leaves it where it was; it glosses
-    子犬 ("young dog") as puppy does, so when puppy moves through 子犬, dog moves with it."""
+    """"dog" is no pair's word, in no target's gloss and shares no n-gram with another word, so a
+    SubwordMember leaves it where it was; it glosses 子犬 ("young dog") as puppy does, so when puppy moves
+    through 子犬, dog moves with it."""
     built = space()
     start = HeadwordMember(built)()  # (words, dims)
     assert torch.allclose(start.norm(dim=1), torch.ones(len(built.row_of)), atol=1e-5)
     cosines = (normalize(start, dim=1) * built.vectors).sum(dim=1)  # where the untuned space has each word
     assert cosines.min() > 0.9
     free, through = [tune_gloss_space(built, *PAIRS, epochs=30, seed=0, log=lambda _: None, kinds=(kind,))
-                     for kind in (WordMember, HeadwordMember)]
+                     for kind in (SubwordMember, HeadwordMember)]
     dog = built.row_of["dog"]
     assert torch.equal(free.vectors[dog], built.vectors[dog])
     assert (through.vectors[dog] - start[dog]).norm() > 0.05
     tuned = built.with_vectors(through)
     assert tuned.closeness("dog", ["借りる"])[0] > built.closeness("dog", ["借りる"])[0] + 0.1
+
+
+def test_a_words_ngrams_mark_its_ends_and_only_shared_ones_are_kept():
+    assert character_ngrams("lend") == {"<le", "len", "end", "nd>", "<len", "lend", "end>", "<lend", "lend>"}
+    assert character_ngrams("ox") == {"<ox", "ox>", "<ox>"}
+    bags, count = ngram_bags(["lend", "lender", "dog"])
+    shared = sorted(character_ngrams("lend") & character_ngrams("lender"))  # <le, <len, <lend, end, len, lend
+    assert count == len(shared) == 6
+    assert bags.starts.tolist() == [0, 6, 12, 12]  # lend and lender hold all six; dog none
+    assert bags.words[:6].tolist() == bags.words[6:].tolist() == list(range(6))
+    assert bags.weights.tolist() == pytest.approx([1 / 6] * 12)  # a word is the mean of its n-grams
+
+
+def test_a_subword_member_starts_untuned_and_moves_a_word_with_those_spelled_like_it():
+    """"lender" is no pair's word and in no target's gloss, but it is spelled like "lend": when a pair
+    pulls lend towards 子猫's glosses ("kitten"), lender follows through their shared n-grams."""
+    glossary = {**GLOSSARY, "貸し手": ["lender"]}
+    built = GlossSpace.build(glossary, dims=4)
+    assert torch.equal(SubwordMember(built)(), built.vectors)  # the n-grams start at 0
+    pairs = (["lend", "puppy", "kitten"] * 20, ["子猫", "借りる", "借金"] * 20)
+    tuned = tune_gloss_space(built, *pairs, epochs=30, seed=0, log=lambda _: None, kinds=(SubwordMember,))
+    lender, dog = built.row_of["lender"], built.row_of["dog"]
+    assert (tuned.vectors[lender] - built.vectors[lender]).norm() > 0.05
+    assert torch.equal(tuned.vectors[dog], built.vectors[dog])  # no n-gram shared: only its own vector
+    placed = built.with_vectors(tuned)
+    assert placed.closeness("lender", ["子猫"])[0] > built.closeness("lender", ["子猫"])[0] + 0.1
 
 
 def test_no_readable_pair_tunes_nothing_and_says_so():

@@ -322,7 +322,7 @@ def test_training_tunes_the_gloss_space_and_the_folder_keeps_it(tmp_path, pairs_
     summary = train_from_csv(tiny_config(epochs=1, gloss_epochs=2), pairs_csv, folder, progress=False,
                              log=log)
     said = (folder / "train.log").read_text(encoding="utf-8")
-    assert "gloss space: member 1/2 (WordMember), epoch 1/2" in said
+    assert "gloss space: member 1/2 (SubwordMember), epoch 1/2" in said
     assert "gloss space: member 2/2 (HeadwordMember), epoch 2/2" in said
     loaded = load_model(folder).gloss_vectors
     assert torch.equal(loaded.vectors, summary.trained.gloss_vectors.vectors)
