@@ -24,7 +24,7 @@ order of batches, and ranking averages the members' cosines:
                      pairs teach reaches every word that glosses the same headwords
 On words the model never trained on, one member of each kind scored clearly better than two of one kind
 (docs/RESULTS.md, thirteenth and fifteenth sessions): the kinds err differently, and what pays is
-members that differ by more than the order of their batches. Both take about 100 s on 2 cores after
+members that differ by more than the order of their batches. Both take 1½ to 2 minutes on 2 cores after
 training on the bundled corpus: a step places only its batch's glosses (`WordBags`).
 """
 from __future__ import annotations
@@ -161,10 +161,10 @@ class SubwordMember(nn.Module):
     n-grams at 0, so tuning starts from the untuned space.
 
     Why: most words ranking is asked about were never a training pair's word, and a vector of its own
-    moves only when the word is in a target's gloss. Through its n-grams a word moves with the words
-    spelled like it: bafflement with baffle and baffled, lender with lend. Alone it scored 0.566 near
-    miss on the validation words where a vector of its own alone scored 0.543; beside a HeadwordMember,
-    0.610 against 0.581 (docs/RESULTS.md, fifteenth session)."""
+    moves only when the word is a pair's word or in a target's gloss. Through its n-grams a word moves
+    with the words spelled like it: bafflement with baffle and baffled, lender with lend. Alone it
+    scored 0.566 near miss on the validation words where a vector of its own alone scored 0.543; beside
+    a HeadwordMember, 0.610 against 0.581 (docs/RESULTS.md, fifteenth session)."""
 
     def __init__(self, space: GlossSpace):
         super().__init__()
@@ -182,11 +182,12 @@ class HeadwordMember(nn.Module):
     untuned space's factors have them, each row scaled to length 1.
 
     Why: most words ranking is asked about were never a training pair's word, and a vector of its own
-    moves only when the word is in a target's gloss (on the validation words, the fewer such moves a
-    word's vector had, the fewer its near misses). Here a step that moves 借りる's vector moves every word
-    that glosses 借りる, training word or not. Alone it scored about as a free vector per word does, on
-    the rarely moved words too; but it fits the training pairs less closely and errs differently, and one
-    member of each kind scored better than two of one kind (docs/RESULTS.md, thirteenth session)."""
+    moves only when the word is a pair's word or in a target's gloss (on the validation words, the fewer
+    such moves a word's vector had, the fewer its near misses). Here a step that moves 借りる's vector
+    moves every word that glosses 借りる, training word or not. Alone it scored about as a free vector per
+    word does, on the rarely moved words too; but it fits the training pairs less closely and errs
+    differently, and one member of each kind scored better than two of one kind (docs/RESULTS.md,
+    thirteenth session)."""
 
     def __init__(self, space: GlossSpace):
         super().__init__()
