@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from typing import NamedTuple
 
 import torch
@@ -141,18 +142,16 @@ def ngram_bags(words: list[str]) -> tuple[WordBags, int]:
     """Each word (by row) as the bag of its n-grams that at least MIN_NGRAM_WORDS words of the list
     share, each weighing 1 / the word's count of them, and how many such n-grams there are."""
     ngrams_of = [character_ngrams(word) for word in words]
-    counts: dict[str, int] = {}
-    for ngrams in ngrams_of:
-        for ngram in ngrams:
-            counts[ngram] = counts.get(ngram, 0) + 1
+    counts = Counter(ngram for ngrams in ngrams_of for ngram in ngrams)
     shared = {ngram: i for i, ngram in enumerate(sorted(n for n, count in counts.items()
                                                         if count >= MIN_NGRAM_WORDS))}
-    rows = [sorted(shared[ngram] for ngram in ngrams if ngram in shared) for ngrams in ngrams_of]
-    lengths = torch.tensor([len(row) for row in rows], dtype=torch.long)  # (words,)
-    starts = torch.cumsum(torch.cat([torch.zeros(1, dtype=torch.long), lengths]), dim=0)  # (words + 1,)
-    weights = torch.repeat_interleave(1 / lengths.clamp(min=1).float(), lengths)  # (entries,)
-    ids = torch.tensor([i for row in rows for i in row], dtype=torch.long)
-    return WordBags(starts, ids, weights), len(shared)
+    pairs = [(row, shared[ngram]) for row, ngrams in enumerate(ngrams_of)
+             for ngram in ngrams if ngram in shared]
+    rows, ids = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).T  # (entries,) each
+    weights = 1 / torch.bincount(rows, minlength=len(words)).float()  # (words,): 1 / its shared n-grams
+    table = torch.sparse_coo_tensor(torch.stack([rows, ids]), weights[rows], (len(words), len(shared)),
+                                    check_invariants=True)  # (words, shared n-grams)
+    return WordBags.from_sparse(table), len(shared)
 
 
 class SubwordMember(nn.Module):
