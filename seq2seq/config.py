@@ -159,6 +159,8 @@ class DecodeConfig:
     gloss_weight: float = 120.0  # rank: ρ, the weight of the cosine between the word and d's glosses in the
     # dictionary's own word vectors (gloss_space.GlossSpace, gloss_tuning); 0 = not asked
     seed: int = 0  # seeds sampling, so a run can be repeated exactly
+    output_precision: str = "auto"  # the output layer's precision while generating: "bf16", "fp32", or
+    # "auto": bf16 where the processor computes it natively (decoding.choose_output_dtype), else fp32
 
 
 @dataclass

@@ -29,6 +29,7 @@ sample`):
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Sequence
@@ -126,6 +127,8 @@ def check_decode_settings(config: DecodeConfig) -> None:
         if value < 1:
             raise UserError(f"{option} must be at least 1 (got {value})")
     check_sampling(config.temperature, config.top_k, config.top_p)
+    if config.output_precision not in ("auto", *OUTPUT_PRECISIONS):
+        raise UserError(f"--output-precision must be auto, fp32 or bf16 (got {config.output_precision!r})")
     if not math.isfinite(config.length_penalty):
         raise UserError(f"--length-penalty must be a number (got {config.length_penalty}); 0 means none")
 
@@ -140,6 +143,33 @@ def forbid(logits: torch.Tensor, token_ids: Iterable[int]) -> torch.Tensor:
     logits = logits.clone()
     logits[:, list(token_ids)] = float("-inf")
     return logits
+
+
+OUTPUT_PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def choose_output_dtype(setting: str, device: torch.device) -> torch.dtype:
+    """The output layer's dtype while generating (`DecodeConfig.output_precision`, infer.py
+    --output-precision). `auto` is bf16 where it is computed natively: a GPU that has it, or a CPU with
+    AVX512-BF16 or AMX (elsewhere bf16 is emulated, and slower than fp32); else fp32."""
+    if setting != "auto":
+        return OUTPUT_PRECISIONS[setting]
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+    else:  # these checks are private to torch and have been renamed; missing means "not known to have it"
+        native = any(getattr(torch.cpu, check, lambda: False)()
+                     for check in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return torch.bfloat16 if native else torch.float32
+
+
+@contextlib.contextmanager
+def output_precision(model: Seq2SeqModel, dtype: torch.dtype):
+    """Within the block, `model.decode_step` computes its output layer in `dtype` (`output_logits`)."""
+    before, model.output_dtype = model.output_dtype, dtype
+    try:
+        yield
+    finally:
+        model.output_dtype = before
 
 
 # --- the decoding loops -------------------------------------------------------------------------------
@@ -301,10 +331,11 @@ def sample_distinct(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, k
     state = None
     for step in range(max_len):
         logits, state = model.decode_step(prev, select_batch(memory, live // k), state)  # (live, vocab)
-        # the model's own log p, normalised over every piece, as teacher forcing scores it
+        # the model's own log p, normalised over every piece, as teacher forcing scores it; then the pieces
+        # never drawn get -inf in place (`forbid` would copy every row, and no output's log p reads theirs)
         log_p = logits.float().log_softmax(-1)  # (live, vocab)
-        allowed = forbid(log_p, never_drawn(tokenizer))  # (live, vocab) drawn from as the logits would be
-        ids, probs = drawing_probs(allowed, temperature, top_k, top_p)  # (live, m) each
+        log_p[:, list(never_drawn(tokenizer))] = float("-inf")
+        ids, probs = drawing_probs(log_p, temperature, top_k, top_p)  # (live, m) each
         child_log_q = slots.log_q.flatten()[live, None] + probs.log()  # (live, m)
         child_log_p = slots.log_p.flatten()[live, None] + log_p.gather(-1, ids)  # (live, m)
         child_gumbel = conditioned_gumbels(child_log_q, slots.gumbel.flatten()[live], generator)  # (live, m)
@@ -323,7 +354,7 @@ def sample_distinct(model: Seq2SeqModel, memory: Memory, tokenizer: Tokenizer, k
         if record is not None:
             record.branch(parent.flatten().tolist())
             grown = (is_child & occupied).flatten().nonzero().flatten()  # (grown,) slots given a piece now
-            record(allowed[parent_row.flatten()[grown]], piece.flatten()[grown], grown)
+            record(log_p[parent_row.flatten()[grown]], piece.flatten()[grown], grown)
         going = (occupied & ~slots.ended).flatten()  # (words · k,)
         if not going.any():
             break
@@ -539,20 +570,23 @@ def distinct_outputs(
     if config.method not in ("rank", "sample", "greedy", "beam"):
         raise UserError(f"decoding method '{config.method}' is not known; use rank, sample, greedy or beam")
     pieces = source_pieces(tokenizer, sources, max_source_len)
-    if config.method == "sample":  # its rounds take the words still short from every chunk together
-        _sample_rounds(model, tokenizer, pieces, answers, config, generator, traces)
-    else:
-        for chunk in chunks_by_length(pieces):
-            src = padded_sources(model, tokenizer, pieces, chunk)  # (words, src_len)
-            memory = model.encode(src, src != tokenizer.pad_id)
-            if config.method == "rank":
-                found = _candidates(model, tokenizer, memory, chunk, config, generator, max_source_len,
-                                    proposals, neighbour_sources)
-                _rank_until_full(model, tokenizer, src, memory, chunk, found, answers, config, top_up,
-                                 reverse, max_source_len, tables, meanings)
-            else:
-                _search_each(model, tokenizer, memory, chunk, answers, config, traces)
-                _score_found(model, tokenizer, src, chunk, answers)  # sampling scores as it draws
+    # the output layer in bf16 where the processor computes it natively (Seq2SeqModel.output_logits)
+    dtype = choose_output_dtype(config.output_precision, next(model.parameters()).device)
+    with output_precision(model, dtype):
+        if config.method == "sample":  # its rounds take the words still short from every chunk together
+            _sample_rounds(model, tokenizer, pieces, answers, config, generator, traces)
+        else:
+            for chunk in chunks_by_length(pieces):
+                src = padded_sources(model, tokenizer, pieces, chunk)  # (words, src_len)
+                memory = model.encode(src, src != tokenizer.pad_id)
+                if config.method == "rank":
+                    found = _candidates(model, tokenizer, memory, chunk, config, generator, max_source_len,
+                                        proposals, neighbour_sources)
+                    _rank_until_full(model, tokenizer, src, memory, chunk, found, answers, config, top_up,
+                                     reverse, max_source_len, tables, meanings)
+                else:
+                    _search_each(model, tokenizer, memory, chunk, answers, config, traces)
+                    _score_found(model, tokenizer, src, chunk, answers)  # sampling scores as it draws
     if explain is not None:
         explain.extend(tables if config.method == "rank" else traces)
     return answers.best_first()

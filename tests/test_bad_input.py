@@ -232,6 +232,8 @@ def test_the_python_api_checks_the_same_settings(good_folder):
         model.distractors("borrow", top_k=-1)
     with pytest.raises(UserError, match="--beam-size must be at least 1"):
         model.distractors("borrow", method="sample", beam_size=0)  # checked whatever the method
+    with pytest.raises(UserError, match=r"--output-precision must be auto, fp32 or bf16 \(got 'fp16'\)"):
+        model.distractors("borrow", output_precision="fp16")  # infer.py's choices refuse it before
 
 
 # --- the CSV of pairs --------------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_infer_csv_in_and_out(model_dir):
     result = run("infer.py", "--model", model_dir / "run", "--input", words, "--output", out, "--n", "2",
                  "--method", "sample", "--max-attempts", "100", "--lexicon", "none",
                  "--known-words", model_dir / "known.txt", "--temperature", "1.5",
-                 "--top-k", "0", "--top-p", "1")
+                 "--top-k", "0", "--top-p", "1", "--output-precision", "bf16")
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(out, keep_default_na=False)
     assert list(frame.columns) == ["English", "distractor_1", "distractor_2", "score_1", "score_2"]

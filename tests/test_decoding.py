@@ -9,9 +9,9 @@ from torch import nn
 
 from seq2seq import decoding
 from seq2seq.config import DecodeConfig
-from seq2seq.decoding import (SHARES_KANJI, Distractor, ReverseQuestion, beam_search, distinct_outputs,
-                              generate, greedy_pick, pair_log_probs, sample_distinct, sampling_pick,
-                              sequence_log_probs, source_ids, top_k_filter, top_p_filter)
+from seq2seq.decoding import (SHARES_KANJI, Distractor, ReverseQuestion, beam_search, choose_output_dtype,
+                              distinct_outputs, generate, greedy_pick, pair_log_probs, sample_distinct,
+                              sampling_pick, sequence_log_probs, source_ids, top_k_filter, top_p_filter)
 from seq2seq.errors import UserError
 from seq2seq.gloss_space import GlossQuestion
 from seq2seq.models.base import Memory, Seq2SeqModel
@@ -529,3 +529,17 @@ def test_the_length_penalty_decides_between_short_and_long():
     assert "b" in short and sorted(long) == ["ac", "ad"]
     with pytest.raises(UserError, match="--length-penalty"):
         traced(method="beam", length_penalty=float("nan"))
+
+
+def test_the_output_precision_is_bf16_only_where_asked_or_computed_natively(monkeypatch):
+    """auto: bf16 on a CPU that has AVX512-BF16 or AMX, fp32 on one that would emulate it."""
+    cpu = torch.device("cpu")
+    assert choose_output_dtype("fp32", cpu) == torch.float32
+    assert choose_output_dtype("bf16", cpu) == torch.bfloat16
+    for check in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, check, lambda: False, raising=False)
+    assert choose_output_dtype("auto", cpu) == torch.float32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert choose_output_dtype("auto", cpu) == torch.bfloat16
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)  # renamed by a later torch
+    assert choose_output_dtype("auto", cpu) == torch.float32

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from seq2seq.config import ModelConfig
-from seq2seq.decoding import forbid, generate, never_drawn, sample_distinct, sequence_log_probs
+from seq2seq.decoding import (forbid, generate, never_drawn, output_precision, sample_distinct,
+                              sequence_log_probs)
 from seq2seq.models import build_model, num_parameters
 from seq2seq.models.base import Memory, Seq2SeqModel, select_batch
 from tests.helpers import PAD, batch_of_sources, targets
@@ -310,6 +311,26 @@ def test_drawing_without_replacement_branches_each_hypothesis_from_its_own_state
 
 
 # --- settings, modes, saving -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("settings", FAMILIES)
+def test_a_bf16_output_layer_rounds_the_logits_a_little_and_only_within_its_block(settings):
+    """decoding.output_precision: inside the block, decode_step's output layer runs in bf16 (its rows padded
+    to a multiple of 64, then cut back), and gives float32 logits near the exact ones; after the block, and
+    after an error inside one, the model is exact again. Teacher forcing never changes."""
+    model = tiny_model(settings)
+    src, tgt = batch_of_sources(), targets()
+    memory = model.encode(src, src != PAD)
+    exact, forced = step_by_step(model, memory, tgt), model(src, tgt)
+    with output_precision(model, torch.bfloat16):
+        rounded = step_by_step(model, memory, tgt)  # (batch, tgt_len, vocab)
+        torch.testing.assert_close(model(src, tgt), forced, rtol=0, atol=0)
+    assert rounded.dtype == torch.float32 and rounded.shape == exact.shape
+    assert 0 < (rounded - exact).abs().max() < 0.02 * exact.abs().max()
+    with pytest.raises(RuntimeError, match="inside"):
+        with output_precision(model, torch.bfloat16):
+            raise RuntimeError("an error inside the block")
+    torch.testing.assert_close(step_by_step(model, memory, tgt), exact, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("settings", FAMILIES)

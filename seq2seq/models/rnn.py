@@ -201,7 +201,7 @@ class RecurrentSeq2Seq(Seq2SeqModel):
     ) -> tuple[torch.Tensor, DecoderState]:
         """prev_ids (batch,) → logits (batch, vocab) for the next token, and the state after this step."""
         attentional, state = self.attend_step(prev_ids, memory, state)  # (batch, d_model)
-        return self.output(self.dropout(attentional)), state
+        return self.output_logits(self.dropout(attentional)), state
 
     def attend_step(self, prev_ids: torch.Tensor, memory: RecurrentMemory,
                     state: DecoderState | None) -> tuple[torch.Tensor, DecoderState]:

@@ -236,5 +236,4 @@ class Transformer(Seq2SeqModel):
         for layer, cache in zip(self.decoder_layers, state.layers):
             x, cache = layer.step(x, memory_mask, cache)
             caches.append(cache)
-        logits = self.output(self.decoder_norm(x))  # (batch, 1, vocab)
-        return logits[:, 0], DecoderState(caches)  # (batch, vocab)
+        return self.output_logits(self.decoder_norm(x)[:, 0]), DecoderState(caches)  # (batch, vocab)
