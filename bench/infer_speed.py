@@ -2,14 +2,16 @@
 
     python bench/infer_speed.py --model runs/default                   # 200 test words, n 10, sample and rank
     python bench/infer_speed.py --model runs/default --words 1000 --methods sample
+    python bench/infer_speed.py --model runs/default --words 1000 --methods sample --precisions fp32,auto
     # where the time goes
     python bench/infer_speed.py --model runs/default --words 50 --methods rank --profile
 
 The words are the model folder's own test split (test.csv), as infer.py would get them in a quiz file.
 Loading is timed apart (the model, then the bundled JMdict lists), then each method answers all the words
 in one batched call (`distractors_many`, what `infer.py --input` does) and the first `--single` of them one
-call a word. Peak memory is the process's maximum resident set, JMdict lists included. Run it alone: on a
-2-core machine a second busy process slows every number.
+call a word. Peak memory is the process's maximum resident set, JMdict lists included. `--precisions`
+repeats each method with the output layer in each precision (`infer.py --output-precision`). Run it alone:
+on a 2-core machine a second busy process slows every number.
 """
 from __future__ import annotations
 
@@ -41,6 +43,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=10, help="distractors per word (default 10)")
     parser.add_argument("--methods", default="sample,rank",
                         help="comma-separated decoding methods (default sample,rank)")
+    parser.add_argument("--precisions", default="auto",
+                        help="comma-separated output-layer precisions, each run in turn: auto, fp32, bf16 "
+                             "(default auto)")
     parser.add_argument("--profile", action="store_true",
                         help="print the 15 costliest functions of each batched run")
     return parser.parse_args(argv)
@@ -56,11 +61,11 @@ def peak_memory_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux reports KiB
 
 
-def one_at_a_time_rate(model: DistractorModel, words: list[str], n: int, method: str) -> float | None:
+def one_at_a_time_rate(model: DistractorModel, words: list[str], n: int, settings: dict) -> float | None:
     """Words per second, one call a word; None for no words (--single 0)."""
     if not words:
         return None
-    _, seconds = timed(lambda: [model.distractors(word, n=n, method=method) for word in words])
+    _, seconds = timed(lambda: [model.distractors(word, n=n, **settings) for word in words])
     return round(len(words) / seconds, 1)
 
 
@@ -73,24 +78,26 @@ def main(argv: list[str] | None = None) -> None:
     words = list(targets_by_word(read_test_split(Path(args.model))))[: args.words]
     print(f"{args.model}: loading {model_s:.1f} s (model) + {lists_s:.1f} s (JMdict lists); "
           f"{len(words)} test words, n {args.n}; peak memory so far {peak_memory_gb():.2f} GB")
-    print("| method | batched: s | words/s | one at a time: words/s | batched / one at a time "
+    print("| method | output layer | batched: s | words/s | one at a time: words/s | batched / one at a time "
           "| short words |")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for method in args.methods.split(","):
-        profiler = cProfile.Profile() if args.profile else None
-        if profiler:
-            profiler.enable()
-        found, batched_s = timed(lambda: model.distractors_many(words, n=args.n, method=method))
-        if profiler:
-            profiler.disable()
-        batched_rate = len(words) / batched_s
-        single_rate = one_at_a_time_rate(model, words[: args.single], args.n, method)
-        ratio = f"{batched_rate / single_rate:.1f}" if single_rate else "n/a"
-        short = sum(len(answers) < args.n for answers in found)
-        print(f"| {method} | {batched_s:.1f} | {batched_rate:.1f} | {single_rate or 'n/a'} | {ratio} "
-              f"| {short} |")
-        if profiler:
-            pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(15)
+        for precision in args.precisions.split(","):
+            settings = dict(method=method, output_precision=precision)
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler:
+                profiler.enable()
+            found, batched_s = timed(lambda: model.distractors_many(words, n=args.n, **settings))
+            if profiler:
+                profiler.disable()
+            batched_rate = len(words) / batched_s
+            single_rate = one_at_a_time_rate(model, words[: args.single], args.n, settings)
+            ratio = f"{batched_rate / single_rate:.1f}" if single_rate else "n/a"
+            short = sum(len(answers) < args.n for answers in found)
+            print(f"| {method} | {precision} | {batched_s:.1f} | {batched_rate:.1f} | {single_rate or 'n/a'} "
+                  f"| {ratio} | {short} |")
+            if profiler:
+                pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(15)
     print(f"peak memory {peak_memory_gb():.2f} GB")
 
 

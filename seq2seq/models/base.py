@@ -54,7 +54,8 @@ def map_tensors(tree: Any, change: Callable[[torch.Tensor], torch.Tensor]) -> An
     return tree  # None, or plain numbers (e.g. a step counter) shared by every row
 
 
-# bf16 output layer: rows rounded up to a multiple of this (`Seq2SeqModel.output_logits`)
+# bf16 output layer (`Seq2SeqModel.output_logits`): rows rounded up to a multiple of this; a step with fewer
+# rows stays in float32, which is as fast for so few
 OUTPUT_ROW_MULTIPLE = 64
 
 
@@ -95,11 +96,12 @@ class Seq2SeqModel(nn.Module):
         it 3× faster. A logit moves by about 0.01; the products still add up in float32.
         Why the rows are padded: oneDNN builds and keeps a kernel for each new matrix shape, and the number
         of live hypotheses changes at every step; rounded up to a multiple of 64, the shapes stay few, and so
-        does the memory they hold.
+        does the memory they hold. Fewer than 64 rows (one word's beam) gain nothing from bf16 and would be
+        padded: they stay in float32.
         """
-        if self.output_dtype == torch.float32:
-            return self.output(top)
         rows = top.size(0)
+        if self.output_dtype == torch.float32 or rows < OUTPUT_ROW_MULTIPLE:
+            return self.output(top)
         padded = nn.functional.pad(top, (0, 0, 0, -rows % OUTPUT_ROW_MULTIPLE))  # (rows rounded up, d_model)
         weight = self.output.weight.to(self.output_dtype)  # (vocab, d_model)
         bias = None if self.output.bias is None else self.output.bias.to(self.output_dtype)
