@@ -25,7 +25,7 @@ from seq2seq.attention_maps import plot_word_attention
 from seq2seq.cli import ArgumentParser, run_main
 from seq2seq.config import with_overrides
 from seq2seq.data import split_answers
-from seq2seq.decoding import check_decode_settings
+from seq2seq.decoding import OUTPUT_PRECISIONS, check_decode_settings
 from seq2seq.errors import UserError
 from seq2seq.model_folder import load_model as load_trained
 from seq2seq.pipeline import answers_shown
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "model's training pairs (lend is near borrow): does d mean nearly what the "
                              "word means? (default 120; 0: not asked)")
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
-    parser.add_argument("--output-precision", choices=["auto", "fp32", "bf16"],
+    parser.add_argument("--output-precision", choices=["auto", *OUTPUT_PRECISIONS],
                         help="the precision of the output layer while generating, the largest matrix product "
                              "of a step (steps of 64 hypotheses or more; fewer stay fp32); auto: bf16 where "
                              "the CPU (AVX512-BF16, AMX) or GPU computes it "

@@ -50,6 +50,7 @@ WORDS_PER_CHUNK = 64  # source words encoded together; bounds memory when genera
 # hypotheses sampled together: 64 words' beams of 15 (n = 10); a round's larger beams take fewer words
 HYPOTHESES_PER_CHUNK = 960
 SCORE_BATCH = 256  # candidates scored in one teacher-forced pass when ranking (256 beat 512 by 1.27×)
+OUTPUT_PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}  # --output-precision, besides auto
 
 
 # --- choosing the next token -------------------------------------------------------------------------
@@ -128,7 +129,8 @@ def check_decode_settings(config: DecodeConfig) -> None:
             raise UserError(f"{option} must be at least 1 (got {value})")
     check_sampling(config.temperature, config.top_k, config.top_p)
     if config.output_precision not in ("auto", *OUTPUT_PRECISIONS):
-        raise UserError(f"--output-precision must be auto, fp32 or bf16 (got {config.output_precision!r})")
+        raise UserError(f"--output-precision must be auto, {' or '.join(OUTPUT_PRECISIONS)} "
+                        f"(got {config.output_precision!r})")
     if not math.isfinite(config.length_penalty):
         raise UserError(f"--length-penalty must be a number (got {config.length_penalty}); 0 means none")
 
@@ -143,9 +145,6 @@ def forbid(logits: torch.Tensor, token_ids: Iterable[int]) -> torch.Tensor:
     logits = logits.clone()
     logits[:, list(token_ids)] = float("-inf")
     return logits
-
-
-OUTPUT_PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def choose_output_dtype(setting: str, device: torch.device) -> torch.dtype:
