@@ -10,10 +10,11 @@ Why buckets: padding costs compute. Sorting a chunk of pairs by length before cu
 puts short pairs with short ones, so little padding is needed; shuffling the batches keeps the order random.
 
 Why a word's pairs travel together: the bundled corpus gives each source about ten targets (ten near
-misses of one word, in its semantic rows). A batch holds each distinct source once (`src`) and says which source every pair
-reads (`src_index`), so the encoder reads a source once for all its targets. The loss is the same as
-with a copy of the source per pair; only the repeated encoder work is gone. (Keeping a word's targets
-together also pads them longer: in fp32 on a 2-core Xeon this was 0.87× as fast, docs/BENCHMARKS.md.)
+misses of one word, in its semantic rows). A batch holds each distinct source once (`src`) and says
+which source every pair reads (`src_index`), so the encoder reads a source once for all its targets.
+The loss is the same as with a copy of the source per pair; only the repeated encoder work is gone.
+(Keeping a word's targets together also pads them longer: in fp32 on a 2-core Xeon this was 0.87× as
+fast, docs/BENCHMARKS.md.)
 """
 from __future__ import annotations
 
