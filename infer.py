@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--closeness-weight", type=float,
                         help="rank: ν, the weight of the cosine between the encoder's readings of the word "
                              "and of d's own English word (its states averaged): does the model read them "
-                             "alike? (default 64; 0: not compared)")
+                             "alike? (default 0: not compared)")
     parser.add_argument("--gloss-weight", type=float,
                         help="rank: ρ, the weight of the cosine between the word and d's nearest English "
                              "gloss, in word vectors learnt from the dictionary's glosses and tuned on the "
