@@ -95,7 +95,7 @@ class TrainConfig:
     epochs: int = 10  # most passes over the training split (early stopping or the time budget may end the
     # run sooner)
     time_budget_minutes: float = 4.0  # > 0: stop after the step that spends this many minutes of training
-    # (less one validation, which is run before stopping); 4: about 1.6 epochs of the default on 2 cores,
+    # (less one validation, which is run before stopping); 4: about 1.3 epochs of the default on 2 cores,
     # so that with the gloss space's tuning train.py takes about 10 minutes; 0 = no limit
     batch_size: int = 128  # pairs per batch (sentence batching; ignored when max_tokens > 0)
     max_tokens: int = 0  # > 0: token batching, each batch holds up to this many (padded) tokens
