@@ -124,7 +124,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
     samples_at_end: int = 5  # validation words whose distractors are printed after training
     gloss_epochs: int = 8  # after training, passes over the training pairs that tune the gloss space ranking
-    # reads (seq2seq/gloss_tuning.py; about 5 minutes on the bundled corpus); 0 = rank with the untuned space
+    # reads (seq2seq/gloss_tuning.py; about 5½ minutes on the bundled corpus); 0 = rank with the untuned space
 
 
 @dataclass

@@ -24,7 +24,7 @@ order of batches, and ranking averages the members' cosines:
                      pairs teach reaches every word that glosses the same headwords
 On words the model never trained on, one member of each kind scored clearly better than two of one kind
 (docs/RESULTS.md, thirteenth and fifteenth sessions): the kinds err differently, and what pays is
-members that differ by more than the order of their batches. Both take about 5 minutes on 2 cores after
+members that differ by more than the order of their batches. Both take about 5½ minutes on 2 cores after
 training on the bundled corpus's 152,000 pairs: a step places only its batch's glosses (`WordBags`).
 """
 from __future__ import annotations
